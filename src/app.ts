@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
+import type { RoutesConfig } from './config/routes-loader.js'
+import { GerbangError, PROBLEM_CONTENT_TYPE, problemJson, type ErrorCode } from './errors.js'
+import { pathOnly, sendProblem } from './http/problem.js'
+import { AccessLog } from './http/access-log.js'
+import { decorateRequestFacts } from './http/request-facts.js'
+import { healthPlugin } from './ops/health.js'
+import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
+import { RouteTable } from './proxy/route-table.js'
+import { saneRequestId } from './proxy/headers.js'
+
+export interface AppOptions {
+  routes: RoutesConfig
+  /** A pino logger; omitted, the app logs nothing (tests). */
+  logger?: FastifyBaseLogger
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The live routing table (swapped whole on reload). */
+    routeTable: RouteTableHolder
+  }
+}
+
+/**
+ * Refuses configurations this build cannot serve safely. Credentials arrive
+ * with issue #3; until then a route that asks for an API key must never be
+ * served unchecked.
+ */
+export function unservableRoutes (routes: RoutesConfig): string[] {
+  return routes.integrations
+    .filter((i) => i.auth === 'apiKey')
+    .map((i) => `integration '${i.name}' has auth: apiKey, but this build of Gerbang cannot check API keys yet; ` +
+      'set auth: none on it (or in defaults) to serve it without credentials')
+}
+
+/** Builds the gateway: the same function serves `gerbang start`, the demo and the tests. */
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const refusals = unservableRoutes(options.routes)
+  if (refusals.length > 0) throw new Error(refusals.join('\n'))
+
+  const app = Fastify({
+    ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
+    logController: new AccessLog(),
+    requestIdHeader: false,
+    genReqId: (req) => saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
+    // Our own 503 (problem+json, Connection: close) is sent while closing.
+    return503OnClosing: false,
+    clientErrorHandler: answerClientError
+  })
+
+  const holder: RouteTableHolder = { table: new RouteTable(options.routes), closing: false }
+  app.decorate('routeTable', holder)
+  decorateRequestFacts(app)
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id)
+    return payload
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    sendProblem(request, reply, new GerbangError('ROUTE_NOT_FOUND', `no integration serves ${pathOnly(request.raw.url ?? '')}`))
+  })
+
+  app.setErrorHandler((error: FastifyError | GerbangError, request, reply) => {
+    if (error instanceof GerbangError) {
+      sendProblem(request, reply, error)
+      return
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 500) request.log.error({ err: error }, 'unhandled error')
+    sendProblem(request, reply, new GerbangError(codeForStatus(status), status >= 500 ? 'an internal error occurred' : error.message))
+  })
+
+  app.addHook('preClose', async () => { holder.closing = true })
+  app.addHook('onClose', async () => { await holder.table.close() })
+
+  await app.register(healthPlugin, { holder })
+  await app.register(proxyPlugin, { holder })
+  return app
+}
+
+function codeForStatus (status: number): ErrorCode {
+  switch (status) {
+    case 404: return 'ROUTE_NOT_FOUND'
+    case 405: return 'METHOD_NOT_ALLOWED'
+    case 413: return 'PAYLOAD_TOO_LARGE'
+    case 415: return 'UNSUPPORTED_MEDIA_TYPE'
+    case 431: return 'HEADERS_TOO_LARGE'
+    default: return status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST'
+  }
+}
+
+/**
+ * Requests Node's HTTP parser rejects (oversized headers, malformed request
+ * lines) never reach Fastify; they get a problem document on the raw socket.
+ */
+function answerClientError (err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST'
+  const detail = code === 'HEADERS_TOO_LARGE' ? 'the request headers are too large' : 'the request is not valid HTTP'
+  const requestId = randomUUID()
+  const error = new GerbangError(code, detail)
+  const body = problemJson(error, '/', requestId)
+  socket.end(
+    `HTTP/1.1 ${error.status} ${code === 'HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`
+  )
+}

@@ -1,0 +1,264 @@
+import { readFile } from 'node:fs/promises'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml'
+import { Value } from '@sinclair/typebox/value'
+import { ValueErrorType } from '@sinclair/typebox/errors'
+import {
+  DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
+  type IntegrationEntry, type RoutesFile
+} from './routes-schema.js'
+import { parseDuration, parseRate, parseSize, type Rate } from './units.js'
+
+/** One problem in a routes file: where it is (YAML path and line) and what is wrong. */
+export interface RoutesProblem {
+  path: string
+  line: number
+  message: string
+}
+
+/** An integration with every default merged in and every unit parsed. */
+export interface Integration {
+  name: string
+  /** The upstream origin, `http://host:port`, without a path. */
+  origin: string
+  /** The upstream's base path joined with rewritePrefix, no trailing slash (may be ''). */
+  upstreamPathPrefix: string
+  prefix: string
+  rewritePrefix: string
+  /** Allowed methods, or null for all. */
+  methods: ReadonlySet<string> | null
+  timeoutMs: number
+  connectTimeoutMs: number
+  rateLimit: Rate
+  auth: 'apiKey' | 'none'
+  bodyLimit: number
+  upstreamErrors: 'normalize' | 'passthrough'
+  description: string
+  apiKeyQuery: string | undefined
+}
+
+export interface RoutesConfig {
+  integrations: Integration[]
+}
+
+export type RoutesLoadResult =
+  | { ok: true, config: RoutesConfig }
+  | { ok: false, problems: RoutesProblem[] }
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+
+/**
+ * Parses and validates the text of a routes file. Every problem found is
+ * returned, each with its YAML path and 1-based line, so an operator can fix
+ * them all in one go.
+ */
+export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env): RoutesLoadResult {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
+  const lineAt = (offset: number): number => lineCounter.linePos(offset).line
+
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({ path: '(yaml)', line: lineAt(e.pos[0]), message: firstLine(e.message) }))
+    }
+  }
+
+  const problems: RoutesProblem[] = []
+  substituteEnv(doc, env, lineAt, problems)
+  if (problems.length > 0) return { ok: false, problems }
+
+  const raw: unknown = doc.toJS()
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, problems: [{ path: '(root)', line: 1, message: 'the file must be a mapping with an `integrations` section' }] }
+  }
+
+  const seen = new Set<string>()
+  for (const error of Value.Errors(RoutesFileSchema, raw)) {
+    if (seen.has(error.path)) continue
+    seen.add(error.path)
+    const segments = error.path.split('/').slice(1).map(unescapePointer)
+    problems.push({ path: dotted(segments), line: lineOf(doc, segments, lineAt), message: schemaMessage(error) })
+  }
+  if (problems.length > 0) return { ok: false, problems }
+
+  const file = raw as RoutesFile
+  const integrations: Integration[] = []
+  const prefixes = new Map<string, string>()
+  for (const [name, entry] of Object.entries(file.integrations)) {
+    const at = (field?: string): { path: string, line: number } => {
+      const segments = field === undefined ? ['integrations', name] : ['integrations', name, field]
+      return { path: dotted(segments), line: lineOf(doc, segments, lineAt) }
+    }
+    const before = problems.length
+    if (!INTEGRATION_NAME_PATTERN.test(name)) {
+      problems.push({ ...at(), message: `integration name '${name}' must use only a-z, 0-9 and '-'` })
+    }
+    const upstream = checkUpstream(entry.upstream)
+    if (typeof upstream === 'string') problems.push({ ...at('upstream'), message: upstream })
+
+    const prefix = entry.prefix ?? `/${name}`
+    const prefixProblem = checkPathPrefix(prefix, 'prefix', false)
+    if (prefixProblem !== undefined) {
+      problems.push({ ...at('prefix'), message: prefixProblem })
+    } else {
+      const reserved = RESERVED_PREFIXES.find((r) => prefix === r || prefix.startsWith(r + '/'))
+      if (reserved !== undefined) {
+        problems.push({ ...at('prefix'), message: `prefix ${prefix} is reserved for the gateway's own ${reserved} endpoint` })
+      }
+      const other = prefixes.get(prefix)
+      if (other !== undefined) {
+        problems.push({ ...at('prefix'), message: `prefix ${prefix} is already used by integration '${other}'` })
+      }
+      prefixes.set(prefix, name)
+    }
+    const rewritePrefix = entry.rewritePrefix ?? ''
+    const rewriteProblem = checkPathPrefix(rewritePrefix, 'rewritePrefix', true)
+    if (rewriteProblem !== undefined) problems.push({ ...at('rewritePrefix'), message: rewriteProblem })
+
+    if (problems.length > before || typeof upstream === 'string') continue
+    integrations.push(compile(name, entry, file.defaults ?? {}, upstream, prefix, rewritePrefix))
+  }
+  if (problems.length > 0) return { ok: false, problems }
+  return { ok: true, config: { integrations } }
+}
+
+/** Reads and validates a routes file from disk. */
+export async function loadRoutesFile (file: string, env: NodeJS.ProcessEnv = process.env): Promise<RoutesLoadResult> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    return { ok: false, problems: [{ path: '(file)', line: 0, message: `cannot read ${file}: ${(err as Error).message}` }] }
+  }
+  return parseRoutes(text, env)
+}
+
+/** `file:line: path: message`, the form `gerbang routes check` prints and logs use. */
+export function formatProblem (file: string, problem: RoutesProblem): string {
+  return `${file}:${problem.line}: ${problem.path}: ${problem.message}`
+}
+
+// ---------------------------------------------------------------------------
+
+function compile (
+  name: string, entry: IntegrationEntry, defaults: NonNullable<RoutesFile['defaults']>,
+  upstream: URL, prefix: string, rewritePrefix: string
+): Integration {
+  const pick = <K extends keyof typeof DEFAULTS>(key: K): NonNullable<IntegrationEntry[K]> | typeof DEFAULTS[K] =>
+    (entry[key] ?? defaults[key] ?? DEFAULTS[key]) as NonNullable<IntegrationEntry[K]> | typeof DEFAULTS[K]
+  const basePath = upstream.pathname.replace(/\/+$/, '')
+  const bodyLimit = pick('bodyLimit')
+  return {
+    name,
+    origin: upstream.origin,
+    upstreamPathPrefix: basePath + rewritePrefix,
+    prefix,
+    rewritePrefix,
+    methods: entry.methods === undefined ? null : new Set(expandMethods(entry.methods)),
+    timeoutMs: parseDuration(pick('timeout')) as number,
+    connectTimeoutMs: parseDuration(pick('connectTimeout')) as number,
+    rateLimit: parseRate(pick('rateLimit')) as Rate,
+    auth: pick('auth'),
+    bodyLimit: typeof bodyLimit === 'number' ? bodyLimit : parseSize(bodyLimit) as number,
+    upstreamErrors: pick('upstreamErrors'),
+    description: entry.description ?? '',
+    apiKeyQuery: entry.apiKeyQuery
+  }
+}
+
+// HEAD is answered wherever GET is, as HTTP expects.
+function expandMethods (methods: ReadonlyArray<typeof HTTP_METHODS[number]>): string[] {
+  return methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : [...methods]
+}
+
+function checkUpstream (text: string): URL | string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return `upstream '${text}' is not a URL (expected http://host:port or https://host/base)`
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `upstream must be http or https, not ${url.protocol.slice(0, -1)}`
+  if (url.username !== '' || url.password !== '') return 'upstream must not carry credentials; give them to a plugin through an environment variable'
+  if (url.search !== '' || url.hash !== '') return 'upstream must not carry a query string or fragment'
+  if (/\/\.\.?(\/|$)|\/\//.test(url.pathname.slice(1) === '' ? '' : url.pathname)) return 'upstream base path must not contain . or .. segments or //'
+  return url
+}
+
+function checkPathPrefix (value: string, field: string, mayBeEmpty: boolean): string | undefined {
+  if (value === '' && mayBeEmpty) return undefined
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(value)) {
+    return `${field} '${value}' must look like /name or /a/b (segments of letters, digits, '.', '_', '~', '-'), without a trailing slash`
+  }
+  if (/\/\.\.?(\/|$)/.test(value)) return `${field} must not contain . or .. segments`
+  return undefined
+}
+
+function substituteEnv (doc: Document, env: NodeJS.ProcessEnv, lineAt: (o: number) => number, problems: RoutesProblem[]): void {
+  visit(doc, {
+    Scalar (_key, node) {
+      if (typeof node.value !== 'string' || !node.value.includes('${')) return
+      node.value = node.value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+        const value = env[name]
+        if (value !== undefined && value !== '') return value
+        if (fallback !== undefined) return fallback
+        problems.push({
+          path: '(env)',
+          line: node.range === undefined || node.range === null ? 0 : lineAt(node.range[0]),
+          message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)`
+        })
+        return ''
+      })
+    }
+  })
+}
+
+function schemaMessage (error: { type: ValueErrorType, path: string, value: unknown, schema: { description?: string }, message: string }): string {
+  const field = error.path.split('/').pop() ?? ''
+  switch (error.type) {
+    case ValueErrorType.ObjectAdditionalProperties:
+      return `unknown field '${field}'`
+    case ValueErrorType.ObjectRequiredProperty:
+      return `missing required field '${field}'`
+    default:
+      if (error.schema.description !== undefined) {
+        return `must be ${error.schema.description} (got ${JSON.stringify(error.value)})`
+      }
+      return `${error.message.charAt(0).toLowerCase()}${error.message.slice(1)} (got ${JSON.stringify(error.value)})`
+  }
+}
+
+/** The line of the deepest key or item on `segments` that exists in the document. */
+function lineOf (doc: Document, segments: string[], lineAt: (o: number) => number): number {
+  let node: unknown = doc.contents
+  let line = 1
+  for (const segment of segments) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === segment)
+      if (pair === undefined) break
+      const keyNode = pair.key as YamlNode
+      if (keyNode.range != null) line = lineAt(keyNode.range[0])
+      node = pair.value
+    } else if (isSeq(node)) {
+      const item = node.items[Number(segment)] as YamlNode | undefined
+      if (item === undefined) break
+      if (item.range != null) line = lineAt(item.range[0])
+      node = item
+    } else {
+      break
+    }
+  }
+  return line
+}
+
+function dotted (segments: string[]): string {
+  return segments.length === 0 ? '(root)' : segments.join('.')
+}
+
+function unescapePointer (segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~')
+}
+
+function firstLine (text: string): string {
+  return text.split('\n')[0] ?? text
+}

@@ -1,0 +1,26 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { GerbangError, PROBLEM_CONTENT_TYPE, problemJson } from '../errors.js'
+
+/** The request path without its query string: queries may carry credentials. */
+export function pathOnly (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+/** Answers with a problem document for `error`: the one way Gerbang says something went wrong. */
+export function sendProblem (request: FastifyRequest, reply: FastifyReply, error: GerbangError): void {
+  const body = problemJson(error, pathOnly(request.raw.url ?? '/'), request.id)
+  request.bytesOut = Buffer.byteLength(body)
+  reply.code(error.status).header('content-type', PROBLEM_CONTENT_TYPE)
+  if (error.headers !== undefined) reply.headers(error.headers)
+  // A body the client is still sending would otherwise be read to the end for nothing.
+  if (hasUnreadBody(request)) reply.header('connection', 'close')
+  reply.send(body)
+}
+
+function hasUnreadBody (request: FastifyRequest): boolean {
+  const { headers } = request.raw
+  const declared = headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  return declared && !request.raw.complete
+}

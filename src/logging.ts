@@ -1,0 +1,34 @@
+import pino, { type LoggerOptions } from 'pino'
+
+// Credentials never reach a log line: these paths are censored wherever a
+// request or response object, or a bare headers object, is logged.
+const SECRET_HEADERS = ['authorization', '"x-api-key"', 'cookie', '"set-cookie"', '"proxy-authorization"']
+export const REDACT_PATHS = SECRET_HEADERS.flatMap((h) => [
+  `headers.${h}`,
+  `req.headers.${h}`,
+  `res.headers.${h}`,
+  `request.headers.${h}`,
+  `*.headers.${h}`
+])
+
+export function loggerOptions (level: string): LoggerOptions {
+  return {
+    level,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: {
+      // The default serializer logs the URL with its query string, which may
+      // carry an API key (apiKeyQuery); only the path is logged.
+      req: (req: { method?: string, url?: string, id?: string }) => ({
+        method: req.method,
+        path: req.url === undefined ? undefined : req.url.split('?', 1)[0]
+      }),
+      err: pino.stdSerializers.err
+    }
+  }
+}
+
+export function createLogger (level: string, destination?: pino.DestinationStream): pino.Logger {
+  return pino(loggerOptions(level), destination ?? pino.destination({ dest: 1, sync: false }))
+}

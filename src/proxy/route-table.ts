@@ -1,0 +1,87 @@
+import { Pool } from 'undici'
+import type { Integration, RoutesConfig } from '../config/routes-loader.js'
+
+/** An integration ready to serve: its config plus the connection pool to its upstream. */
+export interface Route {
+  readonly integration: Integration
+  readonly pool: Pool
+  /** Prefix length, to slice the rest of the path without searching again. */
+  readonly prefixLength: number
+}
+
+export interface RouteMatch {
+  route: Route
+  /** The request target after the prefix, query string included: '' or '/…' or '?…'. */
+  rest: string
+}
+
+// Keep-alive sockets idle longer than this are closed; most upstream servers
+// (Node's default is 5 s) close sooner, and undici honours their keep-alive hint.
+const KEEP_ALIVE_TIMEOUT_MS = 30_000
+
+/**
+ * The routing table, built once per routes configuration. Lookup is a Map hit
+ * on the first path segment plus a startsWith per candidate prefix, so the
+ * cost does not grow with the number of integrations.
+ */
+export class RouteTable {
+  readonly routes: readonly Route[]
+  readonly #byFirstSegment = new Map<string, Route[]>()
+
+  constructor (config: RoutesConfig) {
+    const routes: Route[] = []
+    for (const integration of config.integrations) {
+      // One pool per integration: its own connect timeout, and keep-alive
+      // connections reused across requests. Response deadlines are enforced by
+      // the forwarder's own timer, so undici's coarse timers are left off.
+      const pool = new Pool(integration.origin, {
+        connect: { timeout: integration.connectTimeoutMs + 1000 },
+        keepAliveTimeout: 4_000,
+        keepAliveMaxTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeout: 0,
+        bodyTimeout: integration.timeoutMs
+      })
+      const route = { integration, pool, prefixLength: integration.prefix.length }
+      routes.push(route)
+      const first = firstSegment(integration.prefix)
+      const list = this.#byFirstSegment.get(first) ?? []
+      list.push(route)
+      // Longest prefix first, so /api/yankes wins over /api.
+      list.sort((a, b) => b.prefixLength - a.prefixLength)
+      this.#byFirstSegment.set(first, list)
+    }
+    this.routes = routes
+  }
+
+  /** Finds the integration for a raw request target (`/yankes/kamar?rs=1`). */
+  match (url: string): RouteMatch | undefined {
+    const candidates = this.#byFirstSegment.get(firstSegment(url))
+    if (candidates === undefined) return undefined
+    for (const route of candidates) {
+      const { prefix } = route.integration
+      if (!url.startsWith(prefix)) continue
+      const next = url.charCodeAt(route.prefixLength)
+      // The prefix must end at a segment boundary: /yankes matches /yankes/x
+      // and /yankes?x, never /yankesfoo.
+      if (Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */) {
+        return { route, rest: url.slice(route.prefixLength) }
+      }
+    }
+    return undefined
+  }
+
+  /** Closes every pool once its in-flight requests have finished. */
+  async close (): Promise<void> {
+    await Promise.all(this.routes.map(async (r) => { await r.pool.close() }))
+  }
+}
+
+function firstSegment (path: string): string {
+  let end = 1
+  while (end < path.length) {
+    const c = path.charCodeAt(end)
+    if (c === 47 /* / */ || c === 63 /* ? */) break
+    end++
+  }
+  return path.slice(0, end)
+}

@@ -1,0 +1,52 @@
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './app.js'
+import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
+import { createLogger } from './logging.js'
+
+export interface StartOptions {
+  routesFile: string
+  port: number
+  host: string
+  logLevel: string
+  shutdownTimeoutMs: number
+  env?: NodeJS.ProcessEnv
+}
+
+export class StartupError extends Error {}
+
+/**
+ * Starts the gateway process: loads and checks the routes, listens, and on
+ * SIGTERM or SIGINT stops accepting, lets in-flight requests finish (for at
+ * most shutdownTimeoutMs) and exits 0.
+ */
+export async function startGateway (options: StartOptions): Promise<FastifyInstance> {
+  const logger = createLogger(options.logLevel)
+  const loaded = await loadRoutesFile(options.routesFile, options.env)
+  if (!loaded.ok) {
+    throw new StartupError(`${options.routesFile} is not valid; the gateway will not start:\n` +
+      loaded.problems.map((p) => '  ' + formatProblem(options.routesFile, p)).join('\n'))
+  }
+  let app: FastifyInstance
+  try {
+    app = await buildApp({ routes: loaded.config, logger })
+  } catch (err) {
+    throw new StartupError(`the gateway will not start:\n  ${(err as Error).message.replaceAll('\n', '\n  ')}`)
+  }
+
+  closeWithGrace({ delay: options.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
+    if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
+    else logger.info({ signal }, 'shutting down: finishing in-flight requests')
+    await app.close()
+    logger.info('stopped')
+    logger.flush()
+  })
+
+  const address = await app.listen({ port: options.port, host: options.host })
+  logger.info({
+    address,
+    routes: options.routesFile,
+    integrations: loaded.config.integrations.map((i) => i.name)
+  }, 'gerbang is ready')
+  return app
+}

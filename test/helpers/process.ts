@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { resolve } from 'node:path'
+import type { TestContext } from 'node:test'
+
+/** The repository root; tests run compiled, from dist/test/helpers. */
+export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..')
+export const GERBANG_BIN = resolve(REPO_ROOT, 'bin/gerbang.js')
+
+export interface RunResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `gerbang <args>` to completion. */
+export async function runGerbang (args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [GERBANG_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null]
+  return { code, signal, stdout, stderr }
+}
+
+export interface GatewayProcess {
+  child: ChildProcess
+  url: string
+  /** Log lines parsed so far. */
+  logs: Array<Record<string, unknown>>
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+/**
+ * Starts `gerbang start` as a child process on a free port and waits for its
+ * "gerbang is ready" line. The process is killed when the test ends if it is
+ * still running.
+ */
+export async function startGatewayProcess (t: TestContext, routesFile: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [GERBANG_BIN, 'start', '--routes', routesFile, '--port', '0', '--host', '127.0.0.1'], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }))
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  const logs: Array<Record<string, unknown>> = []
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  let buffered = ''
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      buffered += c.toString()
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>
+          logs.push(entry)
+          if (entry.msg === 'gerbang is ready') resolve(entry.address as string)
+        } catch { /* not a log line */ }
+      }
+    })
+    exited.then(({ code }) => { reject(new Error(`gerbang exited with ${String(code)} before it was ready:\n${stderr}`)) }, reject)
+  })
+  const url = await ready
+  return { child, url, logs, exited }
+}
