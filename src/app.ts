@@ -8,13 +8,15 @@ import { AccessLog } from './http/access-log.js'
 import { decorateRequestFacts } from './http/request-facts.js'
 import { healthPlugin } from './ops/health.js'
 import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
-import { RouteTable } from './proxy/route-table.js'
+import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
 import { saneRequestId } from './proxy/headers.js'
 
 export interface AppOptions {
   routes: RoutesConfig
   /** A pino logger; omitted, the app logs nothing (tests). */
   logger?: FastifyBaseLogger
+  /** Extra socket options for upstream connections (CA bundle, DNS lookup). */
+  upstreamConnect?: UpstreamConnectOptions
 }
 
 declare module 'fastify' {
@@ -51,7 +53,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError
   })
 
-  const holder: RouteTableHolder = { table: new RouteTable(options.routes), closing: false }
+  const holder: RouteTableHolder = { table: new RouteTable(options.routes, options.upstreamConnect), closing: false }
   app.decorate('routeTable', holder)
   decorateRequestFacts(app)
 

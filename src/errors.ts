@@ -130,6 +130,8 @@ export function classifyUpstreamError (err: unknown): UpstreamFailure {
         return { kind: 'unavailable', reason: 'failed the TLS handshake' }
       }
     }
+    // undici's parser errors carry no code when llhttp gives none.
+    if ((current as CodedError).name === 'HTTPParserError') return { kind: 'unavailable', reason: 'sent a malformed HTTP response' }
     current = (current as CodedError).cause
   }
   return { kind: 'unavailable', reason: 'failed' }

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util'
 import { readEnv } from '../config/env.js'
 import { formatProblem, loadRoutesFile } from '../config/routes-loader.js'
-import { startGateway, StartupError } from '../server.js'
 
 const USAGE = `usage:
   gerbang start [--routes FILE] [--port N] [--host H]
@@ -35,6 +34,8 @@ async function start (args: string[]): Promise<number> {
     ...(values.host !== undefined ? { HOST: values.host } : {}),
     ...(values.routes !== undefined ? { GERBANG_ROUTES: values.routes } : {})
   })
+  // Loaded only here, so `routes check` starts without the server's dependencies.
+  const { startGateway } = await import('../server.js')
   await startGateway(env)
   return -1 // keep running
 }
@@ -58,6 +59,6 @@ async function routes (args: string[]): Promise<number> {
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exitCode = code
 }, (err: unknown) => {
-  process.stderr.write(`gerbang: ${err instanceof StartupError || err instanceof Error ? err.message : String(err)}\n`)
+  process.stderr.write(`gerbang: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exitCode = 1
 })

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net'
 import { Pool } from 'undici'
 import type { Integration, RoutesConfig } from '../config/routes-loader.js'
 
@@ -7,6 +8,13 @@ export interface Route {
   readonly pool: Pool
   /** Prefix length, to slice the rest of the path without searching again. */
   readonly prefixLength: number
+}
+
+export interface UpstreamConnectOptions {
+  /** DNS lookup for upstream host names (service discovery; tests answer it locally). */
+  lookup?: LookupFunction
+  /** Extra trusted CAs for https upstreams. */
+  ca?: string | Buffer | Array<string | Buffer>
 }
 
 export interface RouteMatch {
@@ -28,14 +36,18 @@ export class RouteTable {
   readonly routes: readonly Route[]
   readonly #byFirstSegment = new Map<string, Route[]>()
 
-  constructor (config: RoutesConfig) {
+  /**
+   * @param connectOptions extra socket options for every upstream connection:
+   *   a trusted CA bundle, or a custom DNS `lookup` (service discovery, tests).
+   */
+  constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {}) {
     const routes: Route[] = []
     for (const integration of config.integrations) {
       // One pool per integration: its own connect timeout, and keep-alive
       // connections reused across requests. Response deadlines are enforced by
       // the forwarder's own timer, so undici's coarse timers are left off.
       const pool = new Pool(integration.origin, {
-        connect: { timeout: integration.connectTimeoutMs + 1000 },
+        connect: { ...connectOptions, timeout: integration.connectTimeoutMs + 1000 },
         keepAliveTimeout: 4_000,
         keepAliveMaxTimeout: KEEP_ALIVE_TIMEOUT_MS,
         headersTimeout: 0,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp, type AppOptions } from '../../src/app.js'
 import { formatProblem, parseRoutes, type RoutesConfig } from '../../src/config/routes-loader.js'
 import { loggerOptions } from '../../src/logging.js'
 
@@ -25,7 +25,9 @@ export function routesFrom (yaml: string, env: NodeJS.ProcessEnv = {}): RoutesCo
  * Builds the gateway in this process from routes.yaml text and listens on
  * 127.0.0.1 and a free port; closed when the test ends.
  */
-export async function startGateway (t: TestContext, yaml: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+export async function startGateway (
+  t: TestContext, yaml: string, env: NodeJS.ProcessEnv = {}, extra: Partial<AppOptions> = {}
+): Promise<TestGateway> {
   const logs: Array<Record<string, unknown>> = []
   const sink = new Writable({
     write (chunk: Buffer, _enc, done) {
@@ -34,7 +36,7 @@ export async function startGateway (t: TestContext, yaml: string, env: NodeJS.Pr
     }
   })
   const logger = pino(loggerOptions('info'), sink)
-  const app = await buildApp({ routes: routesFrom(yaml, env), logger })
+  const app = await buildApp({ routes: routesFrom(yaml, env), logger, ...extra })
   t.after(async () => { await app.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo

@@ -1,0 +1,237 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo, type LookupFunction } from 'node:net'
+import { request as httpRequest } from 'node:http'
+import { startOrigin } from '../helpers/origin.js'
+import { oneIntegration, startGateway } from '../helpers/gateway.js'
+
+// Any unhandled rejection or exception while the gateway serves these failures
+// is a bug: the process must survive every upstream misbehaviour.
+const unhandled: unknown[] = []
+const onUnhandled = (err: unknown): void => { unhandled.push(err) }
+process.on('unhandledRejection', onUnhandled)
+process.on('uncaughtException', onUnhandled)
+after(() => {
+  process.off('unhandledRejection', onUnhandled)
+  process.off('uncaughtException', onUnhandled)
+})
+
+interface Problem {
+  type: string
+  title: string
+  status: number
+  code: string
+  detail: string
+  instance: string
+  requestId: string
+  timestamp: string
+  upstreamStatus?: number
+}
+
+async function getProblem (url: string): Promise<{ res: Response, body: Problem, ms: number }> {
+  const started = performance.now()
+  const res = await fetch(url)
+  const body = await res.json() as Problem
+  return { res, body, ms: performance.now() - started }
+}
+
+/** Asserts every member CONTRACT.md section 6 promises. */
+function assertProblem (res: Response, body: Problem, status: number, code: string, instance: string): void {
+  assert.equal(res.status, status)
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/)
+  assert.equal(body.type, 'about:blank')
+  assert.equal(body.status, status)
+  assert.equal(body.code, code)
+  assert.equal(typeof body.title, 'string')
+  assert.ok(body.title.length > 0)
+  assert.equal(typeof body.detail, 'string')
+  assert.ok(body.detail.length > 0)
+  assert.equal(body.instance, instance)
+  assert.equal(body.requestId, res.headers.get('x-request-id'))
+  assert.match(body.timestamp, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+  assert.doesNotMatch(JSON.stringify(body), /at .*\.js:\d+/, 'no stack trace in the body')
+}
+
+/** A raw TCP server: for upstreams that misbehave below HTTP. */
+async function startTcp (onSocket: (socket: Socket) => void): Promise<{ port: number, server: NetServer, close: () => Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createNetServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    onSocket(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => { resolve() }))
+    }
+  }
+}
+
+/** A port nothing listens on: bound once, then released. */
+async function deadPort (): Promise<number> {
+  const tcp = await startTcp(() => {})
+  await tcp.close()
+  return tcp.port
+}
+
+test('a refused connection answers 502 UPSTREAM_UNAVAILABLE', async (t) => {
+  const gw = await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${await deadPort()}`))
+  const { res, body } = await getProblem(`${gw.url}/yankes/kamar?rs=1`)
+  assertProblem(res, body, 502, 'UPSTREAM_UNAVAILABLE', '/yankes/kamar')
+  assert.match(body.detail, /yankes refused the connection/)
+})
+
+test('a DNS failure answers 502 UPSTREAM_UNAVAILABLE', async (t) => {
+  // The lookup is answered locally so the test sends no DNS query off this machine.
+  const lookup: LookupFunction = (hostname, _options, callback) => {
+    callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }), '', 4)
+  }
+  const gw = await startGateway(t, oneIntegration('bpjs', 'http://bpjs-01.dev.bantenprov.go.id'), {}, { upstreamConnect: { lookup } })
+  const { res, body } = await getProblem(`${gw.url}/bpjs/peserta/0001`)
+  assertProblem(res, body, 502, 'UPSTREAM_UNAVAILABLE', '/bpjs/peserta/0001')
+  assert.match(body.detail, /DNS/)
+})
+
+test('a reset before the response headers answers 502 UPSTREAM_UNAVAILABLE', async (t) => {
+  const tcp = await startTcp((socket) => { socket.once('data', () => socket.resetAndDestroy()) })
+  t.after(tcp.close)
+  const gw = await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${tcp.port}`))
+  const { res, body } = await getProblem(`${gw.url}/yankes/kamar`)
+  assertProblem(res, body, 502, 'UPSTREAM_UNAVAILABLE', '/yankes/kamar')
+})
+
+test('a malformed HTTP response answers 502 UPSTREAM_UNAVAILABLE', async (t) => {
+  const tcp = await startTcp((socket) => {
+    socket.once('data', () => socket.end('HTTP/1.1 two hundred OK\r\nthis is not http\r\n\r\n'))
+  })
+  t.after(tcp.close)
+  const gw = await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${tcp.port}`))
+  const { res, body } = await getProblem(`${gw.url}/yankes/kamar`)
+  assertProblem(res, body, 502, 'UPSTREAM_UNAVAILABLE', '/yankes/kamar')
+  assert.match(body.detail, /malformed/)
+})
+
+for (const status of [500, 501, 502, 505]) {
+  test(`an upstream ${status} answers 502 UPSTREAM_ERROR without its body`, async (t) => {
+    const origin = await startOrigin((_req, res) => {
+      res.writeHead(status, { 'content-type': 'text/html' })
+      res.end('<html>Whoops, looks like something went wrong. SQLSTATE[HY000] secret-dsn</html>')
+    })
+    t.after(origin.close)
+    const gw = await startGateway(t, oneIntegration('satu-data', origin.url))
+    const { res, body } = await getProblem(`${gw.url}/satu-data/getGroup`)
+    assertProblem(res, body, 502, 'UPSTREAM_ERROR', '/satu-data/getGroup')
+    assert.equal(body.upstreamStatus, status)
+    assert.doesNotMatch(JSON.stringify(body), /SQLSTATE|secret-dsn/)
+  })
+}
+
+test('upstreamErrors: passthrough passes a 500 on untouched', async (t) => {
+  const origin = await startOrigin((_req, res) => {
+    res.writeHead(500, { 'content-type': 'application/json' })
+    res.end('{"status":0,"code":500,"message":"kesalahan server"}')
+  })
+  t.after(origin.close)
+  const gw = await startGateway(t, oneIntegration('satu-data', origin.url, { upstreamErrors: 'passthrough' }))
+  const res = await fetch(`${gw.url}/satu-data/getGroup`)
+  assert.equal(res.status, 500)
+  assert.equal(await res.text(), '{"status":0,"code":500,"message":"kesalahan server"}')
+})
+
+test('an upstream 504 answers 504 UPSTREAM_TIMEOUT', async (t) => {
+  const origin = await startOrigin((_req, res) => { res.writeHead(504); res.end('gateway timeout') })
+  t.after(origin.close)
+  const gw = await startGateway(t, oneIntegration('yankes', origin.url))
+  const { res, body } = await getProblem(`${gw.url}/yankes/dokter`)
+  assertProblem(res, body, 504, 'UPSTREAM_TIMEOUT', '/yankes/dokter')
+  assert.equal(body.upstreamStatus, 504)
+})
+
+test('an upstream 503 with Retry-After passes through untouched', async (t) => {
+  const origin = await startOrigin((_req, res) => {
+    res.writeHead(503, { 'retry-after': '120', 'content-type': 'application/json' })
+    res.end('{"message":"pemeliharaan sistem"}')
+  })
+  t.after(origin.close)
+  const gw = await startGateway(t, oneIntegration('yankes', origin.url))
+  const res = await fetch(`${gw.url}/yankes/kamar`)
+  assert.equal(res.status, 503)
+  assert.equal(res.headers.get('retry-after'), '120')
+  assert.equal(await res.text(), '{"message":"pemeliharaan sistem"}')
+})
+
+test('a slow connect answers 504 UPSTREAM_TIMEOUT within connectTimeout + 100 ms', async (t) => {
+  // TCP connects at once but the TLS handshake never completes: the connect
+  // phase (TCP + TLS) outlasts connectTimeout.
+  const tcp = await startTcp(() => {})
+  t.after(tcp.close)
+  const gw = await startGateway(t, oneIntegration('yankes', `https://127.0.0.1:${tcp.port}`, { connectTimeout: '300ms', timeout: '5s' }))
+  const { res, body, ms } = await getProblem(`${gw.url}/yankes/kamar`)
+  assertProblem(res, body, 504, 'UPSTREAM_TIMEOUT', '/yankes/kamar')
+  assert.match(body.detail, /300 ms/)
+  assert.ok(ms >= 290 && ms < 400, `answered after ${Math.round(ms)} ms`)
+})
+
+test('slow response headers answer 504 UPSTREAM_TIMEOUT within timeout + 100 ms', async (t) => {
+  const origin = await startOrigin(() => { /* never answers */ })
+  t.after(origin.close)
+  const gw = await startGateway(t, oneIntegration('yankes', origin.url, { timeout: '500ms' }))
+  const { res, body, ms } = await getProblem(`${gw.url}/yankes/kamar`)
+  assertProblem(res, body, 504, 'UPSTREAM_TIMEOUT', '/yankes/kamar')
+  assert.equal(body.detail, 'yankes did not answer within 500 ms')
+  assert.ok(ms >= 490 && ms < 600, `answered after ${Math.round(ms)} ms`)
+})
+
+test('a timeout longer than connectTimeout still fires at the response deadline', async (t) => {
+  const origin = await startOrigin(() => { /* never answers */ })
+  t.after(origin.close)
+  const gw = await startGateway(t, oneIntegration('yankes', origin.url, { connectTimeout: '100ms', timeout: '700ms' }))
+  const { res, body, ms } = await getProblem(`${gw.url}/yankes/kamar`)
+  assertProblem(res, body, 504, 'UPSTREAM_TIMEOUT', '/yankes/kamar')
+  assert.ok(ms >= 690 && ms < 800, `answered after ${Math.round(ms)} ms`)
+})
+
+test('a reset after the response headers destroys the client connection, and the next request works', async (t) => {
+  let calls = 0
+  const tcp = await startTcp((socket) => {
+    socket.once('data', () => {
+      calls++
+      if (calls === 1) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"data":[')
+        setTimeout(() => socket.resetAndDestroy(), 50)
+      } else {
+        socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"data":[]}')
+      }
+    })
+  })
+  t.after(tcp.close)
+  const gw = await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${tcp.port}`))
+
+  const outcome = await new Promise<string>((resolve) => {
+    const req = httpRequest(`${gw.url}/yankes/kamar`, (res) => {
+      assert.equal(res.statusCode, 200)
+      res.on('data', () => {})
+      res.on('end', () => { resolve('ended cleanly') })
+      res.on('error', () => { resolve('broken') })
+      res.on('aborted', () => { resolve('broken') })
+    })
+    req.on('error', () => { resolve('broken') })
+    req.end()
+  })
+  assert.equal(outcome, 'broken', 'a truncated body must not look complete')
+
+  const res = await fetch(`${gw.url}/yankes/kamar`)
+  assert.equal(res.status, 200)
+  assert.equal(await res.text(), '{"data":[]}')
+  const warned = gw.logs.find((l) => l.msg === 'upstream failed after the response started; client connection destroyed')
+  assert.ok(warned !== undefined, 'the failure is logged')
+})
+
+test('no unhandled rejection or exception escaped while upstreams failed', () => {
+  assert.deepEqual(unhandled, [])
+})
