@@ -11,6 +11,8 @@ export interface StartOptions {
   logLevel: string
   shutdownTimeoutMs: number
   env?: NodeJS.ProcessEnv
+  /** Runs after the gateway has stopped serving, before the process exits (the demo closes its upstreams here). */
+  onStopped?: () => Promise<void>
 }
 
 export class StartupError extends Error {}
@@ -34,15 +36,25 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     throw new StartupError(`the gateway will not start:\n  ${(err as Error).message.replaceAll('\n', '\n  ')}`)
   }
 
+  let address: string
+  try {
+    address = await app.listen({ port: options.port, host: options.host })
+  } catch (err) {
+    await app.close()
+    throw new StartupError(`the gateway cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`)
+  }
+
+  // Installed only once listening: close-with-grace also exits on 'beforeExit',
+  // which must not turn a failed start into exit code 0.
   closeWithGrace({ delay: options.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down: finishing in-flight requests')
     await app.close()
+    await options.onStopped?.()
     logger.info('stopped')
     logger.flush()
   })
 
-  const address = await app.listen({ port: options.port, host: options.host })
   logger.info({
     address,
     routes: options.routesFile,

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { classifyUpstreamError, GerbangError, upstreamStatusError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import type { RouteTableHolder } from './index.js'
 import type { Route } from './route-table.js'
 
 const enum State { Waiting, Streaming, Done }
@@ -20,16 +21,18 @@ class Forwarding implements Dispatcher.DispatchHandler {
   readonly #request: FastifyRequest
   readonly #reply: FastifyReply
   readonly #route: Route
+  readonly #holder: RouteTableHolder
   readonly #startedAt: number
   #state = State.Waiting
   #connected = false
   #abort: ((err?: Error) => void) | undefined
   #timer: NodeJS.Timeout | undefined
 
-  constructor (request: FastifyRequest, reply: FastifyReply, route: Route) {
+  constructor (request: FastifyRequest, reply: FastifyReply, route: Route, holder: RouteTableHolder) {
     this.#request = request
     this.#reply = reply
     this.#route = route
+    this.#holder = holder
     this.#startedAt = performance.now()
     const { connectTimeoutMs, timeoutMs } = route.integration
     this.#timer = setTimeout(this.#onDeadline, Math.min(connectTimeoutMs, timeoutMs))
@@ -66,7 +69,10 @@ class Forwarding implements Dispatcher.DispatchHandler {
     const res = this.#reply.raw
     this.#state = State.Streaming
     this.#reply.hijack()
-    res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.#request.id))
+    const headers = clientResponseHeaders(rawHeaders, this.#request.id)
+    // While draining, a kept-alive connection would hold the shutdown open.
+    if (this.#holder.closing) headers.push('connection', 'close')
+    res.writeHead(statusCode, statusText, headers)
     res.on('drain', resume)
     return true
   }
@@ -191,7 +197,7 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
  * Forwards a request to the route's upstream. `path` is the upstream path with
  * its query string, already checked to be safe.
  */
-export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, forwardedProto: string): void {
+export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, holder: RouteTableHolder): void {
   const req = request.raw
   const { integration } = route
   const method = req.method as Dispatcher.HttpMethod
@@ -208,11 +214,11 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
   }
 
-  const handler = new Forwarding(request, reply, route)
+  const handler = new Forwarding(request, reply, route, holder)
   route.pool.dispatch({
     method,
     path,
-    headers: upstreamRequestHeaders(req, request.id, forwardedProto),
+    headers: upstreamRequestHeaders(req, request.id, request.protocol),
     body,
     // Pipelining a non-idempotent request over a reused socket is unsafe; one at a time.
     blocking: false,

@@ -53,6 +53,6 @@ export async function proxyPlugin (app: FastifyInstance, { holder }: ProxyOption
     }
     let path = integration.upstreamPathPrefix + rest
     if (path.charCodeAt(0) !== 47 /* / */) path = '/' + path
-    forward(request, reply, route, path, request.protocol)
+    forward(request, reply, route, path, holder)
   })
 }

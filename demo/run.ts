@@ -1,0 +1,112 @@
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance } from 'fastify'
+import { readEnv } from '../src/config/env.js'
+import { startGateway } from '../src/server.js'
+import { startDemoUpstreams } from './upstreams.js'
+
+// `npm run demo`: the repository's own routes.yaml, served by the real gateway,
+// with every upstream replaced by a bundled sample server on this machine.
+
+// Compiled to dist/demo/run.js; the repository root is two levels up whatever
+// the current directory is.
+const ROUTES_FILE = fileURLToPath(new URL('../../routes.yaml', import.meta.url))
+const SHUTDOWN_TIMEOUT_MS = 5000
+
+/** routes.yaml reads each upstream from e.g. SATU_DATA_UPSTREAM. */
+const upstreamVariable = (name: string): string => `${name.toUpperCase().replaceAll('-', '_')}_UPSTREAM`
+
+// Each example answers 200 with sample data; test/demo.test.ts runs every one.
+// A body makes the example a POST with JSON, or a PUT when that is named.
+const EXAMPLES: Array<[comment: string, path: string, body?: Record<string, unknown>, method?: 'PUT']> = [
+  ['yankes: ringkasan layanan kesehatan se-Banten (health services summary)', '/yankes/yankes'],
+  ['yankes: daftar dokter, halaman 2 (doctors, page 2)', '/yankes/dokter?page=2'],
+  ['yankes: data RSUD Banten (one hospital)', '/yankes/faskes/1'],
+  ['yankes: ketersediaan kamar RSUD Malingping (bed availability)', '/yankes/kamar/2'],
+  ['satu-data: cari grup data "kesehatan" (search data groups)', '/satu-data/getGroup?page=1&limit=5&keyword=kesehatan'],
+  ['satu-data: daftar organisasi perangkat daerah (organizations)', '/satu-data/getOrganization'],
+  ['dashboard: kirim data penduduk Kota Serang (POST population figures)', '/dashboard/penduduk',
+    { kab_kot: 'Kota Serang', tahun: 2024, pria: 361200, wanita: 352900 }],
+  ['dashboard: perbarui data tim medis (PUT medical staff figures)', '/dashboard/tim-medis/3',
+    { dokter: 412, perawat: 1630, bidan: 540 }, 'PUT'],
+  ['otorisasi: pengguna nomor 1 (user 1)', '/otorisasi/user/1'],
+  ['otorisasi: peran Admin OPD (role 2)', '/otorisasi/role/2'],
+  ['bpjs: status kepesertaan BPJS Kesehatan (membership status)', '/bpjs/peserta/0001357924680']
+]
+
+/** One argument for a POSIX shell, so lines can be pasted as they are. */
+const quote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`
+
+function curlLine (base: string, [, path, body, method]: typeof EXAMPLES[number]): string {
+  const args = [
+    ...(method === undefined ? [] : ['-X', method]),
+    ...(body === undefined ? [] : ['-H', quote('content-type: application/json'), '-d', quote(JSON.stringify(body))]),
+    quote(base + path)
+  ]
+  return `curl ${args.join(' ')}`
+}
+
+/** The host a local curl reaches the gateway on: loopback when it listens everywhere. */
+function curlHost (host: string): string {
+  if (['0.0.0.0', '::', 'localhost', '127.0.0.1'].includes(host)) return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function banner (app: FastifyInstance, base: string): string {
+  const integrations = app.routeTable.table.routes.map(({ integration: i }) =>
+    `  ${i.prefix.padEnd(12)} -> ${i.origin}${i.upstreamPathPrefix}\n  ${''.padEnd(12)}    ${i.description}`)
+  return [
+    '',
+    '======================================================================',
+    `Gerbang demo siap (Gerbang demo is ready): ${base}`,
+    '======================================================================',
+    '',
+    'Integrasi dari routes.yaml, diteruskan ke server contoh di mesin ini',
+    '(integrations from routes.yaml, forwarded to sample upstreams on this machine):',
+    ...integrations,
+    '',
+    'Coba perintah berikut (try these commands):',
+    ...EXAMPLES.flatMap((example) => [`# ${example[0]}`, curlLine(base, example)]),
+    '',
+    'Catatan (note): kunci API dan login admin hadir di rilis berikutnya; saat itu demo ini',
+    'mencetak kunci API demo di sini. Sekarang semua rute memakai auth: none, jadi jangan',
+    'buka port ini ke jaringan publik.',
+    '(API keys and the admin login arrive in a later release, and this demo will print a',
+    'demo API key here. Until then every route is auth: none: do not expose this port.)',
+    'Log permintaan dicetak sebagai baris JSON (request logs are JSON lines).',
+    'Tekan Ctrl+C untuk berhenti (press Ctrl+C to stop).',
+    ''
+  ].join('\n')
+}
+
+async function main (): Promise<void> {
+  // The gateway's own reading of PORT, HOST and LOG_LEVEL, with its checks and defaults.
+  const settings = readEnv(process.env)
+  const upstreams = await startDemoUpstreams('127.0.0.1')
+  let app: FastifyInstance
+  try {
+    app = await startGateway({
+      routesFile: ROUTES_FILE,
+      port: settings.port,
+      host: settings.host,
+      logLevel: settings.logLevel,
+      shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+      env: {
+        ...process.env,
+        ...Object.fromEntries(Object.entries(upstreams.origins).map(([name, origin]) => [upstreamVariable(name), origin]))
+      },
+      onStopped: upstreams.close
+    })
+  } catch (err) {
+    await upstreams.close()
+    throw err
+  }
+
+  const { port } = app.server.address() as AddressInfo
+  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`))
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`gerbang demo: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exitCode = 1
+})
