@@ -1,14 +1,17 @@
 import pino, { type LoggerOptions } from 'pino'
 
 // Credentials never reach a log line: these paths are censored wherever a
-// request or response object, or a bare headers object, is logged.
+// request or response object, or a bare headers object, is logged. Explicit
+// paths only: a `*.headers.x` wildcard makes pino walk every key of every
+// line, which tripled the access log's cost in bench/ (47 µs → 15 µs a line
+// without it). Log headers under one of these keys, or not at all.
 const SECRET_HEADERS = ['authorization', '"x-api-key"', 'cookie', '"set-cookie"', '"proxy-authorization"']
 export const REDACT_PATHS = SECRET_HEADERS.flatMap((h) => [
   `headers.${h}`,
   `req.headers.${h}`,
   `res.headers.${h}`,
   `request.headers.${h}`,
-  `*.headers.${h}`
+  `response.headers.${h}`
 ])
 
 export function loggerOptions (level: string): LoggerOptions {
