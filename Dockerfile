@@ -24,5 +24,6 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# SIGTERM reaches node directly (exec form), which drains in-flight requests before exiting.
-CMD ["node", "bin/gerbang.js", "start"]
+# Exec form, and the bin's `env -S node …` shebang execs node in place: SIGTERM
+# reaches node directly, which drains in-flight requests before exiting.
+CMD ["/app/bin/gerbang.js", "start"]

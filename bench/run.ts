@@ -15,6 +15,8 @@ import autocannon from 'autocannon'
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO_ROOT = resolve(HERE, '../..')
 const GERBANG_BIN = resolve(REPO_ROOT, 'bin/gerbang.js')
+// The node flags of the bin's shebang, so the gateway runs as `npx gerbang start` runs it.
+const GATEWAY_NODE_FLAGS = (readFileSync(GERBANG_BIN, 'utf8').split('\n', 1)[0] ?? '').split(' ').filter((a) => a.startsWith('--'))
 const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/latest.json')
 
 const DURATION_S = positiveInt('BENCH_DURATION', 10)
@@ -217,7 +219,7 @@ async function startGateway (routesFile: string, logFile: string, profileDir: st
       [GERBANG_BIN, 'start', '--routes', routesFile, '--port', String(port), '--host', '127.0.0.1'],
       { LOG_LEVEL: GATEWAY_LOG_LEVEL, GERBANG_SHUTDOWN_TIMEOUT_MS: '3000' },
       fd,
-      profileFlags(profileDir)
+      [...GATEWAY_NODE_FLAGS, ...profileFlags(profileDir)]
     )
   } finally {
     closeSync(fd)

@@ -50,7 +50,14 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     genReqId: (req) => saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
     // Our own 503 (problem+json, Connection: close) is sent while closing.
     return503OnClosing: false,
-    clientErrorHandler: answerClientError
+    clientErrorHandler: answerClientError,
+    // URLs the router cannot percent-decode (`/yankes/%zz`) get our problem
+    // document too, not Fastify's own JSON.
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(request, reply, new GerbangError('BAD_REQUEST', error.code === 'FST_ERR_BAD_URL'
+        ? 'the path has an invalid percent-encoding'
+        : 'the request could not be routed'))
+    }
   })
 
   const holder: RouteTableHolder = { table: new RouteTable(options.routes, options.upstreamConnect), closing: false }

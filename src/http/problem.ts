@@ -11,7 +11,8 @@ export function pathOnly (url: string): string {
 export function sendProblem (request: FastifyRequest, reply: FastifyReply, error: GerbangError): void {
   const body = problemJson(error, pathOnly(request.raw.url ?? '/'), request.id)
   request.bytesOut = Buffer.byteLength(body)
-  reply.code(error.status).header('content-type', PROBLEM_CONTENT_TYPE)
+  // Set here as well as in the onSend hook: framework-error replies skip the hooks.
+  reply.code(error.status).header('content-type', PROBLEM_CONTENT_TYPE).header('x-request-id', request.id)
   if (error.headers !== undefined) reply.headers(error.headers)
   // A body the client is still sending would otherwise be read to the end for nothing.
   if (hasUnreadBody(request)) reply.header('connection', 'close')

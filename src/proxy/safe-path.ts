@@ -1,11 +1,14 @@
 // A request path is forwarded only when it cannot step outside the
 // integration's upstream prefix, whatever the upstream does with it: no `.` or
-// `..` segment (plain, percent-encoded, double-encoded), no encoded `/` or `\`,
+// `..` segment (plain, percent-encoded to any depth, or with a `;param`
+// suffix, which Tomcat, Jetty and Spring read as `..`), no encoded `/` or `\`,
 // no empty segment (`//`), no NUL or control characters. Such paths are
 // refused with 400 rather than "fixed", so what reaches the upstream is always
 // exactly what the client sent.
 
-const MAX_DECODE_ROUNDS = 3
+// Past this many rounds of percent-decoding a segment still holding `%` is
+// refused: no honest client encodes a path that deep.
+const MAX_DECODE_ROUNDS = 8
 
 /** Why a path (the part after the integration prefix, no query) is refused, or undefined when it is safe. */
 export function unsafePathReason (path: string): string | undefined {
@@ -26,23 +29,31 @@ export function unsafePathReason (path: string): string | undefined {
 
   const segments = path.split('/')
   for (let s = 1; s < segments.length; s++) {
-    let segment = segments[s] as string
-    for (let round = 0; round <= MAX_DECODE_ROUNDS; round++) {
-      if (segment === '.' || segment === '..') return 'dot segments (. and ..) are not allowed in paths'
-      if (!segment.includes('%')) break
-      let decoded: string
-      try {
-        decoded = decodeURIComponent(segment)
-      } catch {
-        return 'the path has an invalid percent-encoding'
-      }
-      if (/[/\\]/.test(decoded)) return 'encoded slashes are not allowed in paths'
-      if (hasControlCharacter(decoded)) return 'control characters are not allowed in paths'
-      if (decoded === segment) break
-      segment = decoded
-    }
+    const reason = unsafeSegmentReason(segments[s] as string)
+    if (reason !== undefined) return reason
   }
   return undefined
+}
+
+function unsafeSegmentReason (raw: string): string | undefined {
+  let segment = raw
+  for (let round = 0; ; round++) {
+    const semicolon = segment.indexOf(';')
+    const name = semicolon === -1 ? segment : segment.slice(0, semicolon)
+    if (name === '.' || name === '..') return 'dot segments (. and ..) are not allowed in paths'
+    if (!segment.includes('%')) return undefined
+    if (round === MAX_DECODE_ROUNDS) return 'the path is percent-encoded too many times'
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(segment)
+    } catch {
+      return 'the path has an invalid percent-encoding'
+    }
+    if (decoded.includes('/') || decoded.includes('\\')) return 'encoded slashes are not allowed in paths'
+    if (hasControlCharacter(decoded)) return 'control characters are not allowed in paths'
+    if (decoded === segment) return undefined
+    segment = decoded
+  }
 }
 
 function hasControlCharacter (text: string): boolean {

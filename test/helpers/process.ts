@@ -17,7 +17,7 @@ export interface RunResult {
 
 /** Runs `gerbang <args>` to completion. */
 export async function runGerbang (args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  const child = spawn(process.execPath, [GERBANG_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(GERBANG_BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
@@ -40,7 +40,8 @@ export interface GatewayProcess {
  * still running.
  */
 export async function startGatewayProcess (t: TestContext, routesFile: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [GERBANG_BIN, 'start', '--routes', routesFile, '--port', '0', '--host', '127.0.0.1'], {
+  // Run as an executable, as users do, so the node flags in its shebang apply.
+  const child = spawn(GERBANG_BIN, ['start', '--routes', routesFile, '--port', '0', '--host', '127.0.0.1'], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
