@@ -242,11 +242,13 @@ test('50 MiB up and down stream through the gateway process, its memory flat and
     assert.equal((await download(gateway.url, '/big', MiB, chunked, newMeter(), 'none')).bytes, MiB)
   }
   await sleep(300)
-  const before = await idleRss(pid)
-  t.diagnostic(`gateway RSS before: ${(before / MiB).toFixed(1)} MiB`)
+  t.diagnostic(`gateway RSS after warm-up: ${(await idleRss(pid) / MiB).toFixed(1)} MiB`)
 
   /** Runs one 50 MiB transfer, sampling the gateway's RSS throughout. */
   const measure = async <T>(name: string, transfer: (meter: Meter) => Promise<T>): Promise<T> => {
+    // Each transfer is measured from the idle RSS just before it: the growth
+    // a 50 MiB body causes, not what earlier transfers left to the allocator.
+    const before = await idleRss(pid)
     const meter = newMeter()
     state.current.meter = meter
     const stop = sampleRss(pid)
@@ -254,7 +256,7 @@ test('50 MiB up and down stream through the gateway process, its memory flat and
     const result = await transfer(meter)
     const peak = stop()
     const growth = peak - before
-    t.diagnostic(`${name}: peak RSS ${(peak / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB, ` +
+    t.diagnostic(`${name}: RSS ${(before / MiB).toFixed(1)} → peak ${(peak / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB, ` +
       `sender at most ${(meter.maxLead / MiB).toFixed(1)} MiB ahead of the stalled receiver, ` +
       `${Math.round(performance.now() - started)} ms`)
     assert.ok(growth < MAX_GROWTH, `${name}: the gateway's RSS grew by ${(growth / MiB).toFixed(1)} MiB (limit 30 MiB)`)
