@@ -4,7 +4,7 @@
 // the assertions are on what the origin actually received.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startGateway } from '../helpers/gateway.js'
+import { oneIntegration, startGateway } from '../helpers/gateway.js'
 import { startOrigin } from '../helpers/origin.js'
 import { assertProblem, sendRaw } from './client.js'
 
@@ -98,15 +98,7 @@ test('no encoding of a traversal reaches the upstream outside its base path', as
     res.end('ok')
   })
   t.after(async () => { await origin.close() })
-  const gw = await startGateway(t, [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
-    '  yankes:',
-    `    upstream: ${origin.url}/base`,
-    '    rewritePrefix: /api',
-    ''
-  ].join('\n'))
+  const gw = await startGateway(t, oneIntegration('yankes', `${origin.url}/base`, { rewritePrefix: '/api' }))
   const host = new URL(gw.url).host
 
   const failures: string[] = []
@@ -136,15 +128,7 @@ test('no encoding of a traversal reaches the upstream outside its base path', as
 test('a NUL byte or a space in the raw request line answers 400 problem+json', async (t) => {
   const origin = await startOrigin((_req, res) => { res.end('ok') })
   t.after(async () => { await origin.close() })
-  const gw = await startGateway(t, [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
-    '  yankes:',
-    `    upstream: ${origin.url}/base`,
-    '    rewritePrefix: /api',
-    ''
-  ].join('\n'))
+  const gw = await startGateway(t, oneIntegration('yankes', `${origin.url}/base`, { rewritePrefix: '/api' }))
   const host = new URL(gw.url).host
   for (const target of ['/yankes/\u0000/x', '/yankes/.. /x', '/yankes/%2e%2e/\u0000']) {
     const res = await sendRaw(gw.url, Buffer.from(rawGet(target, host, 'raw-1'), 'latin1'))
@@ -159,15 +143,7 @@ test('ordinary paths with dots and escapes still reach the origin as sent', asyn
     res.end('ok')
   })
   t.after(async () => { await origin.close() })
-  const gw = await startGateway(t, [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
-    '  yankes:',
-    `    upstream: ${origin.url}/base`,
-    '    rewritePrefix: /api',
-    ''
-  ].join('\n'))
+  const gw = await startGateway(t, oneIntegration('yankes', `${origin.url}/base`, { rewritePrefix: '/api' }))
   const host = new URL(gw.url).host
   for (const [i, [target, upstream]] of CONTROLS.entries()) {
     const res = await sendRaw(gw.url, rawGet(target, host, `ok-${i}`))
