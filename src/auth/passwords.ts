@@ -1,0 +1,37 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+
+// Admin passwords: scrypt with OWASP's minimum for scrypt (N=2^17, r=8, p=1),
+// a 16-byte salt, stored as scrypt$N$r$p$salt$hash.
+
+const PARAMS = { N: 2 ** 17, r: 8, p: 1 }
+const KEY_LENGTH = 32
+const MAX_MEMORY = 256 * 1024 * 1024
+
+async function derive (password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, { ...options, maxmem: MAX_MEMORY }, (err, key) => {
+      if (err !== null) reject(err)
+      else resolve(key)
+    })
+  })
+}
+
+export async function hashPassword (password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await derive(password, salt, PARAMS)
+  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$')
+}
+
+export async function verifyPassword (password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$')
+  if (scheme !== 'scrypt' || salt === undefined || hash === undefined) return false
+  const expected = Buffer.from(hash, 'base64')
+  const key = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) })
+  return key.length === expected.length && timingSafeEqual(key, expected)
+}
+
+/** The weakest password the CLI and the admin UI accept. */
+export function passwordProblem (password: string): string | undefined {
+  if (password.length < 12) return 'the password must be at least 12 characters long'
+  return undefined
+}

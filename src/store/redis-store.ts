@@ -1,0 +1,264 @@
+import type { Redis, Cluster } from 'ioredis'
+import { connectRedis, type RedisClient } from './redis-connection.js'
+import {
+  StoreConflictError, StoreUnavailableError,
+  type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User
+} from './types.js'
+
+// Key layout. Every credential key shares the `{c}` hash tag, so the scripts
+// that read or write several of them stay in one Redis Cluster slot.
+//   <p>{c}:client:<id>      the client, JSON
+//   <p>{c}:name:<lower>     client id by lowercased name (uniqueness)
+//   <p>{c}:names            sorted set of "<lower name>\0<id>", for listing and search
+//   <p>{c}:key:<hmac>       client id by key hash (a TTL while a rotated key is in grace)
+//   <p>{c}:keys:<id>        set of the client's key hashes
+//   <p>{c}:tok:<hmac>       client id by token hash, with the token's TTL
+//   <p>{c}:lastused         hash: client id → last use
+//   <p>{u}:user:<lower>     admin user, JSON
+//   <p>changes              pub/sub channel of StoreChange
+
+const RESOLVE = `
+local id = redis.call('GET', KEYS[1])
+if not id then return nil end
+local client = redis.call('GET', ARGV[1] .. id)
+if not client then return nil end
+return { client, redis.call('PTTL', KEYS[1]) }`
+
+const CREATE = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[3])
+redis.call('ZADD', KEYS[5], 0, ARGV[4])
+return 1`
+
+// Old keys get a TTL of graceMs (or go at once); expired ones leave the set.
+const ROTATE = `
+local client = redis.call('GET', KEYS[1])
+if not client or string.find(client, '"revokedAt"', 1, true) then return 0 end
+local grace = tonumber(ARGV[3])
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[4] .. hash
+  local ttl = redis.call('PTTL', key)
+  if ttl == -2 or grace <= 0 then
+    redis.call('DEL', key)
+    redis.call('SREM', KEYS[2], hash)
+  elseif ttl == -1 or ttl > grace then
+    redis.call('PEXPIRE', key, grace)
+  end
+end
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1`
+
+type ScriptResult = [string, number] | null
+
+interface Scripts {
+  gerbangResolve: (key: string, clientPrefix: string) => Promise<ScriptResult>
+  gerbangCreate: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
+    id: string, json: string, keyHash: string, member: string) => Promise<number>
+  gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
+    id: string, newHash: string, graceMs: string, keyPrefix: string) => Promise<number>
+}
+
+const DEFAULT_LIST_LIMIT = 100
+
+function escapeGlob (text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+export interface RedisStoreOptions {
+  url: string
+  /** Namespace for every key and the channel; default `gb:`. Tests use their own. */
+  prefix?: string
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis'
+  readonly #redis: RedisClient & Scripts
+  #subscriber: RedisClient | undefined
+  readonly #p: string
+  readonly #channel: string
+
+  constructor (options: RedisStoreOptions) {
+    this.#p = options.prefix ?? 'gb:'
+    this.#channel = `${this.#p}changes`
+    const redis = connectRedis(options.url)
+    // Registered once; ioredis sends EVALSHA and falls back to EVAL once per script.
+    redis.defineCommand('gerbangResolve', { numberOfKeys: 1, lua: RESOLVE })
+    redis.defineCommand('gerbangCreate', { numberOfKeys: 5, lua: CREATE })
+    redis.defineCommand('gerbangRotate', { numberOfKeys: 3, lua: ROTATE })
+    // Errors surface through the commands that fail; an 'error' listener keeps
+    // ioredis from reporting each reconnect attempt as unhandled.
+    redis.on('error', () => {})
+    this.#redis = redis as RedisClient & Scripts
+  }
+
+  /** The underlying connection, for health checks and tests. */
+  get redis (): Redis | Cluster {
+    return this.#redis
+  }
+
+  #c (suffix: string): string {
+    return `${this.#p}{c}:${suffix}`
+  }
+
+  async createClient (client: Client, keyHash: string): Promise<void> {
+    const lower = client.name.toLowerCase()
+    const created = await this.#run(async () => await this.#redis.gerbangCreate(
+      this.#c(`name:${lower}`), this.#c(`client:${client.id}`), this.#c(`key:${keyHash}`),
+      this.#c(`keys:${client.id}`), this.#c('names'),
+      client.id, JSON.stringify(client), keyHash, `${lower}\u0000${client.id}`))
+    if (created !== 1) throw new StoreConflictError(`a client named '${client.name}' already exists`)
+  }
+
+  async getClient (id: string): Promise<Client | undefined> {
+    const [json, lastUsed] = await this.#run(async () => await Promise.all([
+      this.#redis.get(this.#c(`client:${id}`)),
+      this.#redis.hget(this.#c('lastused'), id)
+    ]))
+    return json === null ? undefined : withLastUsed(JSON.parse(json) as Client, lastUsed)
+  }
+
+  async listClients (options: ListClientsOptions = {}): Promise<Client[]> {
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT
+    const members = await this.#run(async () => options.search === undefined || options.search === ''
+      ? await this.#redis.zrange(this.#c('names'), 0, limit - 1)
+      : await this.#searchNames(options.search.toLowerCase(), limit))
+    if (members.length === 0) return []
+    const ids = members.map((m) => m.slice(m.indexOf('\u0000') + 1))
+    const [jsons, lastUsed] = await this.#run(async () => await Promise.all([
+      this.#redis.mget(ids.map((id) => this.#c(`client:${id}`))),
+      this.#redis.hmget(this.#c('lastused'), ...ids)
+    ]))
+    const clients: Client[] = []
+    jsons.forEach((json, i) => {
+      if (json !== null) clients.push(withLastUsed(JSON.parse(json) as Client, lastUsed[i] ?? null))
+    })
+    return clients
+  }
+
+  // One sorted set holds every name: ZSCAN filters it inside Redis, so a
+  // search reads one key, never the whole keyspace.
+  async #searchNames (fragment: string, limit: number): Promise<string[]> {
+    const pattern = `*${escapeGlob(fragment)}*\u0000*`
+    const found: string[] = []
+    let cursor = '0'
+    do {
+      const [next, page] = await this.#redis.zscan(this.#c('names'), cursor, 'MATCH', pattern, 'COUNT', 5000)
+      for (let i = 0; i < page.length; i += 2) found.push(page[i] as string)
+      cursor = next
+    } while (cursor !== '0' && found.length < limit)
+    return found.sort().slice(0, limit)
+  }
+
+  async revokeClient (id: string, at: string): Promise<Client | undefined> {
+    const client = await this.getClient(id)
+    if (client === undefined) return undefined
+    if (client.revokedAt === undefined) {
+      client.revokedAt = at
+      const { lastUsedAt: _, ...stored } = client
+      await this.#run(async () => await this.#redis.set(this.#c(`client:${id}`), JSON.stringify(stored)))
+    }
+    return client
+  }
+
+  async rotateKey (id: string, newKeyHash: string, graceMs: number): Promise<boolean> {
+    const done = await this.#run(async () => await this.#redis.gerbangRotate(
+      this.#c(`client:${id}`), this.#c(`keys:${id}`), this.#c(`key:${newKeyHash}`),
+      id, newKeyHash, String(Math.max(0, Math.round(graceMs))), this.#c('key:')))
+    return done === 1
+  }
+
+  async resolveKey (keyHash: string): Promise<ResolvedCredential | undefined> {
+    return await this.#resolve(this.#c(`key:${keyHash}`))
+  }
+
+  async touchClients (lastUsed: ReadonlyMap<string, string>): Promise<void> {
+    if (lastUsed.size === 0) return
+    await this.#run(async () => await this.#redis.hset(this.#c('lastused'), Object.fromEntries(lastUsed)))
+  }
+
+  async saveToken (tokenHash: string, clientId: string, ttlMs: number): Promise<void> {
+    await this.#run(async () => await this.#redis.set(this.#c(`tok:${tokenHash}`), clientId, 'PX', Math.max(1, Math.round(ttlMs))))
+  }
+
+  async resolveToken (tokenHash: string): Promise<ResolvedCredential | undefined> {
+    return await this.#resolve(this.#c(`tok:${tokenHash}`))
+  }
+
+  async createUser (user: User): Promise<void> {
+    const ok = await this.#run(async () =>
+      await this.#redis.set(`${this.#p}{u}:user:${user.email.toLowerCase()}`, JSON.stringify(user), 'NX'))
+    if (ok === null) throw new StoreConflictError(`a user with email '${user.email}' already exists`)
+  }
+
+  async getUser (email: string): Promise<User | undefined> {
+    const json = await this.#run(async () => await this.#redis.get(`${this.#p}{u}:user:${email.toLowerCase()}`))
+    return json === null ? undefined : JSON.parse(json) as User
+  }
+
+  async publishChange (change: StoreChange): Promise<void> {
+    await this.#run(async () => await this.#redis.publish(this.#channel, JSON.stringify(change)))
+  }
+
+  async subscribe (onChange: (change: StoreChange) => void, onResync: () => void): Promise<void> {
+    const subscriber = this.#redis.duplicate()
+    this.#subscriber = subscriber
+    subscriber.on('error', () => {})
+    let connectedBefore = false
+    subscriber.on('ready', () => {
+      // ioredis resubscribes on reconnect; whatever was published meanwhile is lost.
+      if (connectedBefore) onResync()
+      connectedBefore = true
+    })
+    subscriber.on('message', (_channel: string, message: string) => {
+      try {
+        onChange(JSON.parse(message) as StoreChange)
+      } catch { /* not ours */ }
+    })
+    await subscriber.subscribe(this.#channel).catch(() => {
+      // Redis is down at start: ioredis subscribes when it connects.
+    })
+  }
+
+  isAvailable (): boolean {
+    return this.#redis.status === 'ready'
+  }
+
+  async close (): Promise<void> {
+    await Promise.all([this.#redis, this.#subscriber].map(async (r) => {
+      if (r === undefined) return
+      try {
+        await r.quit()
+      } catch {
+        r.disconnect()
+      }
+    }))
+  }
+
+  async #resolve (key: string): Promise<ResolvedCredential | undefined> {
+    const found = await this.#run(async () => await this.#redis.gerbangResolve(key, this.#c('client:')))
+    if (found === null) return undefined
+    const [json, pttl] = found
+    return { client: JSON.parse(json) as Client, expiresAt: pttl > 0 ? Date.now() + pttl : undefined }
+  }
+
+  /** Runs a command; connection failures and timeouts become StoreUnavailableError. */
+  async #run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command()
+    } catch (err) {
+      if (err instanceof StoreConflictError) throw err
+      const message = (err as Error).message
+      // Script and data errors are bugs, not outages.
+      if (/^(ERR|WRONGTYPE|NOSCRIPT)/.test(message)) throw err
+      throw new StoreUnavailableError(`the store is unavailable: ${message}`, { cause: err })
+    }
+  }
+}
+
+function withLastUsed (client: Client, lastUsed: string | null): Client {
+  if (lastUsed !== null) client.lastUsedAt = lastUsed
+  return client
+}

@@ -1,0 +1,112 @@
+// The store contract: everything Gerbang keeps outside one process (clients,
+// their key hashes, OAuth2 tokens, admin users; later roles and counters).
+// Two implementations pass the same contract suite (test/store/): Redis for
+// production and an embedded in-memory one for the demo and single-process use.
+//
+// Secrets never reach the store: keys and tokens arrive as HMAC-SHA256 hashes
+// (src/auth/secrets.ts), passwords as scrypt hashes.
+
+/** A client application allowed to call integrations. Dates are ISO 8601 UTC with milliseconds. */
+export interface Client {
+  id: string
+  name: string
+  description: string
+  /** Integration names it may call, or '*' for all. */
+  integrations: string[] | '*'
+  /** Overrides the integration's rate limit for this client, e.g. `100/1m`. */
+  rateLimit?: string
+  expiresAt?: string
+  /** CIDRs the client may call from; absent means anywhere. */
+  allowedIps?: string[]
+  createdAt: string
+  revokedAt?: string
+  lastUsedAt?: string
+}
+
+/** A client found through one of its credentials, and how long that credential lives. */
+export interface ResolvedCredential {
+  client: Client
+  /** Epoch ms at which the credential (token, or rotated key in its grace period) dies; undefined for none. */
+  expiresAt: number | undefined
+}
+
+export type UserRole = 'admin' | 'operator' | 'viewer'
+
+export interface User {
+  email: string
+  name: string
+  role: UserRole
+  /** `scrypt$N$r$p$salt$hash`, base64 parts (src/auth/passwords.ts). */
+  passwordHash: string
+  createdAt: string
+}
+
+export interface ListClientsOptions {
+  /** A case-insensitive fragment of the client's name. */
+  search?: string
+  /** At most this many clients, sorted by name; default 100. */
+  limit?: number
+}
+
+/** What changed, announced to every gateway process so their caches drop it. */
+export interface StoreChange {
+  clientId: string
+}
+
+export interface Store {
+  /** 'redis' or 'memory', for logs and /readyz. */
+  readonly kind: string
+
+  /**
+   * Creates a client with its first key. Fails with StoreConflictError when
+   * another client has the same name, compared case-insensitively.
+   */
+  createClient: (client: Client, keyHash: string) => Promise<void>
+  getClient: (id: string) => Promise<Client | undefined>
+  listClients: (options?: ListClientsOptions) => Promise<Client[]>
+  /** Marks the client revoked; its keys and tokens stop resolving. Undefined when it does not exist. */
+  revokeClient: (id: string, at: string) => Promise<Client | undefined>
+  /**
+   * Gives the client a new key. Its current keys keep working for `graceMs`
+   * (0: they stop at once). False when the client does not exist or is revoked.
+   */
+  rotateKey: (id: string, newKeyHash: string, graceMs: number) => Promise<boolean>
+  /** The client a key hash belongs to, in one round trip. Revoked clients resolve too: the caller decides. */
+  resolveKey: (keyHash: string) => Promise<ResolvedCredential | undefined>
+  /** Records when clients were last seen (batched by the caller). */
+  touchClients: (lastUsed: ReadonlyMap<string, string>) => Promise<void>
+
+  saveToken: (tokenHash: string, clientId: string, ttlMs: number) => Promise<void>
+  /** The client a token hash belongs to, in one round trip; undefined once the token expired. */
+  resolveToken: (tokenHash: string) => Promise<ResolvedCredential | undefined>
+
+  createUser: (user: User) => Promise<void>
+  getUser: (email: string) => Promise<User | undefined>
+
+  /** Tells every process sharing the store (this one included) that a client changed. */
+  publishChange: (change: StoreChange) => Promise<void>
+  /**
+   * Listens for changes. `onResync` is called when changes may have been
+   * missed (the connection to the store was lost and is back): drop everything cached.
+   */
+  subscribe: (onChange: (change: StoreChange) => void, onResync: () => void) => Promise<void>
+
+  /** Whether the store answers right now (no waiting). */
+  isAvailable: () => boolean
+  close: () => Promise<void>
+}
+
+export class StoreConflictError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'StoreConflictError'
+  }
+}
+
+/** The store could not be reached or did not answer in time. */
+export class StoreUnavailableError extends Error {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}
