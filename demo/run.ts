@@ -12,6 +12,7 @@ import { startDemoUpstreams } from './upstreams.js'
 // the current directory is.
 const ROUTES_FILE = fileURLToPath(new URL('../../routes.yaml', import.meta.url))
 const SHUTDOWN_TIMEOUT_MS = 5000
+const CLIENT_ID_PLACEHOLDER = '{{client_id}}'
 
 /** routes.yaml reads each upstream from e.g. SATU_DATA_UPSTREAM. */
 const upstreamVariable = (name: string): string => `${name.toUpperCase().replaceAll('-', '_')}_UPSTREAM`
@@ -37,8 +38,9 @@ const EXAMPLES: Array<[comment: string, path: string, body?: Record<string, unkn
 /** One argument for a POSIX shell, so lines can be pasted as they are. */
 const quote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`
 
-function curlLine (base: string, [, path, body, method]: typeof EXAMPLES[number]): string {
+function curlLine (base: string, key: string, [, path, body, method]: typeof EXAMPLES[number]): string {
   const args = [
+    '-H', quote(`x-api-key: ${key}`),
     ...(method === undefined ? [] : ['-X', method]),
     ...(body === undefined ? [] : ['-H', quote('content-type: application/json'), '-d', quote(JSON.stringify(body))]),
     quote(base + path)
@@ -52,7 +54,7 @@ function curlHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-function banner (app: FastifyInstance, base: string): string {
+function banner (app: FastifyInstance, base: string, key: string): string {
   const integrations = app.routeTable.table.routes.map(({ integration: i }) =>
     `  ${i.prefix.padEnd(12)} -> ${i.origin}${i.upstreamPathPrefix}\n  ${''.padEnd(12)}    ${i.description}`)
   return [
@@ -66,13 +68,14 @@ function banner (app: FastifyInstance, base: string): string {
     ...integrations,
     '',
     'Coba perintah berikut (try these commands):',
-    ...EXAMPLES.flatMap((example) => [`# ${example[0]}`, curlLine(base, example)]),
+    `Kunci API demo (demo API key, client "Demo", every integration): ${key}`,
     '',
-    'Catatan (note): kunci API dan login admin hadir di rilis berikutnya; saat itu demo ini',
-    'mencetak kunci API demo di sini. Sekarang semua rute memakai auth: none, jadi jangan',
-    'buka port ini ke jaringan publik.',
-    '(API keys and the admin login arrive in a later release, and this demo will print a',
-    'demo API key here. Until then every route is auth: none: do not expose this port.)',
+    ...EXAMPLES.flatMap((example) => [`# ${example[0]}`, curlLine(base, key, example)]),
+    '# token OAuth2 gaya SATUSEHAT (SATUSEHAT-style OAuth2 token; then: Authorization: Bearer <access_token>)',
+    `curl -X POST ${quote(`${base}/oauth2/v1/accesstoken?grant_type=client_credentials`)} -d ${quote(`client_id=${CLIENT_ID_PLACEHOLDER}`)} --data-urlencode ${quote(`client_secret=${key}`)}`,
+    '',
+    'Catatan (note): toko data (store) demo ada di memori proses ini; kunci hilang saat demo berhenti.',
+    '(The demo store lives in this process\'s memory; the key dies when the demo stops.)',
     'Log permintaan dicetak sebagai baris JSON (request logs are JSON lines).',
     'Tekan Ctrl+C untuk berhenti (press Ctrl+C to stop).',
     ''
@@ -95,7 +98,10 @@ async function main (): Promise<void> {
         ...process.env,
         ...Object.fromEntries(Object.entries(upstreams.origins).map(([name, origin]) => [upstreamVariable(name), origin]))
       },
-      onStopped: upstreams.close
+      onStopped: upstreams.close,
+      // The contract's demo runs on the embedded store, whatever the shell has set.
+      redisUrl: undefined,
+      keyPepper: undefined
     })
   } catch (err) {
     await upstreams.close()
@@ -103,7 +109,12 @@ async function main (): Promise<void> {
   }
 
   const { port } = app.server.address() as AddressInfo
-  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`))
+  const demo = await app.clients.create({
+    name: 'Demo',
+    description: 'Klien demo (demo client) dari npm run demo',
+    integrations: '*'
+  })
+  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`, demo.key).replace(CLIENT_ID_PLACEHOLDER, demo.client.id))
 }
 
 main().catch((err: unknown) => {

@@ -9,10 +9,24 @@ import { decorateRequestFacts } from './http/request-facts.js'
 import { healthPlugin } from './ops/health.js'
 import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
 import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
+import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js'
+import { ClientService } from './auth/clients.js'
+import { oauth2Plugin } from './auth/oauth2.js'
+import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
+import { MemoryStore } from './store/memory-store.js'
+import type { Store } from './store/types.js'
 import { saneRequestId } from './proxy/headers.js'
 
 export interface AppOptions {
   routes: RoutesConfig
+  /** Where clients, keys and tokens live; the app owns it and closes it. Default: a new embedded MemoryStore. */
+  store?: Store
+  /** Hashes keys and tokens; default: one with a random pepper, fit only for the embedded store. */
+  hasher?: SecretHasher
+  /** Tuning for the credential cache (tests shorten its times). */
+  authCache?: AuthenticatorOptions
+  /** Lifetime of OAuth2 access tokens; default SATUSEHAT's 14399 s. */
+  tokenTtlMs?: number
   /** A pino logger; omitted, the app logs nothing (tests). */
   logger?: FastifyBaseLogger
   /** Extra socket options for upstream connections (CA bundle, DNS lookup). */
@@ -23,26 +37,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The live routing table (swapped whole on reload). */
     routeTable: RouteTableHolder
+    store: Store
+    clients: ClientService
+    authenticator: Authenticator
   }
-}
-
-/**
- * Refuses configurations this build cannot serve safely. Credentials arrive
- * with issue #3; until then a route that asks for an API key must never be
- * served unchecked.
- */
-export function unservableRoutes (routes: RoutesConfig): string[] {
-  return routes.integrations
-    .filter((i) => i.auth === 'apiKey')
-    .map((i) => `integration '${i.name}' has auth: apiKey, but this build of Gerbang cannot check API keys yet; ` +
-      'set auth: none on it (or in defaults) to serve it without credentials')
 }
 
 /** Builds the gateway: the same function serves `gerbang start`, the demo and the tests. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
-  const refusals = unservableRoutes(options.routes)
-  if (refusals.length > 0) throw new Error(refusals.join('\n'))
-
   const app = Fastify({
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     logController: new AccessLog(),
@@ -61,7 +63,14 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   const holder: RouteTableHolder = { table: new RouteTable(options.routes, options.upstreamConnect), closing: false }
+  const store = options.store ?? new MemoryStore()
+  const hasher = options.hasher ?? new SecretHasher(ephemeralPepper())
+  const authenticator = new Authenticator(store, hasher, { ...options.authCache, logger: app.log })
+  await authenticator.start()
   app.decorate('routeTable', holder)
+  app.decorate('store', store)
+  app.decorate('clients', new ClientService(store, hasher))
+  app.decorate('authenticator', authenticator)
   decorateRequestFacts(app)
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -84,10 +93,15 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.addHook('preClose', async () => { holder.closing = true })
-  app.addHook('onClose', async () => { await holder.table.close() })
+  app.addHook('onClose', async () => {
+    await holder.table.close()
+    await authenticator.close()
+    await store.close()
+  })
 
-  await app.register(healthPlugin, { holder })
-  await app.register(proxyPlugin, { holder })
+  await app.register(healthPlugin, { holder, store })
+  await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
+  await app.register(proxyPlugin, { holder, authenticator })
   return app
 }
 

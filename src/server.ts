@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
 import { createLogger } from './logging.js'
+import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
+import { createStore } from './store/index.js'
+import type { Store } from './store/types.js'
 
 export interface StartOptions {
   routesFile: string
@@ -13,6 +16,32 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv
   /** Runs after the gateway has stopped serving, before the process exits (the demo closes its upstreams here). */
   onStopped?: () => Promise<void>
+  redisUrl: string | undefined
+  keyPepper: string | undefined
+}
+
+/** The store and key hasher the environment asks for, or a reason to refuse to start. */
+function storeFor (options: StartOptions, logger: { warn: (msg: string) => void }): { store: Store, hasher: SecretHasher } {
+  if (options.redisUrl === undefined) {
+    logger.warn('REDIS_URL is not set: using the embedded in-memory store. It lives inside this one process, ' +
+      'forgets every client when it stops, and is not for production')
+    return { store: createStore(undefined), hasher: new SecretHasher(options.keyPepper ?? ephemeralPepper()) }
+  }
+  if (options.keyPepper === undefined) {
+    throw new StartupError('GERBANG_KEY_PEPPER is required with REDIS_URL: it is mixed into every key hash, ' +
+      'and every gateway process and the gerbang keys command must share it')
+  }
+  let hasher: SecretHasher
+  try {
+    hasher = new SecretHasher(options.keyPepper)
+  } catch (err) {
+    throw new StartupError((err as Error).message)
+  }
+  try {
+    return { store: createStore(options.redisUrl), hasher }
+  } catch (err) {
+    throw new StartupError((err as Error).message)
+  }
 }
 
 export class StartupError extends Error {}
@@ -29,10 +58,12 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     throw new StartupError(`${options.routesFile} is not valid; the gateway will not start:\n` +
       loaded.problems.map((p) => '  ' + formatProblem(options.routesFile, p)).join('\n'))
   }
+  const { store, hasher } = storeFor(options, logger)
   let app: FastifyInstance
   try {
-    app = await buildApp({ routes: loaded.config, logger })
+    app = await buildApp({ routes: loaded.config, logger, store, hasher })
   } catch (err) {
+    await store.close()
     throw new StartupError(`the gateway will not start:\n  ${(err as Error).message.replaceAll('\n', '\n  ')}`)
   }
 

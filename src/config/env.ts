@@ -8,6 +8,8 @@ export interface GatewayEnv {
   /** How long SIGTERM waits for in-flight requests before giving up. */
   shutdownTimeoutMs: number
   redisUrl: string | undefined
+  /** Secret mixed into key and token hashes; required with REDIS_URL. */
+  keyPepper: string | undefined
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -25,6 +27,7 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
     routesFile: env.GERBANG_ROUTES ?? './routes.yaml',
     logLevel,
     shutdownTimeoutMs,
-    redisUrl: env.REDIS_URL === '' ? undefined : env.REDIS_URL
+    redisUrl: env.REDIS_URL === '' ? undefined : env.REDIS_URL,
+    keyPepper: env.GERBANG_KEY_PEPPER === '' ? undefined : env.GERBANG_KEY_PEPPER
   }
 }

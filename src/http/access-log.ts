@@ -13,6 +13,7 @@ export class AccessLog extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = {
       integration: request.integration ?? undefined,
+      client: request.clientId ?? undefined,
       method: request.raw.method,
       path: pathOnly(request.raw.url ?? ''),
       status: reply.statusCode,

@@ -13,6 +13,8 @@ declare module 'fastify' {
     bytesOut: number
     /** The client went away before the response was complete. */
     clientClosed: boolean
+    /** The authenticated client's id, or null. */
+    clientId: string | null
   }
 }
 
@@ -21,4 +23,5 @@ export function decorateRequestFacts (app: FastifyInstance): void {
   app.decorateRequest('upstreamStatus', 0)
   app.decorateRequest('bytesOut', 0)
   app.decorateRequest('clientClosed', false)
+  app.decorateRequest('clientId', null)
 }

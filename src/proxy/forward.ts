@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { classifyUpstreamError, GerbangError, upstreamStatusError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import type { Principal } from '../auth/authenticator.js'
 import type { RouteTableHolder } from './index.js'
 import type { Route } from './route-table.js'
 
@@ -197,7 +198,8 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
  * Forwards a request to the route's upstream. `path` is the upstream path with
  * its query string, already checked to be safe.
  */
-export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, holder: RouteTableHolder): void {
+export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, holder: RouteTableHolder,
+  principal: Principal | undefined): void {
   const req = request.raw
   const { integration } = route
   const method = req.method as Dispatcher.HttpMethod
@@ -218,7 +220,7 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
   route.pool.dispatch({
     method,
     path,
-    headers: upstreamRequestHeaders(req, request.id, request.protocol),
+    headers: upstreamRequestHeaders(req, request.id, request.protocol, principal),
     body,
     // Pipelining a non-idempotent request over a reused socket is unsafe; one at a time.
     blocking: false,

@@ -14,6 +14,11 @@ const SET_BY_GATEWAY = new Set([
   'x-forwarded-port', 'x-api-key', 'x-client-id', 'x-client-name'
 ])
 
+/** A bearer token is the gateway's credential on authenticated routes; other schemes are the upstream's business. */
+function isBearer (value: string): boolean {
+  return value.length > 7 && value.slice(0, 7).toLowerCase() === 'bearer '
+}
+
 /** Tokens of a Connection header other than close/keep-alive: more headers to drop. */
 function connectionTokens (value: string): Set<string> | undefined {
   let tokens: Set<string> | undefined
@@ -30,7 +35,8 @@ function connectionTokens (value: string): Set<string> | undefined {
  * The headers sent upstream, as undici's flat [name, value, …] array, built in
  * one pass over the client's raw headers.
  */
-export function upstreamRequestHeaders (req: IncomingMessage, requestId: string, forwardedProto: string): string[] {
+export function upstreamRequestHeaders (req: IncomingMessage, requestId: string, forwardedProto: string,
+  client?: { id: string, headerName: string }): string[] {
   const raw = req.rawHeaders
   const out: string[] = []
   let named: Set<string> | undefined
@@ -43,7 +49,7 @@ export function upstreamRequestHeaders (req: IncomingMessage, requestId: string,
       if (name === 'connection') named = connectionTokens(value)
       continue
     }
-    if (SET_BY_GATEWAY.has(name)) {
+    if (SET_BY_GATEWAY.has(name) || (client !== undefined && name === 'authorization' && isBearer(value))) {
       if (name === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
       else if (name === 'host') host = value
       continue
@@ -57,6 +63,7 @@ export function upstreamRequestHeaders (req: IncomingMessage, requestId: string,
     'x-forwarded-host', host,
     'x-request-id', requestId
   )
+  if (client !== undefined) out.push('x-client-id', client.id, 'x-client-name', client.headerName)
   return named === undefined ? out : dropNamed(out, named)
 }
 

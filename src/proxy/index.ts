@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { withoutQueryParam, type Authenticator, type Principal } from '../auth/authenticator.js'
 import { GerbangError } from '../errors.js'
 import { pathOnly, sendProblem } from '../http/problem.js'
 import { forward } from './forward.js'
-import type { RouteTable } from './route-table.js'
+import type { Route, RouteTable } from './route-table.js'
 import { unsafePathReason } from './safe-path.js'
 
 /**
@@ -16,10 +17,11 @@ export interface RouteTableHolder {
 
 export interface ProxyOptions {
   holder: RouteTableHolder
+  authenticator: Authenticator
 }
 
 /** Every path not answered by the gateway itself is an integration's, or 404. */
-export async function proxyPlugin (app: FastifyInstance, { holder }: ProxyOptions): Promise<void> {
+export async function proxyPlugin (app: FastifyInstance, { holder, authenticator }: ProxyOptions): Promise<void> {
   // The proxy never parses bodies: the raw request stream goes upstream as it arrives.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
@@ -51,8 +53,38 @@ export async function proxyPlugin (app: FastifyInstance, { holder }: ProxyOption
       sendProblem(request, reply, new GerbangError('BAD_REQUEST', unsafe))
       return
     }
-    let path = integration.upstreamPathPrefix + rest
-    if (path.charCodeAt(0) !== 47 /* / */) path = '/' + path
-    forward(request, reply, route, path, holder)
+    if (integration.auth === 'none') {
+      send(request, reply, route, rest, q, undefined)
+      return
+    }
+    const query = q === -1 ? '' : rest.slice(q + 1)
+    const outcome = authenticator.authenticate(request.headers, query, integration, request.raw.socket.remoteAddress)
+    if (outcome instanceof GerbangError) {
+      sendProblem(request, reply, outcome)
+    } else if (outcome instanceof Promise) {
+      outcome.then((settled) => {
+        if (settled instanceof GerbangError) sendProblem(request, reply, settled)
+        else send(request, reply, route, rest, q, settled)
+      }, (err: unknown) => {
+        request.log.error({ err }, 'authentication failed unexpectedly')
+        sendProblem(request, reply, new GerbangError('INTERNAL_ERROR', 'an internal error occurred'))
+      })
+    } else {
+      send(request, reply, route, rest, q, outcome)
+    }
   })
+
+  function send (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number, principal: Principal | undefined): void {
+    const { integration } = route
+    if (principal !== undefined) request.clientId = principal.id
+    let target = rest
+    // An API key sent in the query string (apiKeyQuery) never travels on.
+    if (q !== -1 && integration.apiKeyQuery !== undefined) {
+      const query = withoutQueryParam(rest.slice(q + 1), integration.apiKeyQuery)
+      target = query === '' ? rest.slice(0, q) : `${rest.slice(0, q)}?${query}`
+    }
+    let path = integration.upstreamPathPrefix + target
+    if (path.charCodeAt(0) !== 47 /* / */) path = '/' + path
+    forward(request, reply, route, path, holder, principal)
+  }
 }

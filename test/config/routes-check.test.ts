@@ -163,10 +163,11 @@ test('routes check accepts a valid file and the repository routes.yaml', async (
   assert.equal(repo.code, 0, repo.stdout + repo.stderr)
 })
 
-test('start refuses auth: apiKey routes until credentials can be checked', async () => {
+test('start refuses REDIS_URL without GERBANG_KEY_PEPPER', async () => {
   const path = join(dir, 'apikey.yaml')
   await writeFile(path, 'integrations:\n  yankes:\n    upstream: http://127.0.0.1:3000\n')
-  const start = await runGerbang(['start', '--routes', path, '--port', '0', '--host', '127.0.0.1'])
+  const start = await runGerbang(['start', '--routes', path, '--port', '0', '--host', '127.0.0.1'],
+    { REDIS_URL: 'redis://127.0.0.1:1', GERBANG_KEY_PEPPER: '' })
   assert.equal(start.code, 1)
-  assert.match(start.stderr, /integration 'yankes' has auth: apiKey/)
+  assert.match(start.stderr, /GERBANG_KEY_PEPPER is required with REDIS_URL/)
 })

@@ -1,0 +1,264 @@
+import { BlockList } from 'node:net'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Integration } from '../config/routes-loader.js'
+import { GerbangError } from '../errors.js'
+import { StoreUnavailableError, type ResolvedCredential, type Store } from '../store/types.js'
+import { addCidr } from './clients.js'
+import { looksLikeKey, looksLikeToken, type SecretHasher } from './secrets.js'
+
+/** Who is calling, as the hot path needs it: everything precomputed once per credential. */
+export interface Principal {
+  readonly id: string
+  readonly name: string
+  /** The name as a header value: printable ASCII, else percent-encoded. */
+  readonly headerName: string
+  readonly integrations: ReadonlySet<string> | '*'
+  readonly allowedIps: BlockList | null
+  readonly revoked: boolean
+  /** Epoch ms past which the credential no longer works (client expiry, token expiry or key grace), or Infinity. */
+  readonly expiresAt: number
+  readonly rateLimit: string | undefined
+}
+
+export type CredentialKind = 'key' | 'token'
+
+interface CacheEntry {
+  principal: Principal
+  /** Past this, the entry is refreshed from the store; kept and used while the store is down. */
+  freshUntil: number
+}
+
+export interface AuthenticatorOptions {
+  /** How many credentials one process remembers. */
+  maxEntries?: number
+  /** How long a cached credential is trusted without asking the store (pub/sub makes changes faster). */
+  freshMs?: number
+  /** How long an unknown credential is remembered as unknown. */
+  unknownMs?: number
+  /** How often last-use times are written to the store. */
+  touchIntervalMs?: number
+  logger?: FastifyBaseLogger
+}
+
+const WWW_AUTHENTICATE_MISSING = 'Bearer realm="gerbang", ApiKey header="x-api-key"'
+const WWW_AUTHENTICATE_INVALID = 'Bearer realm="gerbang", error="invalid_token"'
+
+function invalid (detail: string): GerbangError {
+  return new GerbangError('CREDENTIALS_INVALID', detail, undefined, { 'www-authenticate': WWW_AUTHENTICATE_INVALID })
+}
+
+const MISSING = (): GerbangError => new GerbangError('CREDENTIALS_MISSING',
+  'send an API key in the x-api-key header, or a bearer token from POST /oauth2/v1/accesstoken',
+  undefined, { 'www-authenticate': WWW_AUTHENTICATE_MISSING })
+
+function toPrincipal (resolved: ResolvedCredential): Principal {
+  const { client } = resolved
+  let allowedIps: BlockList | null = null
+  if (client.allowedIps !== undefined && client.allowedIps.length > 0) {
+    allowedIps = new BlockList()
+    for (const cidr of client.allowedIps) addCidr(allowedIps, cidr)
+  }
+  const clientExpiry = client.expiresAt === undefined ? Infinity : Date.parse(client.expiresAt)
+  return {
+    id: client.id,
+    name: client.name,
+    headerName: /^[\x20-\x7e]*$/.test(client.name) ? client.name : encodeURIComponent(client.name),
+    integrations: client.integrations === '*' ? '*' : new Set(client.integrations),
+    allowedIps,
+    revoked: client.revokedAt !== undefined,
+    expiresAt: Math.min(clientExpiry, resolved.expiresAt ?? Infinity),
+    rateLimit: client.rateLimit
+  }
+}
+
+/**
+ * Resolves API keys and bearer tokens to clients, with a bounded per-process
+ * cache so that a known credential costs no store round trip. Changes
+ * published by any process (revoke, rotate, create) evict entries within
+ * the pub/sub latency; a lost connection marks everything for refresh.
+ * While the store is down, cached credentials keep working and unknown
+ * ones answer 503 STORE_UNAVAILABLE, never 401.
+ */
+export class Authenticator {
+  readonly #store: Store
+  readonly #hasher: SecretHasher
+  readonly #maxEntries: number
+  readonly #freshMs: number
+  readonly #unknownMs: number
+  readonly #logger: FastifyBaseLogger | undefined
+  // Map iteration order is insertion order: re-inserting on use makes it an LRU.
+  readonly #known = new Map<string, CacheEntry>()
+  readonly #unknown = new Map<string, number>()
+  readonly #lastUsed = new Map<string, number>()
+  readonly #touchTimer: NodeJS.Timeout
+
+  constructor (store: Store, hasher: SecretHasher, options: AuthenticatorOptions = {}) {
+    this.#store = store
+    this.#hasher = hasher
+    this.#maxEntries = options.maxEntries ?? 10_000
+    this.#freshMs = options.freshMs ?? 60_000
+    this.#unknownMs = options.unknownMs ?? 5_000
+    this.#logger = options.logger
+    this.#touchTimer = setInterval(() => { this.flushLastUsed().catch(() => {}) }, options.touchIntervalMs ?? 10_000)
+    this.#touchTimer.unref()
+  }
+
+  /** Starts listening for changes made by other processes. */
+  async start (): Promise<void> {
+    await this.#store.subscribe((change) => { this.evictClient(change.clientId) }, () => { this.#markAllStale() })
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#touchTimer)
+    await this.flushLastUsed()
+  }
+
+  /** How many credentials are cached (for metrics and tests). */
+  get size (): number {
+    return this.#known.size
+  }
+
+  /**
+   * Authenticates a request for an integration. Synchronous when the
+   * credential is cached, so a cache hit costs no promise.
+   * `query` is the request's query string (without `?`), for apiKeyQuery.
+   */
+  authenticate (headers: Record<string, string | string[] | undefined>, query: string, integration: Integration,
+    remoteAddress: string | undefined): Principal | GerbangError | Promise<Principal | GerbangError> {
+    let kind: CredentialKind
+    let secret: string | undefined
+    const apiKey = headers['x-api-key']
+    if (typeof apiKey === 'string') {
+      kind = 'key'
+      secret = apiKey
+    } else {
+      const authorization = headers.authorization
+      if (typeof authorization === 'string' && authorization.length > 7 && authorization.slice(0, 7).toLowerCase() === 'bearer ') {
+        kind = 'token'
+        secret = authorization.slice(7).trim()
+      } else {
+        kind = 'key'
+        secret = integration.apiKeyQuery === undefined ? undefined : queryParam(query, integration.apiKeyQuery)
+      }
+    }
+    if (secret === undefined || secret === '') return MISSING()
+    if (kind === 'key' ? !looksLikeKey(secret) : !looksLikeToken(secret)) {
+      return invalid(kind === 'key' ? 'the API key is not valid' : 'the bearer token is not valid')
+    }
+
+    const hash = this.#hasher.hash(secret)
+    const entry = this.#known.get(hash)
+    const now = Date.now()
+    if (entry !== undefined && (entry.freshUntil > now || !this.#store.isAvailable())) {
+      // LRU: most recently used last.
+      this.#known.delete(hash)
+      this.#known.set(hash, entry)
+      return this.#authorize(entry.principal, kind, integration, remoteAddress, now)
+    }
+    const unknownUntil = this.#unknown.get(hash)
+    if (unknownUntil !== undefined && unknownUntil > now) return invalid(kind === 'key' ? 'the API key is not valid' : 'the bearer token is not valid')
+
+    return this.#lookup(hash, kind).then((principal) => principal === undefined
+      ? invalid(kind === 'key' ? 'the API key is not valid' : 'the bearer token is not valid')
+      : this.#authorize(principal, kind, integration, remoteAddress, Date.now()),
+    (err: unknown) => {
+      if (entry !== undefined) return this.#authorize(entry.principal, kind, integration, remoteAddress, Date.now())
+      if (err instanceof StoreUnavailableError) {
+        return new GerbangError('STORE_UNAVAILABLE', 'credentials cannot be checked right now: the store is unavailable; retry shortly',
+          undefined, { 'retry-after': '1' })
+      }
+      throw err
+    })
+  }
+
+  /** Drops every cached credential of a client (it was revoked, rotated or changed). */
+  evictClient (clientId: string): void {
+    for (const [hash, entry] of this.#known) {
+      if (entry.principal.id === clientId) this.#known.delete(hash)
+    }
+    // A new client's key may have been remembered as unknown.
+    this.#unknown.clear()
+  }
+
+  /** Writes the batched last-use times; failures are logged and forgotten. */
+  async flushLastUsed (): Promise<void> {
+    if (this.#lastUsed.size === 0) return
+    const batch = new Map<string, string>()
+    for (const [id, at] of this.#lastUsed) batch.set(id, new Date(at).toISOString())
+    this.#lastUsed.clear()
+    try {
+      await this.#store.touchClients(batch)
+    } catch (err) {
+      this.#logger?.debug({ err: (err as Error).message }, 'could not record client last use')
+    }
+  }
+
+  #authorize (principal: Principal, kind: CredentialKind, integration: Integration, remoteAddress: string | undefined, now: number): Principal | GerbangError {
+    if (principal.revoked) return invalid(kind === 'key' ? 'the API key has been revoked' : 'the bearer token has been revoked')
+    if (principal.expiresAt <= now) return invalid(kind === 'key' ? 'the API key has expired' : 'the bearer token has expired')
+    if (principal.integrations !== '*' && !principal.integrations.has(integration.name)) {
+      return new GerbangError('INTEGRATION_FORBIDDEN', `client ${principal.name} may not call ${integration.name}`)
+    }
+    if (principal.allowedIps !== null && (remoteAddress === undefined || !ipAllowed(principal.allowedIps, remoteAddress))) {
+      return new GerbangError('INTEGRATION_FORBIDDEN', `client ${principal.name} may not call from this address`)
+    }
+    this.#lastUsed.set(principal.id, now)
+    return principal
+  }
+
+  async #lookup (hash: string, kind: CredentialKind): Promise<Principal | undefined> {
+    const resolved = kind === 'key' ? await this.#store.resolveKey(hash) : await this.#store.resolveToken(hash)
+    if (resolved === undefined) {
+      this.#known.delete(hash)
+      if (this.#unknown.size >= this.#maxEntries) this.#unknown.clear()
+      this.#unknown.set(hash, Date.now() + this.#unknownMs)
+      return undefined
+    }
+    const principal = toPrincipal(resolved)
+    this.#known.delete(hash)
+    if (this.#known.size >= this.#maxEntries) {
+      const oldest = this.#known.keys().next()
+      if (oldest.done !== true) this.#known.delete(oldest.value)
+    }
+    this.#known.set(hash, { principal, freshUntil: Date.now() + this.#freshMs })
+    return principal
+  }
+
+  #markAllStale (): void {
+    this.#unknown.clear()
+    for (const entry of this.#known.values()) entry.freshUntil = 0
+  }
+}
+
+function ipAllowed (list: BlockList, address: string): boolean {
+  // Node reports IPv4 peers on dual-stack sockets as ::ffff:a.b.c.d.
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  return v4.includes(':') ? list.check(v4, 'ipv6') : list.check(v4, 'ipv4')
+}
+
+/** The value of one query parameter, decoded; undefined when absent. */
+export function queryParam (query: string, name: string): string | undefined {
+  if (query === '') return undefined
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=')
+    const key = eq === -1 ? pair : pair.slice(0, eq)
+    if (safeDecode(key) === name) return eq === -1 ? '' : safeDecode(pair.slice(eq + 1))
+  }
+  return undefined
+}
+
+/** The query string without the named parameter, every other byte as sent. */
+export function withoutQueryParam (query: string, name: string): string {
+  return query.split('&').filter((pair) => {
+    const eq = pair.indexOf('=')
+    return safeDecode(eq === -1 ? pair : pair.slice(0, eq)) !== name
+  }).join('&')
+}
+
+function safeDecode (text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '))
+  } catch {
+    return text
+  }
+}
