@@ -206,9 +206,13 @@ export class RedisStore implements Store {
     const subscriber = this.#redis.duplicate()
     this.#subscriber = subscriber
     subscriber.on('error', () => {})
+    // With the offline queue off, SUBSCRIBE before the connection is up would
+    // be dropped: subscribe on every 'ready', and treat every 'ready' after
+    // the first as a gap in which changes may have been missed.
     let connectedBefore = false
+    const listen = (): void => { subscriber.subscribe(this.#channel).catch(() => {}) }
     subscriber.on('ready', () => {
-      // ioredis resubscribes on reconnect; whatever was published meanwhile is lost.
+      listen()
       if (connectedBefore) onResync()
       connectedBefore = true
     })
@@ -217,9 +221,10 @@ export class RedisStore implements Store {
         onChange(JSON.parse(message) as StoreChange)
       } catch { /* not ours */ }
     })
-    await subscriber.subscribe(this.#channel).catch(() => {
-      // Redis is down at start: ioredis subscribes when it connects.
-    })
+    if (subscriber.status === 'ready') {
+      connectedBefore = true
+      listen()
+    }
   }
 
   isAvailable (): boolean {
