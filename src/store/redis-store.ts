@@ -35,7 +35,7 @@ return 1`
 // Old keys get a TTL of graceMs (or go at once); expired ones leave the set.
 const ROTATE = `
 local client = redis.call('GET', KEYS[1])
-if not client or string.find(client, '"revokedAt"', 1, true) then return 0 end
+if not client or cjson.decode(client)['revokedAt'] ~= nil then return 0 end
 local grace = tonumber(ARGV[3])
 for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local key = ARGV[4] .. hash
@@ -51,12 +51,23 @@ redis.call('SET', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
 return 1`
 
+// Sets revokedAt once, atomically; the JSON is extended as text because
+// cjson would turn an empty integrations list into an object.
+const REVOKE = `
+local client = redis.call('GET', KEYS[1])
+if not client then return nil end
+if cjson.decode(client)['revokedAt'] ~= nil then return client end
+client = string.sub(client, 1, -2) .. ',"revokedAt":' .. cjson.encode(ARGV[1]) .. '}'
+redis.call('SET', KEYS[1], client)
+return client`
+
 type ScriptResult = [string, number] | null
 
 interface Scripts {
   gerbangResolve: (key: string, clientPrefix: string) => Promise<ScriptResult>
   gerbangCreate: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
     id: string, json: string, keyHash: string, member: string) => Promise<number>
+  gerbangRevoke: (clientKey: string, at: string) => Promise<string | null>
   gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
     id: string, newHash: string, graceMs: string, keyPrefix: string) => Promise<number>
 }
@@ -88,6 +99,7 @@ export class RedisStore implements Store {
     redis.defineCommand('gerbangResolve', { numberOfKeys: 1, lua: RESOLVE })
     redis.defineCommand('gerbangCreate', { numberOfKeys: 5, lua: CREATE })
     redis.defineCommand('gerbangRotate', { numberOfKeys: 3, lua: ROTATE })
+    redis.defineCommand('gerbangRevoke', { numberOfKeys: 1, lua: REVOKE })
     // Errors surface through the commands that fail; an 'error' listener keeps
     // ioredis from reporting each reconnect attempt as unhandled.
     redis.on('error', () => {})
@@ -142,25 +154,24 @@ export class RedisStore implements Store {
   // search reads one key, never the whole keyspace.
   async #searchNames (fragment: string, limit: number): Promise<string[]> {
     const pattern = `*${escapeGlob(fragment)}*\u0000*`
-    const found: string[] = []
+    // The whole set is scanned (ZSCAN pages hold a few thousand entries), so
+    // the first `limit` by name are the right ones; a scan may repeat entries.
+    const found = new Set<string>()
     let cursor = '0'
     do {
       const [next, page] = await this.#redis.zscan(this.#c('names'), cursor, 'MATCH', pattern, 'COUNT', 5000)
-      for (let i = 0; i < page.length; i += 2) found.push(page[i] as string)
+      for (let i = 0; i < page.length; i += 2) found.add(page[i] as string)
       cursor = next
-    } while (cursor !== '0' && found.length < limit)
-    return found.sort().slice(0, limit)
+    } while (cursor !== '0')
+    return [...found].sort().slice(0, limit)
   }
 
   async revokeClient (id: string, at: string): Promise<Client | undefined> {
-    const client = await this.getClient(id)
-    if (client === undefined) return undefined
-    if (client.revokedAt === undefined) {
-      client.revokedAt = at
-      const { lastUsedAt: _, ...stored } = client
-      await this.#run(async () => await this.#redis.set(this.#c(`client:${id}`), JSON.stringify(stored)))
-    }
-    return client
+    const [json, lastUsed] = await this.#run(async () => await Promise.all([
+      this.#redis.gerbangRevoke(this.#c(`client:${id}`), at),
+      this.#redis.hget(this.#c('lastused'), id)
+    ]))
+    return json === null ? undefined : withLastUsed(JSON.parse(json) as Client, lastUsed)
   }
 
   async rotateKey (id: string, newKeyHash: string, graceMs: number): Promise<boolean> {
@@ -210,7 +221,10 @@ export class RedisStore implements Store {
     // be dropped: subscribe on every 'ready', and treat every 'ready' after
     // the first as a gap in which changes may have been missed.
     let connectedBefore = false
-    const listen = (): void => { subscriber.subscribe(this.#channel).catch(() => {}) }
+    let subscribed: () => void = () => {}
+    const listen = (): void => {
+      subscriber.subscribe(this.#channel).then(() => { subscribed() }, () => {})
+    }
     subscriber.on('ready', () => {
       listen()
       if (connectedBefore) onResync()
@@ -221,10 +235,16 @@ export class RedisStore implements Store {
         onChange(JSON.parse(message) as StoreChange)
       } catch { /* not ours */ }
     })
-    if (subscriber.status === 'ready') {
-      connectedBefore = true
-      listen()
-    }
+    // Returns once subscribed, so a change published right after is seen;
+    // with Redis down it returns after a while and subscribes when it can.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000)
+      subscribed = () => { clearTimeout(timer); resolve() }
+      if (subscriber.status === 'ready') {
+        connectedBefore = true
+        listen()
+      }
+    })
   }
 
   isAvailable (): boolean {
