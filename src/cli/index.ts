@@ -1,16 +1,16 @@
 import { parseArgs } from 'node:util'
 import { readEnv } from '../config/env.js'
 import { formatProblem, loadRoutesFile } from '../config/routes-loader.js'
-
-const USAGE = `usage:
-  gerbang start [--routes FILE] [--port N] [--host H]
-  gerbang routes check [FILE]`
+import { USAGE } from './common.js'
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start': return await start(rest)
     case 'routes': return await routes(rest)
+    // Loaded on demand, like the server: only these commands need the store.
+    case 'keys': return await (await import('./keys.js')).keys(rest)
+    case 'users': return await (await import('./users.js')).users(rest)
     case undefined:
     case '--help':
     case 'help':

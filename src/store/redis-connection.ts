@@ -16,6 +16,8 @@ const COMMON: RedisOptions = {
   maxRetriesPerRequest: 0,
   commandTimeout: COMMAND_TIMEOUT_MS,
   connectTimeout: 2000,
+  // A CLI command must exit promptly after closing a connection that never came up.
+  disconnectTimeout: 200,
   retryStrategy: (times: number) => Math.min(100 * times, 2000),
   enableAutoPipelining: true
 }
