@@ -1,22 +1,20 @@
 // Gateway vs. bare proxy, in one run: the same origin, the same route, the
-// same load, each proxy in its own process. See bench/README.md.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// same load, each proxy in its own process; and the gateway again with API
+// keys checked against Redis. See bench/README.md.
+import { randomBytes } from 'node:crypto'
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { createServer, type AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
+import { ClientService } from '../src/auth/clients.js'
+import { SecretHasher } from '../src/auth/secrets.js'
+import {
+  cpuUs, firstJsonLine, fmt, HERE, killAll, load, logsAccessLines, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
+  rssMb, spawnNode, startGateway, startOrigin, stop, stopEach, summarize, table, writeRoutesFile,
+  type LoadSummary, type Started
+} from './common.js'
+import { openStore, startRedis, type BenchRedis } from './redis.js'
 
-// Compiled to dist/bench/run.js; the sibling scripts are compiled next to it.
-const HERE = dirname(fileURLToPath(import.meta.url))
-const REPO_ROOT = resolve(HERE, '../..')
-const GERBANG_BIN = resolve(REPO_ROOT, 'bin/gerbang.js')
-// The node flags of the bin's shebang, so the gateway runs as `npx gerbang start` runs it.
-const GATEWAY_NODE_FLAGS = (readFileSync(GERBANG_BIN, 'utf8').split('\n', 1)[0] ?? '').split(' ').filter((a) => a.startsWith('--'))
 const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/latest.json')
 
 const DURATION_S = positiveInt('BENCH_DURATION', 10)
@@ -24,43 +22,29 @@ const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 50)
 const ROUNDS = positiveInt('BENCH_ROUNDS', 2)
 const WARMUP_S = 3
 const PIPELINING = 1
-const PATH = '/yankes/kamar?rs=1'
 const PROFILE = process.env.BENCH_PROFILE === '1'
 // info is what production runs; another level is only for telling the cost of logging apart.
 const GATEWAY_LOG_LEVEL = process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info'
+const LOGS_INFO = logsAccessLines(GATEWAY_LOG_LEVEL)
 // A profile is useless if the work dir holding it is removed.
 const KEEP_LOGS = process.env.BENCH_KEEP_LOGS === '1' || PROFILE
-const READY_TIMEOUT_MS = 15_000
-const STOP_TIMEOUT_MS = 10_000
+// The keyed gateway's pepper: any 16+ bytes do, as long as the client is created with the same.
+const KEY_PEPPER = randomBytes(24).toString('base64url')
 
-type TargetName = 'bare' | 'gateway'
-const LABEL: Record<TargetName, string> = { bare: 'bare proxy', gateway: 'gateway' }
-
-interface Started {
-  child: ChildProcess
-  pid: number
-  port: number
-  exited: Promise<void>
-  stderr: () => string
-}
-
-interface LoadSummary {
-  completed: number
-  sent: number
-  non2xx: number
-  errors: number
-  timeouts: number
-  statusCodes: Record<string, number>
-}
+const TARGETS = ['bare', 'gateway', 'gateway+key'] as const
+type TargetName = typeof TARGETS[number]
+const LABEL: Record<TargetName, string> = { bare: 'bare proxy', gateway: 'gateway', 'gateway+key': 'gateway+key' }
+/** For file and directory names. */
+const SLUG: Record<TargetName, string> = { bare: 'bare', gateway: 'gateway', 'gateway+key': 'gateway-key' }
 
 interface AccessLogCheck {
   file: string
   lines: number
   accessLines: number
   failedLines: number
-  /** Responses autocannon completed (warm-up included): every one must have its line. */
+  /** Responses autocannon completed (warm-up included) and /readyz probes answered: every one must have its line. */
   expectedAtLeast: number
-  /** Requests autocannon sent: those cut off at the end may or may not have one. */
+  /** Requests autocannon and the /readyz probes sent: those cut off at the end may or may not have one. */
   expectedAtMost: number
   ok: boolean
 }
@@ -79,93 +63,33 @@ interface RunRecord {
   rssIdleMb: number | null
   rssBeforeMb: number | null
   rssAfterMb: number | null
-  /** CPU time (user + system) each process spent per completed request during the measured run. */
-  cpuUsPerReq: { target: number | null, origin: number | null, loadGenerator: number }
+  /**
+   * CPU time (user + system) each process spent per completed request during
+   * the measured run. redis-server runs through every run; for the keyed
+   * gateway it shows whether requests cost store round trips.
+   */
+  cpuUsPerReq: { target: number | null, origin: number | null, redis: number | null, loadGenerator: number }
   /** Share of one core autocannon used: near 100 % means the load generator, not the target, was the limit. */
   loadGeneratorCpuPct: number
   accessLog?: AccessLogCheck
   cpuProfileDir?: string
 }
 
-// Every child ever started, so that no exit path (error, SIGINT) leaves one behind.
-const children = new Set<ChildProcess>()
+/** What every run shares: the origin, Redis with the one client, the routes files. */
+interface Fixture {
+  origin: Started
+  redis: BenchRedis
+  /** The API key of the client the keyed runs send. */
+  apiKey: string
+  routesNone: string
+  routesApiKey: string
+  dir: string
+}
+
 let workDir: string | undefined
-
-function killAll (): void {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  }
-}
-
-function cleanUpWorkDir (): void {
+onExit(() => {
   if (workDir !== undefined && !KEEP_LOGS) rmSync(workDir, { recursive: true, force: true })
-}
-
-process.on('exit', () => {
-  killAll()
-  cleanUpWorkDir()
 })
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\nbench: ${signal}, stopping every process it started\n`)
-    process.exit(code) // the 'exit' handler kills and cleans up
-  })
-}
-
-function positiveInt (name: string, fallback: number): number {
-  const text = process.env[name]
-  if (text === undefined || text === '') return fallback
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, not '${text}'`)
-  return value
-}
-
-function spawnNode (args: string[], env: NodeJS.ProcessEnv, stdout: 'pipe' | number, nodeFlags: string[] = []): Started {
-  const child = spawn(process.execPath, [...nodeFlags, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', stdout, 'pipe']
-  })
-  children.add(child)
-  if (child.pid === undefined) throw new Error(`could not start ${args.join(' ')}`)
-  const exited = once(child, 'exit').then(() => { children.delete(child) }, () => { children.delete(child) })
-  // Only the tail matters, for the error message when a process dies early.
-  let stderr = ''
-  child.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000) })
-  return { child, pid: child.pid, port: 0, exited, stderr: () => stderr }
-}
-
-/** Waits for the first JSON line a child prints on stdout (its port), failing if it exits or stalls first. */
-async function firstJsonLine (started: Started, what: string): Promise<Record<string, unknown>> {
-  const stdout = started.child.stdout
-  if (stdout === null) throw new Error(`${what}: no stdout`)
-  const lines = createInterface({ input: stdout })
-  try {
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`${what} did not report its port within ${READY_TIMEOUT_MS} ms:\n${started.stderr()}`)) }, READY_TIMEOUT_MS)
-      lines.on('line', (line) => {
-        try {
-          const parsed = JSON.parse(line) as Record<string, unknown>
-          clearTimeout(timer)
-          resolve(parsed)
-        } catch { /* not the port line */ }
-      })
-      started.exited.then(() => {
-        clearTimeout(timer)
-        reject(new Error(`${what} exited before it was ready:\n${started.stderr()}`))
-      }, reject)
-    })
-  } finally {
-    // Later output (none is expected) must still be read, or a full pipe would block the child.
-    lines.close()
-    stdout.resume()
-  }
-}
-
-async function startOrigin (): Promise<Started> {
-  const started = spawnNode([join(HERE, 'upstream.js')], {}, 'pipe')
-  const info = await firstJsonLine(started, 'the origin')
-  return { ...started, port: Number(info.port) }
-}
 
 function profileFlags (profileDir: string | undefined): string[] {
   return profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
@@ -177,137 +101,15 @@ async function startBare (originPort: number, profileDir: string | undefined): P
   return { ...started, port: Number(info.port) }
 }
 
-function writeRoutesFile (dir: string, originPort: number): string {
-  const file = join(dir, 'routes.yaml')
-  writeFileSync(file, [
-    'defaults:',
-    '  auth: none',
-    // Far above what one client can send here: if rate limiting lands, the
-    // bench measures what checking a limit costs, not 429s.
-    '  rateLimit: 1000000000/1s',
-    'integrations:',
-    '  yankes:',
-    `    upstream: http://127.0.0.1:${originPort}/api/v1`,
-    ''
-  ].join('\n'))
-  return file
-}
-
-const LOGS_INFO = GATEWAY_LOG_LEVEL === 'info' || GATEWAY_LOG_LEVEL === 'debug' || GATEWAY_LOG_LEVEL === 'trace'
-
-/** A port free right now on 127.0.0.1, for when the gateway will not log the one it chose. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-async function startGateway (routesFile: string, logFile: string, profileDir: string | undefined): Promise<Started> {
-  // With logs at info the gateway picks its own port and logs it (no race);
-  // otherwise the bench picks one and polls /healthz.
-  const port = LOGS_INFO ? 0 : await freePort()
-  // stdout goes straight to the file, as in production (to a file or a pipe
-  // read by a log shipper), never through this process.
-  const fd = openSync(logFile, 'w')
-  let started: Started
+/** The one client of the keyed runs, made the way `gerbang keys create` makes one. */
+async function createClient (redisUrl: string): Promise<string> {
+  const store = await openStore(redisUrl)
   try {
-    started = spawnNode(
-      [GERBANG_BIN, 'start', '--routes', routesFile, '--port', String(port), '--host', '127.0.0.1'],
-      { LOG_LEVEL: GATEWAY_LOG_LEVEL, GERBANG_SHUTDOWN_TIMEOUT_MS: '3000' },
-      fd,
-      [...GATEWAY_NODE_FLAGS, ...profileFlags(profileDir)]
-    )
+    const { key } = await new ClientService(store, new SecretHasher(KEY_PEPPER))
+      .create({ name: 'bench', description: 'bench/run.ts', integrations: '*' })
+    return key
   } finally {
-    closeSync(fd)
-  }
-  const deadline = Date.now() + READY_TIMEOUT_MS
-  const hasExited = (): boolean => started.child.exitCode !== null || started.child.signalCode !== null
-  while (Date.now() < deadline && !hasExited()) {
-    if (port !== 0) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`)
-        await res.arrayBuffer()
-        if (res.ok) return { ...started, port }
-      } catch { /* not listening yet */ }
-    } else {
-      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-        if (!line.includes('gerbang is ready')) continue
-        let address: string | undefined
-        try {
-          address = (JSON.parse(line) as { address?: string }).address
-        } catch {
-          break // a line still being written; read it again on the next poll
-        }
-        return { ...started, port: Number(new URL(address ?? '').port) }
-      }
-    }
-    await sleep(50)
-  }
-  throw new Error(`the gateway ${hasExited() ? 'exited' : 'was not ready within ' + READY_TIMEOUT_MS + ' ms'}:\n` +
-    started.stderr() + readFileSync(logFile, 'utf8').slice(-2000))
-}
-
-async function stop (started: Started): Promise<void> {
-  const { child } = started
-  if (child.exitCode !== null || child.signalCode !== null) return
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, STOP_TIMEOUT_MS)
-  await started.exited
-  clearTimeout(timer)
-}
-
-function rssMb (pid: number): number | null {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match === null ? null : Math.round(Number(match[1]) / 1024 * 10) / 10
-  } catch {
-    return null // not Linux, or the process is gone
-  }
-}
-
-const CLOCK_TICKS_PER_S = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-
-/** User + system CPU time a process has used so far, in microseconds, from /proc. */
-function cpuUs (pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name may hold spaces and parentheses; fields are counted after its closing ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S * 1e6
-  } catch {
-    return null
-  }
-}
-
-async function load (port: number, seconds: number): Promise<autocannon.Result> {
-  return await autocannon({
-    url: `http://127.0.0.1:${port}${PATH}`,
-    connections: CONNECTIONS,
-    pipelining: PIPELINING,
-    duration: seconds
-  })
-}
-
-function summarize (result: autocannon.Result): LoadSummary {
-  const statusCodes: Record<string, number> = {}
-  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count
-  return {
-    completed: result.requests.total,
-    sent: result.requests.sent,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    statusCodes
+    await store.close()
   }
 }
 
@@ -326,27 +128,42 @@ async function countAccessLines (file: string): Promise<{ lines: number, accessL
   return { lines, accessLines, failedLines }
 }
 
-async function measure (target: TargetName, round: number, origin: Started, routesFile: string, dir: string): Promise<RunRecord> {
-  const logFile = join(dir, `gateway-round${round}.log`)
-  const profileDir = PROFILE ? join(dir, `cpu-profile-${target}-round${round}`) : undefined
-  const started = target === 'bare' ? await startBare(origin.port, profileDir) : await startGateway(routesFile, logFile, profileDir)
+async function measure (target: TargetName, round: number, fx: Fixture): Promise<RunRecord> {
+  const logFile = join(fx.dir, `${SLUG[target]}-round${round}.log`)
+  const profileDir = PROFILE ? join(fx.dir, `cpu-profile-${SLUG[target]}-round${round}`) : undefined
+  const keyed = target === 'gateway+key'
+  const started = target === 'bare'
+    ? { ...await startBare(fx.origin.port, profileDir), readyProbes: { sent: 0, answered: 0 } }
+    : await startGateway({
+      routesFile: keyed ? fx.routesApiKey : fx.routesNone,
+      logFile,
+      logLevel: GATEWAY_LOG_LEVEL,
+      // The plain gateway runs on the embedded store, which auth: none never asks.
+      redisUrl: keyed ? fx.redis.url : '',
+      keyPepper: keyed ? KEY_PEPPER : '',
+      extraNodeFlags: profileFlags(profileDir),
+      waitForStore: keyed
+    })
+  const headers = keyed ? { 'x-api-key': fx.apiKey } : undefined
+  const run = async (seconds: number): Promise<Awaited<ReturnType<typeof load>>> =>
+    await load({ port: started.port, seconds, connections: CONNECTIONS, pipelining: PIPELINING, ...(headers !== undefined ? { headers } : {}) })
   try {
     const rssIdleMb = rssMb(started.pid)
-    const warm = await load(started.port, WARMUP_S)
+    const warm = await run(WARMUP_S)
     const rssBeforeMb = rssMb(started.pid)
     const targetCpu0 = cpuUs(started.pid)
-    const originCpu0 = cpuUs(origin.pid)
+    const originCpu0 = cpuUs(fx.origin.pid)
+    const redisCpu0 = cpuUs(fx.redis.pid)
     const selfCpu0 = process.cpuUsage()
     const wall0 = performance.now()
-    const result = await load(started.port, DURATION_S)
+    const result = await run(DURATION_S)
     const wallUs = (performance.now() - wall0) * 1000
     const selfCpu = process.cpuUsage(selfCpu0)
     const targetCpu1 = cpuUs(started.pid)
-    const originCpu1 = cpuUs(origin.pid)
+    const originCpu1 = cpuUs(fx.origin.pid)
+    const redisCpu1 = cpuUs(fx.redis.pid)
     const rssAfterMb = rssMb(started.pid)
-    const completed = Math.max(result.requests.total, 1)
-    const perReq = (a: number | null, b: number | null): number | null =>
-      a === null || b === null ? null : Math.round((b - a) / completed * 10) / 10
+    const completed = result.requests.total
     const record: RunRecord = {
       round,
       target,
@@ -362,18 +179,19 @@ async function measure (target: TargetName, round: number, origin: Started, rout
       rssBeforeMb,
       rssAfterMb,
       cpuUsPerReq: {
-        target: perReq(targetCpu0, targetCpu1),
-        origin: perReq(originCpu0, originCpu1),
-        loadGenerator: Math.round((selfCpu.user + selfCpu.system) / completed * 10) / 10
+        target: perRequest(targetCpu0, targetCpu1, completed),
+        origin: perRequest(originCpu0, originCpu1, completed),
+        redis: perRequest(redisCpu0, redisCpu1, completed),
+        loadGenerator: Math.round((selfCpu.user + selfCpu.system) / Math.max(completed, 1) * 10) / 10
       },
       loadGeneratorCpuPct: Math.round((selfCpu.user + selfCpu.system) / wallUs * 100)
     }
     await stop(started)
     // Below info there are no access lines to count.
-    if (target === 'gateway' && LOGS_INFO) {
+    if (target !== 'bare' && LOGS_INFO) {
       const counted = await countAccessLines(logFile)
-      const expectedAtLeast = record.load.completed + record.warmup.completed
-      const expectedAtMost = record.load.sent + record.warmup.sent
+      const expectedAtLeast = record.load.completed + record.warmup.completed + started.readyProbes.answered
+      const expectedAtMost = record.load.sent + record.warmup.sent + started.readyProbes.sent
       const logged = counted.accessLines + counted.failedLines
       record.accessLog = {
         file: logFile,
@@ -393,16 +211,6 @@ async function measure (target: TargetName, round: number, origin: Started, rout
 // ---------------------------------------------------------------------------
 // Output
 
-function fmt (value: number | null, digits = 0): string {
-  return value === null ? '-' : value.toFixed(digits)
-}
-
-function table (header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join('  ')
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
-}
-
 function runRow (r: RunRecord): string[] {
   return [
     `${r.round} ${LABEL[r.target]}`,
@@ -416,19 +224,32 @@ function runRow (r: RunRecord): string[] {
     `${fmt(r.rssBeforeMb, 1)} → ${fmt(r.rssAfterMb, 1)}`,
     fmt(r.cpuUsPerReq.target),
     fmt(r.cpuUsPerReq.origin),
+    fmt(r.cpuUsPerReq.redis, 1),
     `${r.loadGeneratorCpuPct}%`
   ]
 }
 
-const RUN_HEADER = ['run', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'RSS MB', 'cpu µs/req', 'origin µs/req', 'loadgen cpu']
+const RUN_HEADER = ['run', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'RSS MB', 'cpu µs/req', 'origin µs/req', 'redis µs/req', 'loadgen cpu']
 
 function best (runs: RunRecord[], target: TargetName): RunRecord {
   const mine = runs.filter((r) => r.target === target)
   return mine.reduce((a, b) => b.reqPerSec > a.reqPerSec ? b : a)
 }
 
-function ratio (a: number, b: number): number {
-  return b === 0 ? Number.NaN : Math.round(a / b * 100) / 100
+interface Ratios {
+  reqPerSec: number
+  latencyMean: number
+  p99: number
+  cpuPerReq: number | null
+}
+
+function ratios (a: RunRecord, b: RunRecord): Ratios {
+  return {
+    reqPerSec: ratio(a.reqPerSec, b.reqPerSec),
+    latencyMean: ratio(a.latencyMeanMs, b.latencyMeanMs),
+    p99: ratio(a.p99Ms, b.p99Ms),
+    cpuPerReq: a.cpuUsPerReq.target !== null && b.cpuUsPerReq.target !== null ? ratio(a.cpuUsPerReq.target, b.cpuUsPerReq.target) : null
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -436,47 +257,60 @@ function ratio (a: number, b: number): number {
 async function main (): Promise<number> {
   workDir = mkdtempSync(join(tmpdir(), 'gerbang-bench-'))
   process.stdout.write(`bench: node ${process.version}, ${cpus().length} CPUs, ${CONNECTIONS} connections, ` +
-    `pipelining ${PIPELINING}, ${WARMUP_S} s warm-up + ${DURATION_S} s per run, ${ROUNDS} rounds, GET ${PATH}, ` +
-    `gateway LOG_LEVEL=${GATEWAY_LOG_LEVEL}\n` +
+    `pipelining ${PIPELINING}, ${WARMUP_S} s warm-up + ${DURATION_S} s per run, ${ROUNDS} rounds of ${TARGETS.join(', ')}, ` +
+    `GET ${PATH}, gateway LOG_LEVEL=${GATEWAY_LOG_LEVEL}\n` +
     `bench: work dir ${workDir}${KEEP_LOGS ? ' (kept)' : ' (removed at the end; BENCH_KEEP_LOGS=1 keeps it)'}\n`)
-  const origin = await startOrigin()
   const runs: RunRecord[] = []
+  let origin: Started | undefined
+  let redis: BenchRedis | undefined
   try {
-    const routesFile = writeRoutesFile(workDir, origin.port)
+    origin = await startOrigin()
+    redis = await startRedis(workDir)
+    const apiKey = await createClient(redis.url)
+    process.stdout.write(`bench: redis-server ${redis.version} on ${redis.url}, one client (integrations '*') for gateway+key\n`)
+    const fx: Fixture = {
+      origin,
+      redis,
+      apiKey,
+      routesNone: writeRoutesFile(join(workDir, 'routes.yaml'), origin.port, 'none'),
+      routesApiKey: writeRoutesFile(join(workDir, 'routes-apikey.yaml'), origin.port, 'apiKey'),
+      dir: workDir
+    }
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const target of ['bare', 'gateway'] as const) {
+      for (const target of TARGETS) {
         process.stdout.write(`bench: round ${round}, ${LABEL[target]}…\n`)
-        const record = await measure(target, round, origin, routesFile, workDir)
+        const record = await measure(target, round, fx)
         runs.push(record)
         process.stdout.write(`bench:   ${fmt(record.reqPerSec)} req/s, p99 ${record.p99Ms} ms\n`)
       }
     }
   } finally {
-    await stop(origin)
+    await stopEach([origin, redis])
   }
 
   const bare = best(runs, 'bare')
   const gateway = best(runs, 'gateway')
-  const reqRatio = ratio(gateway.reqPerSec, bare.reqPerSec)
-  const p99Ratio = ratio(gateway.p99Ms, bare.p99Ms)
-  const meanRatio = ratio(gateway.latencyMeanMs, bare.latencyMeanMs)
+  const keyed = best(runs, 'gateway+key')
+  const plain = ratios(gateway, bare)
+  const withKey = ratios(keyed, bare)
+  const keyVsPlain = ratios(keyed, gateway)
 
   const out: string[] = []
   out.push('', 'every run:', table(RUN_HEADER, runs.map(runRow)))
-  out.push('', `best of ${ROUNDS} (by req/s):`, table(RUN_HEADER, [bare, gateway].map(runRow)))
-  out.push('', table(['gateway / bare', 'ratio'], [
-    ['req/s', fmt(reqRatio, 2)],
-    ['mean latency', fmt(meanRatio, 2)],
-    ['p99 latency', fmt(p99Ratio, 2)],
-    ['cpu µs/req', fmt(gateway.cpuUsPerReq.target !== null && bare.cpuUsPerReq.target !== null
-      ? ratio(gateway.cpuUsPerReq.target, bare.cpuUsPerReq.target)
-      : null, 2)]
+  out.push('', `best of ${ROUNDS} (by req/s):`, table(RUN_HEADER, [bare, gateway, keyed].map(runRow)))
+  const ratioRow = (name: string, pick: (r: Ratios) => number | null): string[] =>
+    [name, ...[plain, withKey, keyVsPlain].map((r) => fmt(pick(r), 2))]
+  out.push('', table(['ratio', 'gateway / bare', 'gateway+key / bare', 'gateway+key / gateway'], [
+    ratioRow('req/s', (r) => r.reqPerSec),
+    ratioRow('mean latency', (r) => r.latencyMean),
+    ratioRow('p99 latency', (r) => r.p99),
+    ratioRow('cpu µs/req', (r) => r.cpuPerReq)
   ]))
   const logged = runs.filter((r) => r.accessLog !== undefined)
-  if (logged.length > 0) out.push('', 'gateway access log (one line per request expected):')
+  if (logged.length > 0) out.push('', 'gateway access logs (one line per request expected):')
   for (const r of logged) {
     const a = r.accessLog as AccessLogCheck
-    out.push(`  round ${r.round}: ${a.accessLines} access + ${a.failedLines} failed lines of ${a.lines}; ` +
+    out.push(`  round ${r.round} ${LABEL[r.target]}: ${a.accessLines} access + ${a.failedLines} failed lines of ${a.lines}; ` +
       `expected ${a.expectedAtLeast}..${a.expectedAtMost} → ${a.ok ? 'ok' : 'MISMATCH'}`)
   }
   const profiled = runs.filter((r) => r.cpuProfileDir !== undefined)
@@ -506,6 +340,7 @@ async function main (): Promise<number> {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
+    redis: redis?.version,
     settings: {
       path: PATH,
       connections: CONNECTIONS,
@@ -513,18 +348,22 @@ async function main (): Promise<number> {
       durationS: DURATION_S,
       warmupS: WARMUP_S,
       rounds: ROUNDS,
+      targets: TARGETS,
       gatewayLogLevel: GATEWAY_LOG_LEVEL,
       profiled: PROFILE
     },
-    best: { bare, gateway },
-    ratio: { reqPerSec: reqRatio, latencyMean: meanRatio, p99: p99Ratio },
+    best: { bare, gateway, 'gateway+key': keyed },
+    // gateway / bare (as before), gateway+key / bare, gateway+key / gateway.
+    ratio: plain,
+    keyRatio: withKey,
+    keyVsGatewayRatio: keyVsPlain,
     runs,
     failures
   }, null, 2) + '\n')
 
   out.push('', `results written to ${RESULTS_FILE}`)
   if (failures.length > 0) out.push('', 'FAILED:', ...failures.map((f) => '  ' + f))
-  out.push('', `ratio: ${fmt(reqRatio, 2)}`)
+  out.push('', `ratio: ${fmt(plain.reqPerSec, 2)} key-ratio: ${fmt(withKey.reqPerSec, 2)}`)
   process.stdout.write(out.join('\n') + '\n')
   return failures.length > 0 ? 1 : 0
 }
