@@ -10,8 +10,8 @@ import { SecretHasher } from '../src/auth/secrets.js'
 import type { RedisStore } from '../src/store/redis-store.js'
 import type { Client } from '../src/store/types.js'
 import {
-  cpuUs, fmt, GATEWAY_NODE_FLAGS, GERBANG_BIN, killAll, load, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
-  rssMb, startGateway, startOrigin, stop, stopEach, summarize, table, track, writeRoutesFile,
+  cpuUs, fmt, GATEWAY_NODE_FLAGS, GERBANG_BIN, load, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
+  rssMb, runMain, startGateway, startOrigin, stop, stopEach, summarize, table, track, writeRoutesFile,
   type LoadSummary, type Started
 } from './common.js'
 import { openStore, startRedis, type BenchRedis } from './redis.js'
@@ -519,12 +519,4 @@ function report (r: Results): number {
   return failures.length > 0 ? 1 : 0
 }
 
-main().then((code) => {
-  process.exitCode = code
-}, (err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exitCode = 1
-}).finally(() => {
-  // Normally every child has already been stopped; this covers the error paths.
-  killAll()
-})
+runMain(main)

@@ -364,3 +364,16 @@ export function table (header: string[], rows: string[][]): string {
 export function ratio (a: number, b: number): number {
   return b === 0 ? Number.NaN : Math.round(a / b * 100) / 100
 }
+
+/** Runs a bench's main(), sets the exit code, and stops every child whatever happened. */
+export function runMain (main: () => Promise<number>): void {
+  main().then((code) => {
+    process.exitCode = code
+  }, (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+    process.exitCode = 1
+  }).finally(() => {
+    // Normally every child has already been stopped; this covers the error paths.
+    killAll()
+  })
+}

@@ -9,8 +9,8 @@ import { createInterface } from 'node:readline'
 import { ClientService } from '../src/auth/clients.js'
 import { SecretHasher } from '../src/auth/secrets.js'
 import {
-  cpuUs, firstJsonLine, fmt, HERE, killAll, load, logsAccessLines, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
-  rssMb, spawnNode, startGateway, startOrigin, stop, stopEach, summarize, table, writeRoutesFile,
+  cpuUs, firstJsonLine, fmt, HERE, load, logsAccessLines, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
+  rssMb, runMain, spawnNode, startGateway, startOrigin, stop, stopEach, summarize, table, writeRoutesFile,
   type LoadSummary, type Started
 } from './common.js'
 import { openStore, startRedis, type BenchRedis } from './redis.js'
@@ -368,12 +368,4 @@ async function main (): Promise<number> {
   return failures.length > 0 ? 1 : 0
 }
 
-main().then((code) => {
-  process.exitCode = code
-}, (err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exitCode = 1
-}).finally(() => {
-  // Normally every child has already been stopped; this covers the error paths.
-  killAll()
-})
+runMain(main)
