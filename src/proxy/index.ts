@@ -75,6 +75,8 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
   })
 
   function send (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number, principal: Principal | undefined): void {
+    // The client may have left while its credential was looked up.
+    if (reply.raw.destroyed) return
     const { integration } = route
     if (principal !== undefined) request.clientId = principal.id
     let target = rest
