@@ -14,6 +14,7 @@ import { ClientService } from './auth/clients.js'
 import { oauth2Plugin } from './auth/oauth2.js'
 import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
 import { MemoryStore } from './store/memory-store.js'
+import { RateLimiter } from './limits/rate-limiter.js'
 import type { Store } from './store/types.js'
 import { saneRequestId } from './proxy/headers.js'
 
@@ -66,6 +67,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const store = options.store ?? new MemoryStore()
   const hasher = options.hasher ?? new SecretHasher(ephemeralPepper())
   const authenticator = new Authenticator(store, hasher, { ...options.authCache, logger: app.log })
+  const limiter = new RateLimiter(store, { logger: app.log })
   await authenticator.start()
   app.decorate('routeTable', holder)
   app.decorate('store', store)
@@ -95,13 +97,14 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => { holder.closing = true })
   app.addHook('onClose', async () => {
     await holder.table.close()
+    limiter.close()
     await authenticator.close()
     await store.close()
   })
 
   await app.register(healthPlugin, { holder, store })
   await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
-  await app.register(proxyPlugin, { holder, authenticator })
+  await app.register(proxyPlugin, { holder, authenticator, limiter })
   return app
 }
 

@@ -1,6 +1,8 @@
 import { BlockList } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Integration } from '../config/routes-loader.js'
+import { parseRate } from '../config/units.js'
+import { policy, type Policy } from '../limits/rate-limiter.js'
 import { GerbangError } from '../errors.js'
 import { StoreUnavailableError, type ResolvedCredential, type Store } from '../store/types.js'
 import { addCidr } from './clients.js'
@@ -17,7 +19,9 @@ export interface Principal {
   readonly revoked: boolean
   /** Epoch ms past which the credential no longer works (client expiry, token expiry or key grace), or Infinity. */
   readonly expiresAt: number
-  readonly rateLimit: string | undefined
+  /** The client's own rate, overriding every integration's; its quota across all of them. */
+  readonly ratePolicy: Policy | undefined
+  readonly quotaPolicy: Policy | undefined
 }
 
 export type CredentialKind = 'key' | 'token'
@@ -51,6 +55,11 @@ const MISSING = (): GerbangError => new GerbangError('CREDENTIALS_MISSING',
   'send an API key in the x-api-key header, or a bearer token from POST /oauth2/v1/accesstoken',
   undefined, { 'www-authenticate': WWW_AUTHENTICATE_MISSING })
 
+function policyOf (name: string, text: string | undefined): Policy | undefined {
+  const rate = text === undefined ? undefined : parseRate(text)
+  return rate === undefined ? undefined : policy(name, rate)
+}
+
 function toPrincipal (resolved: ResolvedCredential): Principal {
   const { client } = resolved
   let allowedIps: BlockList | null = null
@@ -67,7 +76,8 @@ function toPrincipal (resolved: ResolvedCredential): Principal {
     allowedIps,
     revoked: client.revokedAt !== undefined,
     expiresAt: Math.min(clientExpiry, resolved.expiresAt ?? Infinity),
-    rateLimit: client.rateLimit
+    ratePolicy: policyOf('default', client.rateLimit),
+    quotaPolicy: policyOf('daily', client.quota)
   }
 }
 

@@ -13,6 +13,7 @@ export interface NewClient {
   description?: string
   integrations?: string[] | '*'
   rateLimit?: string
+  quota?: string
   expiresAt?: string
   allowedIps?: string[]
 }
@@ -57,6 +58,9 @@ function validate (input: NewClient): void {
   if (input.rateLimit !== undefined && parseRate(input.rateLimit) === undefined) {
     throw new ClientInputError(`rate limit '${input.rateLimit}' must look like 100/1m`)
   }
+  if (input.quota !== undefined && parseRate(input.quota) === undefined) {
+    throw new ClientInputError(`quota '${input.quota}' must look like 10000/1d`)
+  }
   if (input.expiresAt !== undefined && Number.isNaN(Date.parse(input.expiresAt))) {
     throw new ClientInputError(`expiry '${input.expiresAt}' must be an ISO 8601 date, e.g. 2027-12-31T23:59:59Z`)
   }
@@ -82,6 +86,7 @@ export class ClientService {
       description: input.description ?? '',
       integrations: input.integrations ?? [],
       ...(input.rateLimit !== undefined ? { rateLimit: input.rateLimit } : {}),
+      ...(input.quota !== undefined ? { quota: input.quota } : {}),
       ...(input.expiresAt !== undefined ? { expiresAt: new Date(input.expiresAt).toISOString() } : {}),
       ...(input.allowedIps !== undefined && input.allowedIps.length > 0 ? { allowedIps: input.allowedIps } : {}),
       createdAt: new Date().toISOString()

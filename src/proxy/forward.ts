@@ -23,17 +23,20 @@ class Forwarding implements Dispatcher.DispatchHandler {
   readonly #reply: FastifyReply
   readonly #route: Route
   readonly #holder: RouteTableHolder
+  /** Headers the gateway adds to the client's response (rate limits). */
+  readonly #extraHeaders: string[]
   readonly #startedAt: number
   #state = State.Waiting
   #connected = false
   #abort: ((err?: Error) => void) | undefined
   #timer: NodeJS.Timeout | undefined
 
-  constructor (request: FastifyRequest, reply: FastifyReply, route: Route, holder: RouteTableHolder) {
+  constructor (request: FastifyRequest, reply: FastifyReply, route: Route, holder: RouteTableHolder, extraHeaders: string[]) {
     this.#request = request
     this.#reply = reply
     this.#route = route
     this.#holder = holder
+    this.#extraHeaders = extraHeaders
     this.#startedAt = performance.now()
     const { connectTimeoutMs, timeoutMs } = route.integration
     this.#timer = setTimeout(this.#onDeadline, Math.min(connectTimeoutMs, timeoutMs))
@@ -71,6 +74,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#state = State.Streaming
     this.#reply.hijack()
     const headers = clientResponseHeaders(rawHeaders, this.#request.id)
+    for (let i = 0; i < this.#extraHeaders.length; i++) headers.push(this.#extraHeaders[i] as string)
     // While draining, a kept-alive connection would hold the shutdown open.
     if (this.#holder.closing) headers.push('connection', 'close')
     res.writeHead(statusCode, statusText, headers)
@@ -199,7 +203,7 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
  * its query string, already checked to be safe.
  */
 export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, holder: RouteTableHolder,
-  principal: Principal | undefined): void {
+  principal: Principal | undefined, extraHeaders: string[]): void {
   const req = request.raw
   const { integration } = route
   const method = req.method as Dispatcher.HttpMethod
@@ -216,7 +220,7 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
   }
 
-  const handler = new Forwarding(request, reply, route, holder)
+  const handler = new Forwarding(request, reply, route, holder, extraHeaders)
   route.pool.dispatch({
     method,
     path,

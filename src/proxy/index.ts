@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { withoutQueryParam, type Authenticator, type Principal } from '../auth/authenticator.js'
 import { GerbangError } from '../errors.js'
+import type { LimitResult, RateLimiter } from '../limits/rate-limiter.js'
 import { pathOnly, sendProblem } from '../http/problem.js'
 import { forward } from './forward.js'
 import type { Route, RouteTable } from './route-table.js'
@@ -18,10 +19,11 @@ export interface RouteTableHolder {
 export interface ProxyOptions {
   holder: RouteTableHolder
   authenticator: Authenticator
+  limiter: RateLimiter
 }
 
 /** Every path not answered by the gateway itself is an integration's, or 404. */
-export async function proxyPlugin (app: FastifyInstance, { holder, authenticator }: ProxyOptions): Promise<void> {
+export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter }: ProxyOptions): Promise<void> {
   // The proxy never parses bodies: the raw request stream goes upstream as it arrives.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
@@ -54,7 +56,7 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
       return
     }
     if (integration.auth === 'none') {
-      send(request, reply, route, rest, q, undefined)
+      limit(request, reply, route, rest, q, undefined)
       return
     }
     const query = q === -1 ? '' : rest.slice(q + 1)
@@ -64,17 +66,44 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     } else if (outcome instanceof Promise) {
       outcome.then((settled) => {
         if (settled instanceof GerbangError) sendProblem(request, reply, settled)
-        else send(request, reply, route, rest, q, settled)
+        else limit(request, reply, route, rest, q, settled)
       }, (err: unknown) => {
         request.log.error({ err }, 'authentication failed unexpectedly')
         sendProblem(request, reply, new GerbangError('INTERNAL_ERROR', 'an internal error occurred'))
       })
     } else {
-      send(request, reply, route, rest, q, outcome)
+      limit(request, reply, route, rest, q, outcome)
     }
   })
 
-  function send (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number, principal: Principal | undefined): void {
+  /** Counts the request against its client's limits; forwards it if none is exceeded. */
+  function limit (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number, principal: Principal | undefined): void {
+    let policies = route.policies
+    if (principal !== undefined && (principal.ratePolicy !== undefined || principal.quotaPolicy !== undefined)) {
+      const rate = principal.ratePolicy ?? route.policy
+      policies = principal.quotaPolicy === undefined ? [rate] : [rate, principal.quotaPolicy]
+    }
+    // Open integrations are limited per source address.
+    const partition = principal?.id ?? `ip:${request.raw.socket.remoteAddress ?? ''}`
+    const verdict = limiter.check(partition, route.integration.name, policies)
+    if (verdict instanceof Promise) {
+      verdict.then((settled) => { decide(request, reply, route, rest, q, principal, settled) }, (err: unknown) => {
+        request.log.error({ err }, 'rate limiting failed unexpectedly')
+        sendProblem(request, reply, new GerbangError('INTERNAL_ERROR', 'an internal error occurred'))
+      })
+    } else {
+      decide(request, reply, route, rest, q, principal, verdict)
+    }
+  }
+
+  function decide (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number,
+    principal: Principal | undefined, verdict: LimitResult): void {
+    if (verdict.error !== undefined) sendProblem(request, reply, verdict.error)
+    else send(request, reply, route, rest, q, principal, verdict.headers)
+  }
+
+  function send (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number,
+    principal: Principal | undefined, limitHeaders: string[]): void {
     // The client may have left while its credential was looked up.
     if (reply.raw.destroyed) return
     const { integration } = route
@@ -87,6 +116,6 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     }
     let path = integration.upstreamPathPrefix + target
     if (path.charCodeAt(0) !== 47 /* / */) path = '/' + path
-    forward(request, reply, route, path, holder, principal)
+    forward(request, reply, route, path, holder, principal, limitHeaders)
   }
 }

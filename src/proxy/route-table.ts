@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net'
 import { Pool } from 'undici'
 import type { Integration, RoutesConfig } from '../config/routes-loader.js'
+import { policy, type Policy } from '../limits/rate-limiter.js'
 
 /** An integration ready to serve: its config plus the connection pool to its upstream. */
 export interface Route {
@@ -8,6 +9,9 @@ export interface Route {
   readonly pool: Pool
   /** Prefix length, to slice the rest of the path without searching again. */
   readonly prefixLength: number
+  /** The integration's rate as the `default` policy, and the list of it alone (the common case, built once). */
+  readonly policy: Policy
+  readonly policies: readonly Policy[]
 }
 
 export interface UpstreamConnectOptions {
@@ -53,7 +57,8 @@ export class RouteTable {
         headersTimeout: 0,
         bodyTimeout: integration.timeoutMs
       })
-      const route = { integration, pool, prefixLength: integration.prefix.length }
+      const ratePolicy = policy('default', integration.rateLimit)
+      const route = { integration, pool, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy] }
       routes.push(route)
       const first = firstSegment(integration.prefix)
       const list = this.#byFirstSegment.get(first) ?? []

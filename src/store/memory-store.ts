@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events'
 import {
   StoreConflictError,
-  type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User
+  type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
+  type WindowCounter, type WindowState
 } from './types.js'
 
 interface Expiring {
@@ -25,6 +26,7 @@ export class MemoryStore implements Store {
   readonly #tokens = new Map<string, Expiring>()
   readonly #users = new Map<string, User>()
   readonly #events = new EventEmitter()
+  readonly #windows = new Map<string, { count: number, resetAt: number }>()
 
   async createClient (client: Client, keyHash: string): Promise<void> {
     const name = client.name.toLowerCase()
@@ -101,6 +103,30 @@ export class MemoryStore implements Store {
     return user === undefined ? undefined : structuredClone(user)
   }
 
+  async consume (group: string, counters: readonly WindowCounter[]): Promise<WindowState[]> {
+    const now = Date.now()
+    let blocked = false
+    return counters.map(({ key, limit, windowMs }) => {
+      const name = `${group}:${key}`
+      let window = this.#windows.get(name)
+      if (window === undefined || window.resetAt <= now) {
+        window = { count: 0, resetAt: now + windowMs }
+        this.#windows.set(name, window)
+      }
+      if (!blocked) {
+        window.count++
+        if (window.count > limit) blocked = true
+      }
+      return { count: window.count, resetMs: window.resetAt - now }
+    })
+  }
+
+  async heartbeat (): Promise<number> {
+    // The embedded store is one process's own.
+    this.#sweepWindows()
+    return 1
+  }
+
   async publishChange (change: StoreChange): Promise<void> {
     this.#events.emit('change', change)
   }
@@ -115,6 +141,12 @@ export class MemoryStore implements Store {
 
   async close (): Promise<void> {
     this.#events.removeAllListeners()
+  }
+
+  // Expired windows would otherwise pile up, one per client and integration.
+  #sweepWindows (): void {
+    const now = Date.now()
+    for (const [name, window] of this.#windows) if (window.resetAt <= now) this.#windows.delete(name)
   }
 
   #resolve (entries: Map<string, Expiring>, hash: string): ResolvedCredential | undefined {

@@ -2,7 +2,8 @@ import type { Redis, Cluster } from 'ioredis'
 import { connectRedis, type RedisClient } from './redis-connection.js'
 import {
   StoreConflictError, StoreUnavailableError,
-  type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User
+  type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
+  type WindowCounter, type WindowState
 } from './types.js'
 
 // Key layout. Every credential key shares the `{c}` hash tag, so the scripts
@@ -76,6 +77,39 @@ for i = 1, #members do
 end
 return out`
 
+// Fixed windows that start at a partition's first request: INCR, and PEXPIRE
+// when the window is new. Once a counter is over its limit the rest are only
+// read. Returns count and ms to reset for each counter.
+const CONSUME = `
+local out = {}
+local blocked = false
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[i * 2 - 1])
+  local window = tonumber(ARGV[i * 2])
+  local count
+  if blocked then
+    count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  else
+    count = redis.call('INCR', KEYS[i])
+    if count == 1 then redis.call('PEXPIRE', KEYS[i], window) end
+    if count > limit then blocked = true end
+  end
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then ttl = window end
+  out[#out + 1] = count
+  out[#out + 1] = ttl
+end
+return out`
+
+// Redis's clock, so gateways on machines with skewed clocks still agree.
+const HEARTBEAT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return redis.call('ZCARD', KEYS[1])`
+
 type ScriptResult = [string, number] | null
 
 interface Scripts {
@@ -83,6 +117,8 @@ interface Scripts {
   gerbangCreate: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
     id: string, json: string, keyHash: string, member: string) => Promise<number>
   gerbangRevoke: (clientKey: string, at: string) => Promise<string | null>
+  gerbangConsume: (...args: Array<string | number>) => Promise<number[]>
+  gerbangHeartbeat: (key: string, id: string, ttlMs: number) => Promise<number>
   gerbangSearch: (namesKey: string, start: number, stop: number, fragment: string) => Promise<[number, ...string[]]>
   gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
     id: string, newHash: string, graceMs: string, keyPrefix: string) => Promise<number>
@@ -113,6 +149,9 @@ export class RedisStore implements Store {
     redis.defineCommand('gerbangCreate', { numberOfKeys: 5, lua: CREATE })
     redis.defineCommand('gerbangRotate', { numberOfKeys: 3, lua: ROTATE })
     redis.defineCommand('gerbangRevoke', { numberOfKeys: 1, lua: REVOKE })
+    redis.defineCommand('gerbangHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT })
+    // The number of keys varies: it is passed as the first argument.
+    redis.defineCommand('gerbangConsume', { lua: CONSUME })
     redis.defineCommand('gerbangSearch', { numberOfKeys: 1, lua: SEARCH })
     // Errors surface through the commands that fail; an 'error' listener keeps
     // ioredis from reporting each reconnect attempt as unhandled.
@@ -219,6 +258,22 @@ export class RedisStore implements Store {
   async getUser (email: string): Promise<User | undefined> {
     const json = await this.#run(async () => await this.#redis.get(`${this.#p}{u}:user:${email.toLowerCase()}`))
     return json === null ? undefined : JSON.parse(json) as User
+  }
+
+  async consume (group: string, counters: readonly WindowCounter[]): Promise<WindowState[]> {
+    // <p>rl:{<group>}:<key>: one hash tag per client, so a client's counters
+    // share a Cluster slot while different clients spread over the cluster.
+    const args: Array<string | number> = [counters.length]
+    for (const c of counters) args.push(`${this.#p}rl:{${group}}:${c.key}`)
+    for (const c of counters) args.push(c.limit, c.windowMs)
+    const flat = await this.#run(async () => await this.#redis.gerbangConsume(...args))
+    const states: WindowState[] = []
+    for (let i = 0; i < flat.length; i += 2) states.push({ count: flat[i] as number, resetMs: flat[i + 1] as number })
+    return states
+  }
+
+  async heartbeat (processId: string, ttlMs: number): Promise<number> {
+    return await this.#run(async () => await this.#redis.gerbangHeartbeat(`${this.#p}{procs}`, processId, ttlMs))
   }
 
   async publishChange (change: StoreChange): Promise<void> {

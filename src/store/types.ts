@@ -15,6 +15,8 @@ export interface Client {
   integrations: string[] | '*'
   /** Overrides the integration's rate limit for this client, e.g. `100/1m`. */
   rateLimit?: string
+  /** A quota across all integrations, e.g. `10000/1d`, reported as the `daily` policy. */
+  quota?: string
   expiresAt?: string
   /** CIDRs the client may call from; absent means anywhere. */
   allowedIps?: string[]
@@ -53,6 +55,19 @@ export interface StoreChange {
   clientId: string
 }
 
+/** One fixed-window counter to advance: its key, limit and window. */
+export interface WindowCounter {
+  key: string
+  limit: number
+  windowMs: number
+}
+
+/** A counter after the request: its count in the current window and the ms until the window resets. */
+export interface WindowState {
+  count: number
+  resetMs: number
+}
+
 export interface Store {
   /** 'redis' or 'memory', for logs and /readyz. */
   readonly kind: string
@@ -82,6 +97,17 @@ export interface Store {
 
   createUser: (user: User) => Promise<void>
   getUser: (email: string) => Promise<User | undefined>
+
+  /**
+   * Counts one request against each counter, atomically and in one round
+   * trip. Counters after the first one over its limit are read, not
+   * advanced (a request refused by the minute limit costs no daily quota).
+   * All keys of one call share a partition (`group`), so they stay in one
+   * Redis Cluster slot.
+   */
+  consume: (group: string, counters: readonly WindowCounter[]) => Promise<WindowState[]>
+  /** Announces this process as alive for ttlMs and answers how many are alive now. */
+  heartbeat: (processId: string, ttlMs: number) => Promise<number>
 
   /** Tells every process sharing the store (this one included) that a client changed. */
   publishChange: (change: StoreChange) => Promise<void>
