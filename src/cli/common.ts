@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 // way of turning failures into a single line and an exit code.
 
 export const KEYS_USAGE = `  gerbang keys create --client NAME [--description TEXT] [--integrations a,b|*]
-                      [--rate-limit 100/1m] [--expires ISO8601] [--allowed-ips CIDR,CIDR] [--json]
+                      [--rate-limit 100/1m] [--quota 10000/1d] [--expires ISO8601] [--allowed-ips CIDR,CIDR] [--json]
   gerbang keys list [--search TEXT] [--limit N] [--json]
   gerbang keys revoke ID [--json]
   gerbang keys rotate ID [--grace 24h] [--json]`
@@ -12,8 +12,10 @@ export const KEYS_USAGE = `  gerbang keys create --client NAME [--description TE
 export const USERS_USAGE = `  gerbang users create --email E --role admin|operator|viewer [--name N]
                        (the password is read from stdin, one line)`
 
+export const START_USAGE = '  gerbang start [--routes FILE] [--port N] [--host H] [--workers N|auto]'
+
 export const USAGE = `usage:
-  gerbang start [--routes FILE] [--port N] [--host H]
+${START_USAGE}
   gerbang routes check [FILE]
 ${KEYS_USAGE}
 ${USERS_USAGE}

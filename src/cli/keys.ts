@@ -68,6 +68,7 @@ function keyJson ({ client, key }: ClientWithKey): Record<string, unknown> {
     description: client.description,
     integrations: client.integrations,
     rateLimit: client.rateLimit ?? null,
+    quota: client.quota ?? null,
     expiresAt: client.expiresAt ?? null,
     allowedIps: client.allowedIps ?? null,
     createdAt: client.createdAt
@@ -89,6 +90,7 @@ async function create (args: string[]): Promise<number> {
     description: { type: 'string' },
     integrations: { type: 'string' },
     'rate-limit': { type: 'string' },
+    quota: { type: 'string' },
     expires: { type: 'string' },
     'allowed-ips': { type: 'string' },
     json: { type: 'boolean' }
@@ -104,6 +106,7 @@ async function create (args: string[]): Promise<number> {
     ...(values.description !== undefined ? { description: values.description } : {}),
     ...(integrations !== undefined ? { integrations } : {}),
     ...(values['rate-limit'] !== undefined ? { rateLimit: values['rate-limit'] } : {}),
+    ...(values.quota !== undefined ? { quota: values.quota } : {}),
     ...(values.expires !== undefined ? { expiresAt: values.expires } : {}),
     ...(values['allowed-ips'] !== undefined ? { allowedIps: commaList(values['allowed-ips']) ?? [] } : {})
   }).catch((err: unknown) => {
@@ -120,6 +123,7 @@ async function create (args: string[]): Promise<number> {
       `  id            ${client.id}\n` +
       `  integrations  ${describeIntegrations(client.integrations)}\n` +
       `  rate limit    ${client.rateLimit ?? 'each integration\'s own'}\n` +
+      `  quota         ${client.quota ?? 'none'}\n` +
       `  expires       ${client.expiresAt ?? 'never'}\n` +
       `  allowed IPs   ${client.allowedIps?.join(', ') ?? 'any'}\n`)
     printSecret('API key (send it as the x-api-key header)', key)
