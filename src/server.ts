@@ -18,6 +18,12 @@ export interface StartOptions {
   onStopped?: () => Promise<void>
   redisUrl: string | undefined
   keyPepper: string | undefined
+  /**
+   * Set in a `gerbang start --workers` worker (src/workers.ts): its ready line
+   * reads "worker ready" with its id, since only the primary says "gerbang is
+   * ready" (once every worker is), and onReady hears the address.
+   */
+  worker?: { id: number, onReady: (address: string) => void }
 }
 
 /** The store and key hasher the environment asks for, or a reason to refuse to start. */
@@ -86,10 +92,16 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     logger.flush()
   })
 
-  logger.info({
+  const ready = {
     address,
     routes: options.routesFile,
     integrations: loaded.config.integrations.map((i) => i.name)
-  }, 'gerbang is ready')
+  }
+  if (options.worker === undefined) {
+    logger.info(ready, 'gerbang is ready')
+  } else {
+    logger.info({ ...ready, worker: options.worker.id }, 'worker ready')
+    options.worker.onReady(address)
+  }
   return app
 }

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util'
 import { readEnv } from '../config/env.js'
 import { formatProblem, loadRoutesFile } from '../config/routes-loader.js'
-import { USAGE } from './common.js'
+import { parseCommand, runCommand, START_USAGE, USAGE, usageError } from './common.js'
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -23,21 +22,33 @@ async function main (argv: string[]): Promise<number> {
 }
 
 async function start (args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { routes: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
-    strict: true
+  return await runCommand('start', async () => {
+    const { values } = parseCommand(args, {
+      routes: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, workers: { type: 'string' }
+    }, START_USAGE)
+    // Loaded only with --workers, like the server below: `routes check` needs neither.
+    const supervisor = values.workers === undefined ? undefined : await import('../workers.js')
+    const workers = values.workers === undefined ? undefined : supervisor?.parseWorkerCount(values.workers)
+    if (supervisor !== undefined && workers === undefined) {
+      throw usageError(`--workers must be a whole number from 1 to ${supervisor.MAX_WORKERS}, or auto (got '${values.workers ?? ''}')`, START_USAGE)
+    }
+    const env = readEnv({
+      ...process.env,
+      ...(values.port !== undefined ? { PORT: values.port } : {}),
+      ...(values.host !== undefined ? { HOST: values.host } : {}),
+      ...(values.routes !== undefined ? { GERBANG_ROUTES: values.routes } : {})
+    })
+    if (supervisor === undefined || workers === undefined) {
+      // Loaded only here, so `routes check` starts without the server's dependencies.
+      const { startGateway } = await import('../server.js')
+      await startGateway(env)
+      return -1 // keep running
+    }
+    // --workers: this process is the cluster primary, or (same command line) one of its workers.
+    if (!supervisor.isWorker) return await supervisor.runPrimary(env, workers)
+    await supervisor.runWorker(env)
+    return -1
   })
-  const env = readEnv({
-    ...process.env,
-    ...(values.port !== undefined ? { PORT: values.port } : {}),
-    ...(values.host !== undefined ? { HOST: values.host } : {}),
-    ...(values.routes !== undefined ? { GERBANG_ROUTES: values.routes } : {})
-  })
-  // Loaded only here, so `routes check` starts without the server's dependencies.
-  const { startGateway } = await import('../server.js')
-  await startGateway(env)
-  return -1 // keep running
 }
 
 async function routes (args: string[]): Promise<number> {
