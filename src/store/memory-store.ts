@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import {
   StoreConflictError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
-  type WindowCounter, type WindowState
+  type Lease, type WindowCounter
 } from './types.js'
 
 interface Expiring {
@@ -103,22 +103,25 @@ export class MemoryStore implements Store {
     return user === undefined ? undefined : structuredClone(user)
   }
 
-  async consume (group: string, counters: readonly WindowCounter[]): Promise<WindowState[]> {
+  async lease (group: string, counters: readonly WindowCounter[], liveProcesses: number, cap: number): Promise<Lease> {
     const now = Date.now()
-    let blocked = false
-    return counters.map(({ key, limit, windowMs }) => {
+    const windows = counters.map(({ key, windowMs }) => {
       const name = `${group}:${key}`
       let window = this.#windows.get(name)
       if (window === undefined || window.resetAt <= now) {
         window = { count: 0, resetAt: now + windowMs }
         this.#windows.set(name, window)
       }
-      if (!blocked) {
-        window.count++
-        if (window.count > limit) blocked = true
-      }
-      return { count: window.count, resetMs: window.resetAt - now }
+      return window
     })
+    const room = Math.max(0, Math.min(...counters.map((c, i) => c.limit - (windows[i] as { count: number }).count)))
+    const granted = Math.min(room, Math.max(1, Math.min(cap, Math.floor(room / (4 * liveProcesses)))))
+    for (const window of windows) window.count += granted
+    return {
+      granted,
+      remaining: counters.map((c, i) => c.limit - (windows[i] as { count: number }).count),
+      resetMs: windows.map((w) => w.resetAt - now)
+    }
   }
 
   async heartbeat (): Promise<number> {

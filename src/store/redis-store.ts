@@ -3,7 +3,7 @@ import { connectRedis, type RedisClient } from './redis-connection.js'
 import {
   StoreConflictError, StoreUnavailableError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
-  type WindowCounter, type WindowState
+  type Lease, type WindowCounter
 } from './types.js'
 
 // Key layout. Every credential key shares the `{c}` hash tag, so the scripts
@@ -77,27 +77,35 @@ for i = 1, #members do
 end
 return out`
 
-// Fixed windows that start at a partition's first request: INCR, and PEXPIRE
-// when the window is new. Once a counter is over its limit the rest are only
-// read. Returns count and ms to reset for each counter.
-const CONSUME = `
-local out = {}
-local blocked = false
+// Leases tokens from fixed windows that start at a counter's first token
+// (see Store.lease). ARGV: liveProcesses, cap, then limit and window per key.
+// Returns the grant, then remaining and ms-to-reset per counter.
+const LEASE = `
+local processes = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+local used, ttl = {}, {}
+local room = nil
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[i * 2 - 1])
-  local window = tonumber(ARGV[i * 2])
-  local count
-  if blocked then
-    count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  else
-    count = redis.call('INCR', KEYS[i])
-    if count == 1 then redis.call('PEXPIRE', KEYS[i], window) end
-    if count > limit then blocked = true end
+  local limit = tonumber(ARGV[1 + i * 2])
+  local t = redis.call('PTTL', KEYS[i])
+  local u = 0
+  if t > 0 then u = tonumber(redis.call('GET', KEYS[i]) or '0') else t = tonumber(ARGV[2 + i * 2]) end
+  used[i] = u
+  ttl[i] = t
+  if room == nil or limit - u < room then room = limit - u end
+end
+if room < 0 then room = 0 end
+local want = math.floor(room / (4 * processes))
+if want < 1 then want = 1 end
+if want > cap then want = cap end
+local grant = math.min(want, room)
+local out = { grant }
+for i = 1, #KEYS do
+  if grant > 0 then
+    if redis.call('INCRBY', KEYS[i], grant) == grant then redis.call('PEXPIRE', KEYS[i], ttl[i]) end
   end
-  local ttl = redis.call('PTTL', KEYS[i])
-  if ttl < 0 then ttl = window end
-  out[#out + 1] = count
-  out[#out + 1] = ttl
+  out[#out + 1] = tonumber(ARGV[1 + i * 2]) - used[i] - grant
+  out[#out + 1] = ttl[i]
 end
 return out`
 
@@ -117,7 +125,7 @@ interface Scripts {
   gerbangCreate: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
     id: string, json: string, keyHash: string, member: string) => Promise<number>
   gerbangRevoke: (clientKey: string, at: string) => Promise<string | null>
-  gerbangConsume: (...args: Array<string | number>) => Promise<number[]>
+  gerbangLease: (...args: Array<string | number>) => Promise<number[]>
   gerbangHeartbeat: (key: string, id: string, ttlMs: number) => Promise<number>
   gerbangSearch: (namesKey: string, start: number, stop: number, fragment: string) => Promise<[number, ...string[]]>
   gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
@@ -151,7 +159,7 @@ export class RedisStore implements Store {
     redis.defineCommand('gerbangRevoke', { numberOfKeys: 1, lua: REVOKE })
     redis.defineCommand('gerbangHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT })
     // The number of keys varies: it is passed as the first argument.
-    redis.defineCommand('gerbangConsume', { lua: CONSUME })
+    redis.defineCommand('gerbangLease', { lua: LEASE })
     redis.defineCommand('gerbangSearch', { numberOfKeys: 1, lua: SEARCH })
     // Errors surface through the commands that fail; an 'error' listener keeps
     // ioredis from reporting each reconnect attempt as unhandled.
@@ -260,16 +268,21 @@ export class RedisStore implements Store {
     return json === null ? undefined : JSON.parse(json) as User
   }
 
-  async consume (group: string, counters: readonly WindowCounter[]): Promise<WindowState[]> {
+  async lease (group: string, counters: readonly WindowCounter[], liveProcesses: number, cap: number): Promise<Lease> {
     // <p>rl:{<group>}:<key>: one hash tag per client, so a client's counters
     // share a Cluster slot while different clients spread over the cluster.
     const args: Array<string | number> = [counters.length]
     for (const c of counters) args.push(`${this.#p}rl:{${group}}:${c.key}`)
+    args.push(Math.max(1, liveProcesses), cap)
     for (const c of counters) args.push(c.limit, c.windowMs)
-    const flat = await this.#run(async () => await this.#redis.gerbangConsume(...args))
-    const states: WindowState[] = []
-    for (let i = 0; i < flat.length; i += 2) states.push({ count: flat[i] as number, resetMs: flat[i + 1] as number })
-    return states
+    const flat = await this.#run(async () => await this.#redis.gerbangLease(...args))
+    const remaining: number[] = []
+    const resetMs: number[] = []
+    for (let i = 1; i < flat.length; i += 2) {
+      remaining.push(flat[i] as number)
+      resetMs.push(flat[i + 1] as number)
+    }
+    return { granted: flat[0] as number, remaining, resetMs }
   }
 
   async heartbeat (processId: string, ttlMs: number): Promise<number> {

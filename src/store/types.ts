@@ -55,17 +55,18 @@ export interface StoreChange {
   clientId: string
 }
 
-/** One fixed-window counter to advance: its key, limit and window. */
+/** One fixed-window counter: its key, limit and window. */
 export interface WindowCounter {
   key: string
   limit: number
   windowMs: number
 }
 
-/** A counter after the request: its count in the current window and the ms until the window resets. */
-export interface WindowState {
-  count: number
-  resetMs: number
+/** What a lease got: tokens granted, and each counter's remaining room and time to reset after it. */
+export interface Lease {
+  granted: number
+  remaining: number[]
+  resetMs: number[]
 }
 
 export interface Store {
@@ -99,13 +100,14 @@ export interface Store {
   getUser: (email: string) => Promise<User | undefined>
 
   /**
-   * Counts one request against each counter, atomically and in one round
-   * trip. Counters after the first one over its limit are read, not
-   * advanced (a request refused by the minute limit costs no daily quota).
+   * Takes tokens from every counter at once, atomically and in one round
+   * trip: as many as all of them have room for, up to a share of that room
+   * (room ÷ (4 × liveProcesses), at least 1, at most `cap`) so that processes
+   * sharing a limit each get some. Windows start at a counter's first token.
    * All keys of one call share a partition (`group`), so they stay in one
    * Redis Cluster slot.
    */
-  consume: (group: string, counters: readonly WindowCounter[]) => Promise<WindowState[]>
+  lease: (group: string, counters: readonly WindowCounter[], liveProcesses: number, cap: number) => Promise<Lease>
   /** Announces this process as alive for ttlMs and answers how many are alive now. */
   heartbeat: (processId: string, ttlMs: number) => Promise<number>
 
