@@ -51,6 +51,8 @@ const MAX_BUCKETS = 100_000
 
 /** Tokens this process holds for one client and integration, and what it knows of the shared counters. */
 interface Bucket {
+  partition: string
+  counters: WindowCounter[]
   tokens: number
   /** Per policy: room left in the store after our last lease, and local time of its window's end. */
   remaining: number[]
@@ -70,6 +72,7 @@ export class RateLimiter {
   readonly #heartbeatMs: number
   readonly #timer: NodeJS.Timeout
   #liveProcesses = 1
+  #announced = false
   #buckets = new Map<string, Bucket>()
   #local = new Map<string, { count: number, resetAt: number }>()
   #fallingBack = false
@@ -103,7 +106,7 @@ export class RateLimiter {
     const now = Date.now()
     let bucket = this.#buckets.get(name)
     if (bucket !== undefined && bucket.expiresAt <= now && bucket.pending === undefined) {
-      this.#buckets.delete(name)
+      this.#retire(name, bucket, now)
       bucket = undefined
     }
     if (bucket !== undefined && bucket.pending === undefined) {
@@ -126,14 +129,24 @@ export class RateLimiter {
         if (bucket.tokens > 0) return this.#spend(bucket, policies, now)
         if (bucket.violated !== undefined) return refusal(bucket, policies, now)
       }
-      if (bucket === undefined) {
-        if (this.#buckets.size >= MAX_BUCKETS) this.#sweep(now)
-        bucket = { tokens: 0, remaining: [], resetAt: [], expiresAt: 0, violated: undefined, pending: undefined }
+      if (bucket !== undefined && bucket.expiresAt <= now) this.#retire(name, bucket, now)
+      else if (bucket === undefined && this.#buckets.size >= MAX_BUCKETS) this.#sweep(now)
+      if (bucket === undefined || bucket.expiresAt <= now) {
+        bucket = {
+          partition,
+          counters: counters(integration, policies),
+          tokens: 0,
+          remaining: [],
+          resetAt: [],
+          expiresAt: 0,
+          violated: undefined,
+          pending: undefined
+        }
         this.#buckets.set(name, bucket)
       }
       const target = bucket
       let failed = false
-      target.pending = this.#store.lease(partition, counters(integration, policies), this.#liveProcesses, MAX_LEASE)
+      target.pending = this.#store.lease(partition, target.counters, this.#liveProcesses, MAX_LEASE)
         .then((lease) => { this.#fill(target, policies, lease) }, () => { failed = true })
         .finally(() => { target.pending = undefined })
       await target.pending
@@ -202,16 +215,35 @@ export class RateLimiter {
     return allowed(policies, remaining.map((r) => r - 1), 0, resetAt, now)
   }
 
+  /**
+   * Drops a bucket whose first window ended. Its unspent tokens go back to
+   * the counters still running (the daily quota), which would otherwise
+   * lose a lease's worth every minute.
+   */
+  #retire (name: string, bucket: Bucket, now: number): void {
+    this.#buckets.delete(name)
+    if (bucket.tokens <= 0) return
+    const running = bucket.counters.filter((_, i) => (bucket.resetAt[i] as number) > now + 1000).map((c) => c.key)
+    if (running.length > 0) this.#store.release(bucket.partition, running, bucket.tokens).catch(() => {})
+  }
+
   #sweep (now: number): void {
     for (const [name, bucket] of this.#buckets) {
-      if (bucket.expiresAt <= now && bucket.pending === undefined) this.#buckets.delete(name)
+      if (bucket.expiresAt <= now && bucket.pending === undefined) this.#retire(name, bucket, now)
     }
   }
 
   #heartbeat (): void {
     this.#store.heartbeat(this.#processId, this.#heartbeatMs * 3).then((alive) => {
       this.#liveProcesses = Math.max(1, alive)
-    }, () => { /* keep the last known number while the store is away */ })
+      this.#announced = true
+    }, () => {
+      // Keep the last known number while the store is away; until this
+      // process has announced itself once, try again soon (at start the
+      // connection is usually not up yet).
+      if (!this.#announced) setTimeout(() => { this.#heartbeat() }, 100).unref()
+    })
+    this.#sweep(Date.now())
   }
 }
 

@@ -124,6 +124,13 @@ export class MemoryStore implements Store {
     }
   }
 
+  async release (group: string, keys: readonly string[], tokens: number): Promise<void> {
+    for (const key of keys) {
+      const window = this.#windows.get(`${group}:${key}`)
+      if (window !== undefined) window.count = Math.max(0, window.count - tokens)
+    }
+  }
+
   async heartbeat (): Promise<number> {
     // The embedded store is one process's own.
     this.#sweepWindows()

@@ -109,6 +109,13 @@ for i = 1, #KEYS do
 end
 return out`
 
+const RELEASE = `
+for i = 1, #KEYS do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count > 0 then redis.call('DECRBY', KEYS[i], math.min(count, tonumber(ARGV[1]))) end
+end
+return 1`
+
 // Redis's clock, so gateways on machines with skewed clocks still agree.
 const HEARTBEAT = `
 local time = redis.call('TIME')
@@ -126,6 +133,7 @@ interface Scripts {
     id: string, json: string, keyHash: string, member: string) => Promise<number>
   gerbangRevoke: (clientKey: string, at: string) => Promise<string | null>
   gerbangLease: (...args: Array<string | number>) => Promise<number[]>
+  gerbangRelease: (...args: Array<string | number>) => Promise<number>
   gerbangHeartbeat: (key: string, id: string, ttlMs: number) => Promise<number>
   gerbangSearch: (namesKey: string, start: number, stop: number, fragment: string) => Promise<[number, ...string[]]>
   gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
@@ -160,6 +168,7 @@ export class RedisStore implements Store {
     redis.defineCommand('gerbangHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT })
     // The number of keys varies: it is passed as the first argument.
     redis.defineCommand('gerbangLease', { lua: LEASE })
+    redis.defineCommand('gerbangRelease', { lua: RELEASE })
     redis.defineCommand('gerbangSearch', { numberOfKeys: 1, lua: SEARCH })
     // Errors surface through the commands that fail; an 'error' listener keeps
     // ioredis from reporting each reconnect attempt as unhandled.
@@ -283,6 +292,11 @@ export class RedisStore implements Store {
       resetMs.push(flat[i + 1] as number)
     }
     return { granted: flat[0] as number, remaining, resetMs }
+  }
+
+  async release (group: string, keys: readonly string[], tokens: number): Promise<void> {
+    if (keys.length === 0 || tokens <= 0) return
+    await this.#run(async () => await this.#redis.gerbangRelease(keys.length, ...keys.map((k) => `${this.#p}rl:{${group}}:${k}`), tokens))
   }
 
   async heartbeat (processId: string, ttlMs: number): Promise<number> {

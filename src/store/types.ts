@@ -108,6 +108,11 @@ export interface Store {
    * Redis Cluster slot.
    */
   lease: (group: string, counters: readonly WindowCounter[], liveProcesses: number, cap: number) => Promise<Lease>
+  /**
+   * Gives back tokens leased but not spent, to counters whose windows are
+   * still running (a daily quota outlives the minute window of its lease).
+   */
+  release: (group: string, keys: readonly string[], tokens: number) => Promise<void>
   /** Announces this process as alive for ttlMs and answers how many are alive now. */
   heartbeat: (processId: string, ttlMs: number) => Promise<number>
 
