@@ -29,6 +29,8 @@ export async function runGerbang (args: string[], env: NodeJS.ProcessEnv = {}): 
 export interface GatewayProcess {
   child: ChildProcess
   url: string
+  /** The "gerbang is ready" log line. */
+  readyLine: Record<string, unknown>
   /** Log lines parsed so far. */
   logs: Array<Record<string, unknown>>
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
@@ -39,9 +41,11 @@ export interface GatewayProcess {
  * "gerbang is ready" line. The process is killed when the test ends if it is
  * still running.
  */
-export async function startGatewayProcess (t: TestContext, routesFile: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess (
+  t: TestContext, routesFile: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []
+): Promise<GatewayProcess> {
   // Run as an executable, as users do, so the node flags in its shebang apply.
-  const child = spawn(GERBANG_BIN, ['start', '--routes', routesFile, '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn(GERBANG_BIN, ['start', '--routes', routesFile, '--port', '0', '--host', '127.0.0.1', ...extraArgs], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -56,7 +60,7 @@ export async function startGatewayProcess (t: TestContext, routesFile: string, e
   let stderr = ''
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
   let buffered = ''
-  const ready = new Promise<string>((resolve, reject) => {
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     child.stdout.on('data', (c: Buffer) => {
       buffered += c.toString()
       let nl: number
@@ -66,12 +70,12 @@ export async function startGatewayProcess (t: TestContext, routesFile: string, e
         try {
           const entry = JSON.parse(line) as Record<string, unknown>
           logs.push(entry)
-          if (entry.msg === 'gerbang is ready') resolve(entry.address as string)
+          if (entry.msg === 'gerbang is ready') resolve(entry)
         } catch { /* not a log line */ }
       }
     })
     exited.then(({ code }) => { reject(new Error(`gerbang exited with ${String(code)} before it was ready:\n${stderr}`)) }, reject)
   })
-  const url = await ready
-  return { child, url, logs, exited }
+  const readyLine = await ready
+  return { child, url: readyLine.address as string, readyLine, logs, exited }
 }

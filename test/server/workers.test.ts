@@ -1,7 +1,6 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -9,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { oneIntegration } from '../helpers/gateway.js'
-import { GERBANG_BIN, runGerbang } from '../helpers/process.js'
+import { runGerbang, startGatewayProcess } from '../helpers/process.js'
 
 // `gerbang start --workers N`: real processes on 127.0.0.1, a routes file
 // with auth: none in front of an echo origin that answers /slow after 1.5 s.
@@ -40,45 +39,18 @@ function pidsInLogs (logs: Log[], primary: number | undefined): Set<number> {
 }
 
 /**
- * startGatewayProcess with `--workers N`: spawns the bin, parses its JSON log
- * lines, resolves at the primary's "gerbang is ready". The primary and every
- * worker it logged are SIGKILLed when the test ends if still running.
+ * startGatewayProcess with `--workers N`. The primary and every worker it
+ * logged are SIGKILLed when the test ends if still running.
  */
 async function startCluster (t: TestContext, routesFile: string, workers: number, env: NodeJS.ProcessEnv = {}): Promise<Cluster> {
-  const child = spawn(GERBANG_BIN, ['start', '--routes', routesFile, '--port', '0', '--host', '127.0.0.1', '--workers', String(workers)], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+  const started: { logs: Log[], primary: number | undefined } = { logs: [], primary: undefined }
+  t.after(() => {
+    for (const pid of pidsInLogs(started.logs, started.primary)) if (alive(pid)) process.kill(pid, 'SIGKILL')
   })
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }))
-  const logs: Log[] = []
-  t.after(async () => {
-    for (const pid of pidsInLogs(logs, child.pid)) if (alive(pid)) process.kill(pid, 'SIGKILL')
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await exited
-    }
-  })
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  let buffered = ''
-  const ready = new Promise<Log>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      buffered += c.toString()
-      let nl: number
-      while ((nl = buffered.indexOf('\n')) !== -1) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        try {
-          const entry = JSON.parse(line) as Log
-          logs.push(entry)
-          if (entry.msg === 'gerbang is ready') resolve(entry)
-        } catch { /* not a log line */ }
-      }
-    })
-    exited.then(({ code }) => { reject(new Error(`gerbang exited with ${String(code)} before it was ready:\n${stderr}`)) }, reject)
-  })
-  const line = await ready
-  return { child, url: line.address as string, logs, workerPids: line.pids as number[], exited }
+  const gateway = await startGatewayProcess(t, routesFile, env, ['--workers', String(workers)])
+  started.logs = gateway.logs as Log[]
+  started.primary = gateway.child.pid
+  return { child: gateway.child, url: gateway.url, logs: started.logs, workerPids: gateway.readyLine.pids as number[], exited: gateway.exited }
 }
 
 /**
