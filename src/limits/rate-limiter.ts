@@ -9,7 +9,7 @@ import type { Lease, Store, WindowCounter } from '../store/types.js'
 // A round trip to Redis for every request would cost more than the rest of
 // the request (bench/: about 60 µs of CPU each). Instead each process leases
 // tokens from the shared counters, atomically, and spends them locally:
-// a share of the room left (room ÷ (4 × live processes), 1 to 64 tokens),
+// a share of the room left (room ÷ (4 × live processes), 1 to 1000 tokens),
 // so leases shrink to one token as a window fills up. The sum of all leases
 // never passes the limit, so limits are never exceeded however many
 // processes share them; tokens a process leased but did not spend before
@@ -46,7 +46,7 @@ export interface RateLimiterOptions {
 }
 
 const HEARTBEAT_MS = 2000
-const MAX_LEASE = 64
+const MAX_LEASE = 1000
 const MAX_BUCKETS = 100_000
 
 /** Tokens this process holds for one client and integration, and what it knows of the shared counters. */

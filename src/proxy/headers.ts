@@ -21,6 +21,11 @@ function isBearer (value: string): boolean {
 
 /** Tokens of a Connection header other than close/keep-alive: more headers to drop. */
 function connectionTokens (value: string): Set<string> | undefined {
+  // Nearly every client sends just one of these.
+  if (value.length <= 10) {
+    const lower = value.toLowerCase()
+    if (lower === 'keep-alive' || lower === 'close') return undefined
+  }
   let tokens: Set<string> | undefined
   for (const raw of value.split(',')) {
     const token = raw.trim().toLowerCase()
