@@ -4,6 +4,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket,
 import { request as httpRequest } from 'node:http'
 import { startOrigin } from '../helpers/origin.js'
 import { oneIntegration, startGateway } from '../helpers/gateway.js'
+import type { Problem } from '../helpers/problem.js'
 
 // Any unhandled rejection or exception while the gateway serves these failures
 // is a bug: the process must survive every upstream misbehaviour.
@@ -15,18 +16,6 @@ after(() => {
   process.off('unhandledRejection', onUnhandled)
   process.off('uncaughtException', onUnhandled)
 })
-
-interface Problem {
-  type: string
-  title: string
-  status: number
-  code: string
-  detail: string
-  instance: string
-  requestId: string
-  timestamp: string
-  upstreamStatus?: number
-}
 
 async function getProblem (url: string): Promise<{ res: Response, body: Problem, ms: number }> {
   const started = performance.now()

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { parseRateLimit, parseRateLimitPolicy, type QuotaPolicy, type RateLimitEntry } from './headers.js'
+import type { Problem } from '../helpers/problem.js'
 
 /** Shared by the gateway processes and the ClientService that makes keys for them. */
 export const PEPPER = 'limits-test-pepper-0123456789abcdef'
@@ -174,17 +175,7 @@ export function assertXTrioMatches (fields: LimitFields, what: string): string {
     `match no policy of RateLimit-Policy and RateLimit: ${JSON.stringify([...fields.limits].map(([n, e]) => [n, fields.policies.get(n)?.q, e.r, e.t]))}`)
 }
 
-export interface Problem {
-  type: string
-  title: string
-  status: number
-  code: string
-  detail: string
-  instance: string
-  requestId: string
-  timestamp: string
-  violatedPolicies?: unknown
-}
+export type { Problem }
 
 /** A 429 as CONTRACT.md section 6 has it; answers the problem document. */
 export function assertRateLimited (answer: Answer, violated: string[], what = `request #${answer.index}`): Problem {

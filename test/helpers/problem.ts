@@ -1,0 +1,13 @@
+/** A problem document as CONTRACT.md section 6 has it, with the extension members tests look at. */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  code: string
+  detail: string
+  instance: string
+  requestId: string
+  timestamp: string
+  upstreamStatus?: number
+  violatedPolicies?: unknown
+}
