@@ -17,6 +17,7 @@ import { MemoryStore } from './store/memory-store.js'
 import { RateLimiter } from './limits/rate-limiter.js'
 import type { Store } from './store/types.js'
 import { saneRequestId } from './proxy/headers.js'
+import { DocsHolder, docsPlugin } from './docs/index.js'
 
 export interface AppOptions {
   routes: RoutesConfig
@@ -41,6 +42,8 @@ declare module 'fastify' {
     store: Store
     clients: ClientService
     authenticator: Authenticator
+    /** The /doc document, cached; `rebuild(routes)` on reload. */
+    docs: DocsHolder
   }
 }
 
@@ -73,6 +76,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('store', store)
   app.decorate('clients', new ClientService(store, hasher))
   app.decorate('authenticator', authenticator)
+  const docs = new DocsHolder(options.routes)
+  app.decorate('docs', docs)
   decorateRequestFacts(app)
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -104,6 +109,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthPlugin, { holder, store })
   await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
+  await app.register(docsPlugin, { docs })
   await app.register(proxyPlugin, { holder, authenticator, limiter })
   return app
 }

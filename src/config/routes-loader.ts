@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml'
 import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType } from '@sinclair/typebox/errors'
@@ -6,6 +7,7 @@ import {
   DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
   type IntegrationEntry, type RoutesFile
 } from './routes-schema.js'
+import { inlineOperations, openapiOperations, pathParams, type IntegrationDocs } from './operations.js'
 import { parseDuration, parseRate, parseSize, type Rate } from './units.js'
 
 /** One problem in a routes file: where it is (YAML path and line) and what is wrong. */
@@ -34,6 +36,13 @@ export interface Integration {
   upstreamErrors: 'normalize' | 'passthrough'
   description: string
   apiKeyQuery: string | undefined
+  /** What /doc shows for it (inline `operations:` or its `openapi:` file); null: a catch-all. Not used by the proxy. */
+  docs: IntegrationDocs | null
+}
+
+export interface ParseRoutesOptions {
+  /** Where relative `openapi:` paths are resolved; default the working directory. */
+  baseDir?: string
 }
 
 export interface RoutesConfig {
@@ -51,7 +60,7 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
  * returned, each with its YAML path and 1-based line, so an operator can fix
  * them all in one go.
  */
-export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env): RoutesLoadResult {
+export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env, options: ParseRoutesOptions = {}): RoutesLoadResult {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line
@@ -85,8 +94,8 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env)
   const integrations: Integration[] = []
   const prefixes = new Map<string, string>()
   for (const [name, entry] of Object.entries(file.integrations)) {
-    const at = (field?: string): { path: string, line: number } => {
-      const segments = field === undefined ? ['integrations', name] : ['integrations', name, field]
+    const at = (field?: string, ...more: string[]): { path: string, line: number } => {
+      const segments = field === undefined ? ['integrations', name] : ['integrations', name, field, ...more]
       return { path: dotted(segments), line: lineOf(doc, segments, lineAt) }
     }
     const before = problems.length
@@ -115,8 +124,33 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env)
     const rewriteProblem = checkPathPrefix(rewritePrefix, 'rewritePrefix', true)
     if (rewriteProblem !== undefined) problems.push({ ...at('rewritePrefix'), message: rewriteProblem })
 
+    if (entry.operations !== undefined && entry.openapi !== undefined) {
+      problems.push({ ...at('openapi'), message: 'give either `operations:` or `openapi:`, not both' })
+    }
+    entry.operations?.forEach((op, i) => {
+      if (entry.methods !== undefined && !expandMethods(entry.methods).includes(op.method)) {
+        problems.push({ ...at('operations', String(i), 'method'), message: `${op.method} is not in this integration's methods` })
+      }
+      for (const p of op.parameters ?? []) {
+        if (p.in === 'path' && !pathParams(op.path).includes(p.name)) {
+          problems.push({ ...at('operations', String(i), 'parameters'), message: `path parameter '${p.name}' is not in the path ${op.path}` })
+        }
+      }
+    })
+
     if (problems.length > before || typeof upstream === 'string') continue
-    integrations.push(compile(name, entry, file.defaults ?? {}, upstream, prefix, rewritePrefix))
+    const integration = compile(name, entry, file.defaults ?? {}, upstream, prefix, rewritePrefix)
+    if (entry.operations !== undefined) {
+      integration.docs = inlineOperations(entry.operations)
+    } else if (entry.openapi !== undefined) {
+      const docs = openapiOperations(entry.openapi, options.baseDir ?? process.cwd(), name, rewritePrefix, integration.methods)
+      if (typeof docs === 'string') {
+        problems.push({ ...at('openapi'), message: docs })
+        continue
+      }
+      integration.docs = docs
+    }
+    integrations.push(integration)
   }
   if (problems.length > 0) return { ok: false, problems }
   return { ok: true, config: { integrations } }
@@ -130,7 +164,7 @@ export async function loadRoutesFile (file: string, env: NodeJS.ProcessEnv = pro
   } catch (err) {
     return { ok: false, problems: [{ path: '(file)', line: 0, message: `cannot read ${file}: ${(err as Error).message}` }] }
   }
-  return parseRoutes(text, env)
+  return parseRoutes(text, env, { baseDir: dirname(file) })
 }
 
 /** `file:line: path: message`, the form `gerbang routes check` prints and logs use. */
@@ -162,7 +196,8 @@ function compile (
     bodyLimit: typeof bodyLimit === 'number' ? bodyLimit : parseSize(bodyLimit) as number,
     upstreamErrors: pick('upstreamErrors'),
     description: entry.description ?? '',
-    apiKeyQuery: entry.apiKeyQuery
+    apiKeyQuery: entry.apiKeyQuery,
+    docs: null
   }
 }
 

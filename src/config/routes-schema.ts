@@ -29,6 +29,37 @@ const shared = {
 
 export const DefaultsSchema = Type.Object(shared, { additionalProperties: false })
 
+const ParameterSchema = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  in: Type.Union([Type.Literal('path'), Type.Literal('query')], { description: 'path or query' }),
+  required: Type.Optional(Type.Boolean()),
+  description: Type.Optional(Type.String()),
+  schema: Type.Optional(Type.Object({
+    type: Type.Union(['string', 'integer', 'number', 'boolean'].map((t) => Type.Literal(t)), {
+      description: 'string, integer, number or boolean'
+    }),
+    enum: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Number(), Type.Boolean()]), { minItems: 1 })),
+    default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+    format: Type.Optional(Type.String())
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+const ResponseSchema = Type.Object({
+  description: Type.String(),
+  example: Type.Optional(Type.Unknown())
+}, { additionalProperties: false })
+
+/** One operation of an integration, documented in /doc (CONTRACT.md section 7). */
+export const OperationSchema = Type.Object({
+  method: Method,
+  path: Type.String({ pattern: '^/', description: 'a path starting with / (relative to the prefix), e.g. /kamar/{id}' }),
+  summary: Type.String({ minLength: 1 }),
+  description: Type.Optional(Type.String()),
+  parameters: Type.Optional(Type.Array(ParameterSchema)),
+  requestBody: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'a JSON schema object' })),
+  responses: Type.Optional(Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), ResponseSchema))
+}, { additionalProperties: false })
+
 export const IntegrationSchema = Type.Object({
   upstream: Type.String({ minLength: 1, description: 'an http or https origin, optionally with a base path' }),
   prefix: Type.Optional(Type.String({ minLength: 1 })),
@@ -36,6 +67,10 @@ export const IntegrationSchema = Type.Object({
   methods: Type.Optional(Type.Array(Method, { minItems: 1, uniqueItems: true })),
   description: Type.Optional(Type.String()),
   apiKeyQuery: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
+  operations: Type.Optional(Type.Array(OperationSchema)),
+  openapi: Type.Optional(Type.String({
+    minLength: 1, description: 'a path (relative to the routes file) or http(s) URL of an OpenAPI 3.x file'
+  })),
   ...shared
 }, { additionalProperties: false })
 
@@ -46,6 +81,7 @@ export const RoutesFileSchema = Type.Object({
 
 export type RoutesFile = Static<typeof RoutesFileSchema>
 export type IntegrationEntry = Static<typeof IntegrationSchema>
+export type OperationEntry = Static<typeof OperationSchema>
 
 export const DEFAULTS = {
   timeout: '30s',
