@@ -69,6 +69,30 @@ export function inlineOperations (entries: OperationEntry[]): IntegrationDocs {
   return { operations, components: {} }
 }
 
+export function isOpenApiUrl (ref: string): boolean {
+  return /^https?:\/\//i.test(ref)
+}
+
+const FETCH_TIMEOUT_MS = 5000
+const MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+
+/** Fetches `openapi:` URLs once, at load time, each bounded in time and size; failures are kept as Errors. */
+export async function fetchOpenApiDocuments (urls: Iterable<string>): Promise<Map<string, string | Error>> {
+  const fetched = new Map<string, string | Error>()
+  await Promise.all([...new Set(urls)].map(async (url) => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' })
+      if (!res.ok) throw new Error(`the server answered ${res.status}`)
+      const text = await res.text()
+      if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`the document is larger than ${MAX_DOCUMENT_BYTES} bytes`)
+      fetched.set(url, text)
+    } catch (err) {
+      fetched.set(url, err instanceof Error ? new Error((err.cause as Error | undefined)?.message ?? err.message) : new Error(String(err)))
+    }
+  }))
+  return fetched
+}
+
 /**
  * Reads the upstream's OpenAPI 3.x file (YAML or JSON) and re-bases its paths
  * under the integration: paths outside `rewritePrefix` are not reachable
@@ -76,15 +100,26 @@ export function inlineOperations (entries: OperationEntry[]): IntegrationDocs {
  * missing, unparseable or not OpenAPI 3.x.
  */
 export function openapiOperations (
-  ref: string, baseDir: string, integration: string, rewritePrefix: string, methods: ReadonlySet<string> | null
+  ref: string, baseDir: string, integration: string, rewritePrefix: string, methods: ReadonlySet<string> | null,
+  fetched: ReadonlyMap<string, string | Error> = new Map()
 ): IntegrationDocs | string {
-  if (/^https?:\/\//i.test(ref)) return { operations: [], components: {}, openapiUrl: ref }
-  const file = isAbsolute(ref) ? ref : resolve(baseDir, ref)
+  let file: string
   let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    return `cannot read OpenAPI file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+  if (isOpenApiUrl(ref)) {
+    // URLs are fetched before parsing (fetchOpenApiDocuments); a file that
+    // was parsed without them only links to the URL.
+    const got = fetched.get(ref)
+    if (got === undefined) return { operations: [], components: {}, openapiUrl: ref }
+    if (got instanceof Error) return `cannot fetch OpenAPI document ${ref}: ${got.message}`
+    file = ref
+    text = got
+  } else {
+    file = isAbsolute(ref) ? ref : resolve(baseDir, ref)
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      return `cannot read OpenAPI file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+    }
   }
   let doc: unknown
   try {

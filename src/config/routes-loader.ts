@@ -7,7 +7,7 @@ import {
   DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
   type IntegrationEntry, type RoutesFile
 } from './routes-schema.js'
-import { inlineOperations, openapiOperations, pathParams, type IntegrationDocs } from './operations.js'
+import { fetchOpenApiDocuments, inlineOperations, openapiOperations, pathParams, type IntegrationDocs } from './operations.js'
 import { parseDuration, parseRate, parseSize, type Rate } from './units.js'
 
 /** One problem in a routes file: where it is (YAML path and line) and what is wrong. */
@@ -43,6 +43,8 @@ export interface Integration {
 export interface ParseRoutesOptions {
   /** Where relative `openapi:` paths are resolved; default the working directory. */
   baseDir?: string
+  /** `openapi:` URLs already fetched (loadRoutesFile does it); the others are only linked. */
+  fetched?: ReadonlyMap<string, string | Error>
 }
 
 export interface RoutesConfig {
@@ -143,7 +145,7 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
     if (entry.operations !== undefined) {
       integration.docs = inlineOperations(entry.operations)
     } else if (entry.openapi !== undefined) {
-      const docs = openapiOperations(entry.openapi, options.baseDir ?? process.cwd(), name, rewritePrefix, integration.methods)
+      const docs = openapiOperations(entry.openapi, options.baseDir ?? process.cwd(), name, rewritePrefix, integration.methods, options.fetched)
       if (typeof docs === 'string') {
         problems.push({ ...at('openapi'), message: docs })
         continue
@@ -164,7 +166,13 @@ export async function loadRoutesFile (file: string, env: NodeJS.ProcessEnv = pro
   } catch (err) {
     return { ok: false, problems: [{ path: '(file)', line: 0, message: `cannot read ${file}: ${(err as Error).message}` }] }
   }
-  return parseRoutes(text, env, { baseDir: dirname(file) })
+  const baseDir = dirname(file)
+  const first = parseRoutes(text, env, { baseDir })
+  if (!first.ok) return first
+  // The upstreams' own OpenAPI documents given by URL are read once, here.
+  const urls = first.config.integrations.flatMap((i) => i.docs?.openapiUrl !== undefined ? [i.docs.openapiUrl] : [])
+  if (urls.length === 0) return first
+  return parseRoutes(text, env, { baseDir, fetched: await fetchOpenApiDocuments(urls) })
 }
 
 /** `file:line: path: message`, the form `gerbang routes check` prints and logs use. */

@@ -201,3 +201,33 @@ describe('gerbang routes check with an openapi: reference', () => {
     })
   }
 })
+
+describe('an upstream OpenAPI document given by URL', async () => {
+  const { createServer } = await import('node:http')
+  const server = createServer((req, res) => {
+    if (req.url === '/openapi.yaml') {
+      res.writeHead(200, { 'content-type': 'application/yaml' })
+      res.end(FIXTURE_OPENAPI)
+    } else {
+      res.writeHead(404)
+      res.end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  const urlRoutes = (path: string): string => FIXTURE_ROUTES.replace('./fixture-openapi.yaml', `http://127.0.0.1:${port}${path}`)
+
+  test('is fetched at load time and re-based like a file', async (t) => {
+    t.after(() => { server.close() })
+    await writeFile(join(dir, 'routes-url.yaml'), urlRoutes('/openapi.yaml'))
+    const routes = await load(join(dir, 'routes-url.yaml'))
+    const { json: doc } = await documents(routes)
+    assert.ok(doc.paths['/kamar/kamar']?.get !== undefined, Object.keys(doc.paths).join(', '))
+    await SwaggerParser.validate(structuredClone(doc))
+
+    await writeFile(join(dir, 'routes-url-missing.yaml'), urlRoutes('/nope.yaml'))
+    const check = await runGerbang(['routes', 'check', join(dir, 'routes-url-missing.yaml')])
+    assert.equal(check.code, 1)
+    assert.match(check.stdout, /integrations\.kamar\.openapi: cannot fetch OpenAPI document .*404/)
+  })
+})
