@@ -5,6 +5,7 @@ import type { RoutesConfig } from './config/routes-loader.js'
 import { GerbangError, PROBLEM_CONTENT_TYPE, problemJson, type ErrorCode } from './errors.js'
 import { pathOnly, sendProblem } from './http/problem.js'
 import { AccessLog } from './http/access-log.js'
+import { LazyRequestLogger } from './http/lazy-logger.js'
 import { decorateRequestFacts } from './http/request-facts.js'
 import { healthPlugin } from './ops/health.js'
 import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
@@ -52,6 +53,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     logController: new AccessLog(),
+    childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
     requestIdHeader: false,
     genReqId: (req) => saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
     // Our own 503 (problem+json, Connection: close) is sent while closing.
