@@ -11,7 +11,7 @@ import type { RedisStore } from '../src/store/redis-store.js'
 import type { Client } from '../src/store/types.js'
 import {
   cpuUs, fmt, GATEWAY_NODE_FLAGS, GERBANG_BIN, load, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
-  rssMb, runMain, startGateway, startOrigin, stop, stopEach, summarize, table, track, writeRoutesFile,
+  machine, rssMb, runMain, startGateway, startOrigin, stop, stopEach, summarize, table, track, writeRoutesFile,
   type LoadSummary, type Started
 } from './common.js'
 import { openStore, startRedis, type BenchRedis } from './redis.js'
@@ -483,11 +483,7 @@ function report (r: Results): number {
 
   mkdirSync(dirname(RESULTS_FILE), { recursive: true })
   writeFileSync(RESULTS_FILE, JSON.stringify({
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    redis: r.redisVersion,
+    ...machine(r.redisVersion),
     settings: {
       realClients: REAL_CLIENTS,
       generatedClients: GENERATED,

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { cpus } from 'node:os'
 import autocannon from 'autocannon'
 
 // Compiled to dist/bench/*.js; the sibling scripts are compiled next to it.
@@ -376,4 +377,15 @@ export function runMain (main: () => Promise<number>): void {
     // Normally every child has already been stopped; this covers the error paths.
     killAll()
   })
+}
+
+/** Where a result was measured, at the head of every results file. */
+export function machine (redisVersion: string | undefined): Record<string, unknown> {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    redis: redisVersion
+  }
 }

@@ -10,7 +10,7 @@ import { ClientService } from '../src/auth/clients.js'
 import { SecretHasher } from '../src/auth/secrets.js'
 import {
   cpuUs, firstJsonLine, fmt, HERE, load, logsAccessLines, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
-  rssMb, runMain, spawnNode, startGateway, startOrigin, stop, stopEach, summarize, table, writeRoutesFile,
+  machine, rssMb, runMain, spawnNode, startGateway, startOrigin, stop, stopEach, summarize, table, writeRoutesFile,
   type LoadSummary, type Started
 } from './common.js'
 import { openStore, startRedis, type BenchRedis } from './redis.js'
@@ -336,11 +336,7 @@ async function main (): Promise<number> {
 
   mkdirSync(dirname(RESULTS_FILE), { recursive: true })
   writeFileSync(RESULTS_FILE, JSON.stringify({
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    redis: redis?.version,
+    ...machine(redis?.version),
     settings: {
       path: PATH,
       connections: CONNECTIONS,

@@ -47,6 +47,9 @@ export interface AuthenticatorOptions {
 const WWW_AUTHENTICATE_MISSING = 'Bearer realm="gerbang", ApiKey header="x-api-key"'
 const WWW_AUTHENTICATE_INVALID = 'Bearer realm="gerbang", error="invalid_token"'
 
+const INVALID_DETAIL: Record<CredentialKind, string> = { key: 'the API key is not valid', token: 'the bearer token is not valid' }
+const CREDENTIAL_NAME: Record<CredentialKind, string> = { key: 'the API key', token: 'the bearer token' }
+
 function invalid (detail: string): GerbangError {
   return new GerbangError('CREDENTIALS_INVALID', detail, undefined, { 'www-authenticate': WWW_AUTHENTICATE_INVALID })
 }
@@ -153,7 +156,7 @@ export class Authenticator {
     }
     if (secret === undefined || secret === '') return MISSING()
     if (kind === 'key' ? !looksLikeKey(secret) : !looksLikeToken(secret)) {
-      return invalid(kind === 'key' ? 'the API key is not valid' : 'the bearer token is not valid')
+      return invalid(INVALID_DETAIL[kind])
     }
 
     const hash = this.#hasher.hash(secret)
@@ -166,10 +169,10 @@ export class Authenticator {
       return this.#authorize(entry.principal, kind, integration, remoteAddress, now)
     }
     const unknownUntil = this.#unknown.get(hash)
-    if (unknownUntil !== undefined && unknownUntil > now) return invalid(kind === 'key' ? 'the API key is not valid' : 'the bearer token is not valid')
+    if (unknownUntil !== undefined && unknownUntil > now) return invalid(INVALID_DETAIL[kind])
 
     return this.#lookup(hash, kind).then((principal) => principal === undefined
-      ? invalid(kind === 'key' ? 'the API key is not valid' : 'the bearer token is not valid')
+      ? invalid(INVALID_DETAIL[kind])
       : this.#authorize(principal, kind, integration, remoteAddress, Date.now()),
     (err: unknown) => {
       if (entry !== undefined) return this.#authorize(entry.principal, kind, integration, remoteAddress, Date.now())
@@ -204,8 +207,8 @@ export class Authenticator {
   }
 
   #authorize (principal: Principal, kind: CredentialKind, integration: Integration, remoteAddress: string | undefined, now: number): Principal | GerbangError {
-    if (principal.revoked) return invalid(kind === 'key' ? 'the API key has been revoked' : 'the bearer token has been revoked')
-    if (principal.expiresAt <= now) return invalid(kind === 'key' ? 'the API key has expired' : 'the bearer token has expired')
+    if (principal.revoked) return invalid(`${CREDENTIAL_NAME[kind]} has been revoked`)
+    if (principal.expiresAt <= now) return invalid(`${CREDENTIAL_NAME[kind]} has expired`)
     if (principal.integrations !== '*' && !principal.integrations.has(integration.name)) {
       return new GerbangError('INTEGRATION_FORBIDDEN', `client ${principal.name} may not call ${integration.name}`)
     }

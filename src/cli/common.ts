@@ -78,3 +78,22 @@ export async function runCommand (name: string, command: () => Promise<number>):
     throw err
   }
 }
+
+/**
+ * Runs `gerbang <group> <sub> …`: the named subcommand through runCommand,
+ * or the group's usage (exit 0 when asked for, 2 when nothing was given).
+ */
+export async function dispatch (group: string, usage: string, subcommands: Record<string, (args: string[]) => Promise<number>>,
+  args: string[]): Promise<number> {
+  const [sub, ...rest] = args
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(`usage:\n${usage}\n`)
+    return sub === undefined ? 2 : 0
+  }
+  const command = Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined
+  if (command === undefined) {
+    process.stderr.write(`gerbang ${group}: unknown subcommand '${sub}'\nusage:\n${usage}\n`)
+    return 2
+  }
+  return await runCommand(`${group} ${sub}`, async () => await command(rest))
+}

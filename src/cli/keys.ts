@@ -1,7 +1,7 @@
 import { ClientService, type ClientWithKey } from '../auth/clients.js'
 import { parseDuration } from '../config/units.js'
 import { StoreConflictError, type Client, type Store } from '../store/types.js'
-import { CliError, KEYS_USAGE, parseCommand, required, runCommand, usageError } from './common.js'
+import { CliError, dispatch, KEYS_USAGE, parseCommand, required, usageError } from './common.js'
 import { requirePepper, requireRedisUrl, withStore } from './store-connection.js'
 
 // gerbang keys create|list|revoke|rotate (CONTRACT.md section 1). Secrets are
@@ -12,22 +12,7 @@ const DEFAULT_LIMIT = 100
 const HELP = { help: { type: 'boolean', short: 'h' } } as const
 
 export async function keys (args: string[]): Promise<number> {
-  const [sub, ...rest] = args
-  switch (sub) {
-    case 'create': return await runCommand('keys create', async () => await create(rest))
-    case 'list': return await runCommand('keys list', async () => await list(rest))
-    case 'revoke': return await runCommand('keys revoke', async () => await revoke(rest))
-    case 'rotate': return await runCommand('keys rotate', async () => await rotate(rest))
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(`usage:\n${KEYS_USAGE}\n`)
-      return sub === undefined ? 2 : 0
-    default:
-      process.stderr.write(`gerbang keys: unknown subcommand '${sub}'\nusage:\n${KEYS_USAGE}\n`)
-      return 2
-  }
+  return await dispatch('keys', KEYS_USAGE, { create, list, revoke, rotate }, args)
 }
 
 /** Prints the usage and returns true when --help was given. */

@@ -1,6 +1,6 @@
 import { hashPassword, passwordProblem } from '../auth/passwords.js'
 import type { UserRole } from '../store/types.js'
-import { CliError, USERS_USAGE, parseCommand, required, runCommand } from './common.js'
+import { CliError, dispatch, USERS_USAGE, parseCommand, required } from './common.js'
 import { requireRedisUrl, withStore } from './store-connection.js'
 
 // gerbang users create: an admin-UI user. The password comes from stdin, never
@@ -11,19 +11,7 @@ const ROLES: readonly UserRole[] = ['admin', 'operator', 'viewer']
 const MAX_PASSWORD_BYTES = 1024
 
 export async function users (args: string[]): Promise<number> {
-  const [sub, ...rest] = args
-  switch (sub) {
-    case 'create': return await runCommand('users create', async () => await create(rest))
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(`usage:\n${USERS_USAGE}\n`)
-      return sub === undefined ? 2 : 0
-    default:
-      process.stderr.write(`gerbang users: unknown subcommand '${sub}'\nusage:\n${USERS_USAGE}\n`)
-      return 2
-  }
+  return await dispatch('users', USERS_USAGE, { create }, args)
 }
 
 async function create (args: string[]): Promise<number> {

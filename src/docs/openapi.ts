@@ -8,11 +8,12 @@ import { TOKEN_PATH } from '../auth/oauth2.js'
 export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, unknown>> }
 
 const ERRORS: Array<[string, ErrorCode, string, string]> = [
-  ['401', 'CREDENTIALS_MISSING', 'Kunci API atau token tidak ada, tidak dikenal, dicabut atau kedaluwarsa', 'no API key or bearer token'],
+  ['401', 'CREDENTIALS_MISSING', 'Kunci API atau token tidak ada, tidak dikenal, dicabut atau kedaluwarsa',
+    'send an API key in the x-api-key header, or a bearer token from POST /oauth2/v1/accesstoken'],
   ['403', 'INTEGRATION_FORBIDDEN', 'Klien sah, tetapi tidak diberi akses ke integrasi ini', 'client demo may not call yankes'],
   ['404', 'ROUTE_NOT_FOUND', 'Tidak ada integrasi yang melayani jalur ini', 'no integration serves /tidak-ada'],
-  ['413', 'PAYLOAD_TOO_LARGE', 'Badan permintaan melebihi batas integrasi', 'the request body is larger than 1048576 bytes'],
-  ['429', 'RATE_LIMITED', 'Melebihi batas laju klien untuk integrasi ini', 'rate limit of 600 per 60 s exceeded; retry in 42 s'],
+  ['413', 'PAYLOAD_TOO_LARGE', 'Badan permintaan melebihi batas integrasi', 'the request body is larger than 1048576 bytes, the limit for dashboard'],
+  ['429', 'RATE_LIMITED', 'Melebihi batas laju klien untuk integrasi ini', 'over the limit of default; retry after 42 s'],
   ['502', 'UPSTREAM_UNAVAILABLE', 'Layanan hulu (upstream) tidak dapat dihubungi atau menjawab 5xx', 'yankes refused the connection'],
   ['503', 'UPSTREAM_CIRCUIT_OPEN', 'Layanan hulu sedang dihentikan sementara (circuit breaker) atau penyimpanan gateway tidak tersedia', 'yankes is failing; calls are paused for 30 s'],
   ['504', 'UPSTREAM_TIMEOUT', 'Layanan hulu tidak menjawab dalam batas waktu', 'yankes did not answer within 10000 ms']

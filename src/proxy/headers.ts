@@ -100,17 +100,6 @@ function dropNamed (headers: string[], named: Set<string>): string[] {
   return kept
 }
 
-/** The value of one response header in undici's raw form, or undefined. */
-export function rawHeaderValue (raw: Buffer[], lowerName: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as Buffer
-    if (name.length === lowerName.length && name.toString('latin1').toLowerCase() === lowerName) {
-      return (raw[i + 1] as Buffer).toString('latin1')
-    }
-  }
-  return undefined
-}
-
 const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,200}$/
 
 /** The client's x-request-id when it is sane, else undefined. */

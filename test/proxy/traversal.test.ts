@@ -2,10 +2,10 @@
 // upstream outside the integration's base path. Requests go on the wire
 // verbatim from a raw socket (fetch and URL would normalise `..` away), and
 // the assertions are on what the origin actually received.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { oneIntegration, startGateway } from '../helpers/gateway.js'
-import { startOrigin } from '../helpers/origin.js'
+import { oneIntegration, startGateway, type TestGateway } from '../helpers/gateway.js'
+import { startOrigin, type Origin } from '../helpers/origin.js'
 import { assertProblem, sendRaw } from './client.js'
 
 const ATTACKS = [
@@ -88,18 +88,23 @@ function hasDotDotSegment (path: string): boolean {
   return true
 }
 
-function rawGet (target: string, host: string, requestId: string): string {
-  return `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n`
-}
-
-test('no encoding of a traversal reaches the upstream outside its base path', async (t) => {
+/** An origin answering "ok", behind yankes with upstream base path /base and rewritePrefix /api. */
+async function setup (t: TestContext): Promise<{ origin: Origin, gw: TestGateway, host: string }> {
   const origin = await startOrigin((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 })
     res.end('ok')
   })
   t.after(async () => { await origin.close() })
   const gw = await startGateway(t, oneIntegration('yankes', `${origin.url}/base`, { rewritePrefix: '/api' }))
-  const host = new URL(gw.url).host
+  return { origin, gw, host: new URL(gw.url).host }
+}
+
+function rawGet (target: string, host: string, requestId: string): string {
+  return `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n`
+}
+
+test('no encoding of a traversal reaches the upstream outside its base path', async (t) => {
+  const { origin, gw, host } = await setup(t)
 
   const failures: string[] = []
   for (const [i, target] of ATTACKS.entries()) {
@@ -126,10 +131,7 @@ test('no encoding of a traversal reaches the upstream outside its base path', as
 })
 
 test('a NUL byte or a space in the raw request line answers 400 problem+json', async (t) => {
-  const origin = await startOrigin((_req, res) => { res.end('ok') })
-  t.after(async () => { await origin.close() })
-  const gw = await startGateway(t, oneIntegration('yankes', `${origin.url}/base`, { rewritePrefix: '/api' }))
-  const host = new URL(gw.url).host
+  const { origin, gw, host } = await setup(t)
   for (const target of ['/yankes/\u0000/x', '/yankes/.. /x', '/yankes/%2e%2e/\u0000']) {
     const res = await sendRaw(gw.url, Buffer.from(rawGet(target, host, 'raw-1'), 'latin1'))
     assertProblem(res, 400, 'BAD_REQUEST')
@@ -138,13 +140,7 @@ test('a NUL byte or a space in the raw request line answers 400 problem+json', a
 })
 
 test('ordinary paths with dots and escapes still reach the origin as sent', async (t) => {
-  const origin = await startOrigin((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 })
-    res.end('ok')
-  })
-  t.after(async () => { await origin.close() })
-  const gw = await startGateway(t, oneIntegration('yankes', `${origin.url}/base`, { rewritePrefix: '/api' }))
-  const host = new URL(gw.url).host
+  const { origin, gw, host } = await setup(t)
   for (const [i, [target, upstream]] of CONTROLS.entries()) {
     const res = await sendRaw(gw.url, rawGet(target, host, `ok-${i}`))
     assert.equal(res.status, 200, `${target}: ${res.body.toString()}`)
