@@ -7,7 +7,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+# The gateway, then the admin UI's browser code (into dist/admin-ui).
+RUN npx tsc -p tsconfig.json && npx tsc -p src/admin/ui/tsconfig.json && npm prune --omit=dev
 
 # --- runtime: only what `gerbang start` needs, as the unprivileged node user ---
 FROM node:20-bookworm-slim
@@ -18,6 +19,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/admin-ui ./dist/admin-ui
+COPY src/admin/ui/public ./src/admin/ui/public
 COPY package.json routes.yaml ./
 COPY bin ./bin
 USER node

@@ -14,7 +14,7 @@ import {
   machine, rssMb, runMain, startGateway, startOrigin, stop, stopEach, summarize, table, track, writeRoutesFile,
   type LoadSummary, type Started
 } from './common.js'
-import { openStore, startRedis, type BenchRedis } from './redis.js'
+import { closeStore, openStore, startRedis, type BenchRedis } from './redis.js'
 
 const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/clients.json')
 
@@ -329,14 +329,6 @@ async function throughputRun (clients: number, run: number, origin: Started, red
 
 function best (runs: ThroughputRecord[]): ThroughputRecord {
   return runs.reduce((a, b) => b.reqPerSec > a.reqPerSec ? b : a)
-}
-
-async function closeStore (store: RedisStore | undefined): Promise<void> {
-  try {
-    await store?.close()
-  } catch {
-    store?.redis.disconnect()
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -42,19 +42,33 @@ export async function startRedis (dir: string): Promise<BenchRedis> {
   // The port is free when picked, not necessarily when redis-server binds it: try again on another.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
-    const child = spawn('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', dir, '--loglevel', 'warning'
-    ], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const started = track(child, 'redis-server', { captureStdout: true })
-    const deadline = Date.now() + READY_TIMEOUT_MS
-    while (Date.now() < deadline && !hasExited(started)) {
-      if (await pong(port)) return { ...started, port, url: `redis://127.0.0.1:${port}`, version }
-      await sleep(20)
-    }
-    await stop(started)
-    if (attempt === 3) throw new Error(`redis-server did not answer PING on port ${port} within ${READY_TIMEOUT_MS} ms:\n${started.output()}`)
+    const redis = await launch(dir, port, version)
+    if (typeof redis !== 'string') return redis
+    if (attempt === 3) throw new Error(`redis-server did not answer PING on port ${port} within ${READY_TIMEOUT_MS} ms:\n${redis}`)
   }
+}
+
+/** Starts redis-server again on the port it had (empty: nothing is saved), after it was stopped. */
+export async function restartRedis (dir: string, port: number, version: string): Promise<BenchRedis> {
+  const redis = await launch(dir, port, version)
+  if (typeof redis === 'string') throw new Error(`redis-server did not start again on port ${port}:\n${redis}`)
+  return redis
+}
+
+/** A redis-server on `port` once it answers PING; else it is stopped and its output returned. */
+async function launch (dir: string, port: number, version: string): Promise<BenchRedis | string> {
+  const child = spawn('redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--dir', dir, '--loglevel', 'warning'
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const started = track(child, 'redis-server', { captureStdout: true })
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (Date.now() < deadline && !hasExited(started)) {
+    if (await pong(port)) return { ...started, port, url: `redis://127.0.0.1:${port}`, version }
+    await sleep(20)
+  }
+  await stop(started)
+  return started.output()
 }
 
 /**
@@ -72,4 +86,13 @@ export async function openStore (url: string): Promise<RedisStore> {
     await sleep(10)
   }
   return store
+}
+
+/** Closes a store opened by openStore, dropping the connection if Redis is gone. */
+export async function closeStore (store: RedisStore | undefined): Promise<void> {
+  try {
+    await store?.close()
+  } catch {
+    store?.redis.disconnect()
+  }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
@@ -13,6 +14,7 @@ import { startDemoUpstreams } from './upstreams.js'
 const ROUTES_FILE = fileURLToPath(new URL('../../routes.yaml', import.meta.url))
 const SHUTDOWN_TIMEOUT_MS = 5000
 const CLIENT_ID_PLACEHOLDER = '{{client_id}}'
+const ADMIN_EMAIL = 'admin@bantenprov.go.id'
 
 /** routes.yaml reads each upstream from e.g. SATU_DATA_UPSTREAM. */
 const upstreamVariable = (name: string): string => `${name.toUpperCase().replaceAll('-', '_')}_UPSTREAM`
@@ -54,7 +56,7 @@ function curlHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-function banner (app: FastifyInstance, base: string, key: string): string {
+function banner (app: FastifyInstance, base: string, key: string, adminPassword: string): string {
   const integrations = app.routeTable.table.routes.map(({ integration: i }) =>
     `  ${i.prefix.padEnd(12)} -> ${i.origin}${i.upstreamPathPrefix}\n  ${''.padEnd(12)}    ${i.description}`)
   return [
@@ -74,6 +76,11 @@ function banner (app: FastifyInstance, base: string, key: string): string {
     '# token OAuth2 gaya SATUSEHAT (SATUSEHAT-style OAuth2 token; then: Authorization: Bearer <access_token>)',
     `curl -X POST ${quote(`${base}/oauth2/v1/accesstoken?grant_type=client_credentials`)} -d ${quote(`client_id=${CLIENT_ID_PLACEHOLDER}`)} --data-urlencode ${quote(`client_secret=${key}`)}`,
     '',
+    `Admin UI: ${base}/admin`,
+    `  email:      ${ADMIN_EMAIL}`,
+    `  kata sandi (password): ${adminPassword}`,
+    `Dokumentasi API (API docs): ${base}/doc`,
+    '',
     'Catatan (note): toko data (store) demo ada di memori proses ini; kunci hilang saat demo berhenti.',
     '(The demo store lives in this process\'s memory; the key dies when the demo stops.)',
     'Log permintaan dicetak sebagai baris JSON (request logs are JSON lines).',
@@ -86,6 +93,8 @@ async function main (): Promise<void> {
   // The gateway's own reading of PORT, HOST and LOG_LEVEL, with its checks and defaults.
   const settings = readEnv(process.env)
   const upstreams = await startDemoUpstreams('127.0.0.1')
+  // A new admin password each run: the embedded store forgets it anyway.
+  const adminPassword = randomBytes(12).toString('base64url')
   let app: FastifyInstance
   try {
     app = await startGateway({
@@ -96,6 +105,8 @@ async function main (): Promise<void> {
       shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
       env: {
         ...process.env,
+        GERBANG_ADMIN_EMAIL: ADMIN_EMAIL,
+        GERBANG_ADMIN_PASSWORD: adminPassword,
         ...Object.fromEntries(Object.entries(upstreams.origins).map(([name, origin]) => [upstreamVariable(name), origin]))
       },
       onStopped: upstreams.close,
@@ -114,7 +125,7 @@ async function main (): Promise<void> {
     description: 'Klien demo (demo client) dari npm run demo',
     integrations: '*'
   })
-  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`, demo.key).replace(CLIENT_ID_PLACEHOLDER, demo.client.id))
+  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`, demo.key, adminPassword).replace(CLIENT_ID_PLACEHOLDER, demo.client.id))
 }
 
 main().catch((err: unknown) => {

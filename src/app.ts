@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
+import pino from 'pino'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import type { RoutesConfig } from './config/routes-loader.js'
 import { GerbangError, PROBLEM_CONTENT_TYPE, problemJson, type ErrorCode } from './errors.js'
@@ -8,6 +9,8 @@ import { AccessLog } from './http/access-log.js'
 import { LazyRequestLogger } from './http/lazy-logger.js'
 import { decorateRequestFacts } from './http/request-facts.js'
 import { healthPlugin } from './ops/health.js'
+import { GatewayMetrics, metricsPlugin } from './ops/metrics.js'
+import { pressurePlugin, type PressureOptions } from './ops/pressure.js'
 import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
 import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js'
@@ -16,9 +19,12 @@ import { oauth2Plugin } from './auth/oauth2.js'
 import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
 import { MemoryStore } from './store/memory-store.js'
 import { RateLimiter } from './limits/rate-limiter.js'
-import type { Store } from './store/types.js'
+import { StoreUnavailableError, type Store } from './store/types.js'
 import { saneRequestId } from './proxy/headers.js'
 import { DocsHolder, docsPlugin } from './docs/index.js'
+import { adminPlugin } from './admin/index.js'
+import { TrafficRecorder } from './analytics/traffic-recorder.js'
+import { diffIntegrations, type RoutesDiff } from './config/routes-watcher.js'
 
 export interface AppOptions {
   routes: RoutesConfig
@@ -30,10 +36,16 @@ export interface AppOptions {
   authCache?: AuthenticatorOptions
   /** Lifetime of OAuth2 access tokens; default SATUSEHAT's 14399 s. */
   tokenTtlMs?: number
-  /** A pino logger; omitted, the app logs nothing (tests). */
+  /** A pino logger; omitted, the app logs nothing (tests) but still counts traffic and metrics. */
   logger?: FastifyBaseLogger
   /** Extra socket options for upstream connections (CA bundle, DNS lookup). */
   upstreamConnect?: UpstreamConnectOptions
+  /** How often traffic counts for the admin dashboard go to the store; default 5 s. */
+  trafficFlushMs?: number
+  /** GERBANG_METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string | undefined
+  /** When to shed load with 503 OVERLOADED (src/ops/pressure.ts). */
+  pressure?: PressureOptions
 }
 
 declare module 'fastify' {
@@ -45,14 +57,34 @@ declare module 'fastify' {
     authenticator: Authenticator
     /** The /doc document, cached; `rebuild(routes)` on reload. */
     docs: DocsHolder
+    /** Per-minute traffic counts for the admin dashboard. */
+    traffic: TrafficRecorder
+    /** Prometheus metrics of this app (GET /metrics), in a registry of its own. */
+    metrics: GatewayMetrics
+    /**
+     * Swaps in a new routing table built from `routes` (already validated):
+     * new requests use it at once, requests in flight finish on the old one,
+     * whose connections then close. /doc follows.
+     */
+    applyRoutes: (routes: RoutesConfig) => RoutesDiff
   }
 }
 
+const RETIRED_TABLE_GRACE_MS = 30_000
+
 /** Builds the gateway: the same function serves `gerbang start`, the demo and the tests. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const store = options.store ?? new MemoryStore()
+  const traffic = new TrafficRecorder(store, {
+    ...(options.trafficFlushMs !== undefined ? { flushIntervalMs: options.trafficFlushMs } : {}),
+    ...(options.logger !== undefined ? { logger: options.logger } : {})
+  })
+  const metrics = new GatewayMetrics()
   const app = Fastify({
-    ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
-    logController: new AccessLog(),
+    // A silent logger rather than none: without one Fastify skips the
+    // response-finished callback that counts traffic and metrics.
+    loggerInstance: options.logger ?? pino({ level: 'silent' }),
+    logController: new AccessLog(traffic, metrics),
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
     requestIdHeader: false,
     genReqId: (req) => saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
@@ -68,18 +100,40 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     }
   })
 
-  const holder: RouteTableHolder = { table: new RouteTable(options.routes, options.upstreamConnect), closing: false }
-  const store = options.store ?? new MemoryStore()
+  const holder: RouteTableHolder = {
+    table: new RouteTable(options.routes, options.upstreamConnect),
+    closing: false,
+    lastReload: { at: new Date().toISOString(), ok: true, problems: [] },
+    reloads: { ok: 0, failed: 0 }
+  }
   const hasher = options.hasher ?? new SecretHasher(ephemeralPepper())
   const authenticator = new Authenticator(store, hasher, { ...options.authCache, logger: app.log })
   const limiter = new RateLimiter(store, { logger: app.log })
   await authenticator.start()
   app.decorate('routeTable', holder)
   app.decorate('store', store)
-  app.decorate('clients', new ClientService(store, hasher))
+  const clients = new ClientService(store, hasher)
+  app.decorate('clients', clients)
+  app.decorate('traffic', traffic)
+  app.decorate('metrics', metrics)
   app.decorate('authenticator', authenticator)
   const docs = new DocsHolder(options.routes)
   app.decorate('docs', docs)
+  const retired = new Set<RouteTable>()
+  app.decorate('applyRoutes', (routes: RoutesConfig): RoutesDiff => {
+    const old = holder.table
+    holder.table = new RouteTable(routes, options.upstreamConnect)
+    docs.rebuild(routes)
+    // A request that matched the old table may still be authenticating: it
+    // dispatches on the old pools a moment later. They close after a grace
+    // period; Pool.close then waits for the requests it is serving.
+    retired.add(old)
+    setTimeout(() => {
+      retired.delete(old)
+      old.close().catch((err: unknown) => { app.log.warn({ err }, 'closing the previous routes\' connections failed') })
+    }, RETIRED_TABLE_GRACE_MS).unref()
+    return diffIntegrations(old.config.integrations, routes.integrations)
+  })
   decorateRequestFacts(app)
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -96,6 +150,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       sendProblem(request, reply, error)
       return
     }
+    if (error instanceof StoreUnavailableError) {
+      request.log.warn({ err: error }, 'store unavailable')
+      sendProblem(request, reply, new GerbangError('STORE_UNAVAILABLE', 'the store is unavailable; try again shortly'))
+      return
+    }
     const status = error.statusCode ?? 500
     if (status >= 500) request.log.error({ err: error }, 'unhandled error')
     sendProblem(request, reply, new GerbangError(codeForStatus(status), status >= 500 ? 'an internal error occurred' : error.message))
@@ -103,15 +162,19 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('preClose', async () => { holder.closing = true })
   app.addHook('onClose', async () => {
-    await holder.table.close()
+    await Promise.all([holder.table, ...retired].map(async (table) => { await table.close() }))
     limiter.close()
+    await traffic.close()
     await authenticator.close()
     await store.close()
   })
 
+  await app.register(pressurePlugin, options.pressure ?? {})
   await app.register(healthPlugin, { holder, store })
+  await app.register(metricsPlugin, { metrics, holder, store, token: options.metricsToken })
   await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
   await app.register(docsPlugin, { docs })
+  await app.register(adminPlugin, { store, clients, holder })
   await app.register(proxyPlugin, { holder, authenticator, limiter })
   return app
 }

@@ -16,9 +16,18 @@ export const codes = {
   HEADERS_TOO_LARGE: { status: 431, title: 'Request Header Fields Too Large' },
   NOT_READY: { status: 503, title: 'Service Unavailable' },
 
+  // Admin API (/admin/api/*)
+  SESSION_REQUIRED: { status: 401, title: 'Unauthorized' },
+  LOGIN_FAILED: { status: 401, title: 'Unauthorized' },
+  CSRF_INVALID: { status: 403, title: 'Forbidden' },
+  PERMISSION_DENIED: { status: 403, title: 'Forbidden' },
+  NOT_FOUND: { status: 404, title: 'Not Found' },
+  CONFLICT: { status: 409, title: 'Conflict' },
+
   // Gateway side
   INTERNAL_ERROR: { status: 500, title: 'Internal Server Error' },
   SHUTTING_DOWN: { status: 503, title: 'Service Unavailable' },
+  OVERLOADED: { status: 503, title: 'Service Unavailable' },
   STORE_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },
 
   // Upstream side

@@ -5,7 +5,10 @@ import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
 import { createLogger } from './logging.js'
 import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
 import { createStore } from './store/index.js'
-import type { Store } from './store/types.js'
+import { StoreUnavailableError, type Store } from './store/types.js'
+import { ensureFirstAdmin } from './admin/first-admin.js'
+import { RoutesWatcher } from './config/routes-watcher.js'
+import type { PressureOptions } from './ops/pressure.js'
 
 export interface StartOptions {
   routesFile: string
@@ -18,6 +21,9 @@ export interface StartOptions {
   onStopped?: () => Promise<void>
   redisUrl: string | undefined
   keyPepper: string | undefined
+  /** GERBANG_METRICS_TOKEN, already checked by readEnv. */
+  metricsToken?: string | undefined
+  pressure?: PressureOptions
   /**
    * Set in a `gerbang start --workers` worker (src/workers.ts): its ready line
    * reads "worker ready" with its id, since only the primary says "gerbang is
@@ -59,7 +65,8 @@ export class StartupError extends Error {}
  */
 export async function startGateway (options: StartOptions): Promise<FastifyInstance> {
   const logger = createLogger(options.logLevel)
-  const loaded = await loadRoutesFile(options.routesFile, options.env)
+  const env = options.env ?? process.env
+  const loaded = await loadRoutesFile(options.routesFile, env)
   if (!loaded.ok) {
     throw new StartupError(`${options.routesFile} is not valid; the gateway will not start:\n` +
       loaded.problems.map((p) => '  ' + formatProblem(options.routesFile, p)).join('\n'))
@@ -67,10 +74,20 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
   const { store, hasher } = storeFor(options, logger)
   let app: FastifyInstance
   try {
-    app = await buildApp({ routes: loaded.config, logger, store, hasher })
+    app = await buildApp({ routes: loaded.config, logger, store, hasher, metricsToken: options.metricsToken, ...(options.pressure !== undefined ? { pressure: options.pressure } : {}) })
   } catch (err) {
     await store.close()
     throw new StartupError(`the gateway will not start:\n  ${(err as Error).message.replaceAll('\n', '\n  ')}`)
+  }
+  try {
+    await ensureFirstAdmin(store, env, logger)
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) {
+      logger.warn({ err }, 'could not check for a first admin user: the store is unavailable')
+    } else {
+      await app.close()
+      throw new StartupError(`the gateway will not start: ${(err as Error).message}`)
+    }
   }
 
   let address: string
@@ -81,11 +98,19 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     throw new StartupError(`the gateway cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`)
   }
 
+  // routes.yaml is watched, and SIGHUP reloads it too (not a reason to stop).
+  const watcher = new RoutesWatcher(app, { file: options.routesFile, env, logger })
+  watcher.watch()
+  const onHangup = (): void => { watcher.reload('SIGHUP').catch((err: unknown) => { logger.error({ err }, 'routes reload failed') }) }
+  process.on('SIGHUP', onHangup)
+
   // Installed only once listening: close-with-grace also exits on 'beforeExit',
   // which must not turn a failed start into exit code 0.
-  closeWithGrace({ delay: options.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
+  closeWithGrace({ delay: options.shutdownTimeoutMs, logger, skip: ['SIGHUP'] }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down: finishing in-flight requests')
+    process.off('SIGHUP', onHangup)
+    watcher.close()
     await app.close()
     await options.onStopped?.()
     logger.info('stopped')

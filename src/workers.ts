@@ -66,8 +66,9 @@ export async function runWorker (env: GatewayEnv): Promise<void> {
         id: cluster.worker?.id ?? 0,
         onReady: (address) => {
           ready = true
-          // close-with-grace now handles these signals; only note that one came.
-          for (const signal of ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2'] as const) {
+          // close-with-grace now handles these signals; only note that one
+          // came. (SIGHUP is not one: it reloads the routes.)
+          for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2'] as const) {
             process.once(signal, () => { signalled = true })
           }
           process.send?.({ gerbang: 'ready', address } satisfies ReadyMessage)
@@ -203,6 +204,7 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
     cluster.off('exit', onExit)
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)
+    process.off('SIGHUP', onHangup)
     const code = stopping.code !== 0 ? stopping.code : stopping.clean ? 0 : 1
     logger.info({ code }, 'stopped')
     logger.flush()
@@ -227,8 +229,15 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
     for (const { worker } of workers.values()) worker.process.kill('SIGKILL')
   }
 
+  // SIGHUP reloads routes.yaml: each worker reloads its own table.
+  const onHangup = (): void => {
+    logger.info({ workers: workers.size }, 'SIGHUP: asking every worker to reload the routes')
+    for (const { worker } of workers.values()) worker.process.kill('SIGHUP')
+  }
+
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  process.on('SIGHUP', onHangup)
   cluster.on('exit', onExit)
   for (let i = 0; i < count; i++) fork()
   return await finished

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
 import { INTEGRATION_NAME_PATTERN } from '../config/routes-schema.js'
 import { parseRate } from '../config/units.js'
-import type { Client, Store } from '../store/types.js'
+import { audit } from '../store/audit.js'
+import type { AuditEntry, Client, Store } from '../store/types.js'
 import { generateKey, type SecretHasher } from './secrets.js'
 
 // Managing clients and their keys: the one place the CLI and the admin API
@@ -29,6 +30,13 @@ export class ClientInputError extends Error {
 export interface ClientWithKey {
   client: Client
   key: string
+}
+
+/** What `keys list` and the admin UI show for a client. */
+export function clientStatus (client: Client, now = Date.now()): 'active' | 'revoked' | 'expired' {
+  if (client.revokedAt !== undefined) return 'revoked'
+  if (client.expiresAt !== undefined && Date.parse(client.expiresAt) <= now) return 'expired'
+  return 'active'
 }
 
 /** Parses `10.0.0.0/8` or a single address into a BlockList rule; undefined when invalid. */
@@ -78,7 +86,8 @@ export class ClientService {
     this.#hasher = hasher
   }
 
-  async create (input: NewClient): Promise<ClientWithKey> {
+  /** `actor` is the admin's email, or `cli` for the command line; it goes to the audit log. */
+  async create (input: NewClient, actor = 'cli'): Promise<ClientWithKey> {
     validate(input)
     const client: Client = {
       id: randomUUID(),
@@ -95,13 +104,19 @@ export class ClientService {
     await this.#store.createClient(client, this.#hasher.hash(key))
     // A process may have cached this key as unknown before it existed.
     await this.#store.publishChange({ clientId: client.id })
+    await this.#audit(actor, 'client.create', client, {
+      integrations: client.integrations === '*' ? ['*'] : client.integrations,
+      ...(client.rateLimit !== undefined ? { rateLimit: client.rateLimit } : {}),
+      ...(client.expiresAt !== undefined ? { expiresAt: client.expiresAt } : {})
+    })
     return { client, key }
   }
 
-  async list (search?: string, limit?: number): Promise<Client[]> {
+  async list (search?: string, limit?: number, offset?: number): Promise<Client[]> {
     return await this.#store.listClients({
       ...(search !== undefined ? { search } : {}),
-      ...(limit !== undefined ? { limit } : {})
+      ...(limit !== undefined ? { limit } : {}),
+      ...(offset !== undefined ? { offset } : {})
     })
   }
 
@@ -109,18 +124,27 @@ export class ClientService {
     return await this.#store.getClient(id)
   }
 
-  async revoke (id: string): Promise<Client | undefined> {
+  async revoke (id: string, actor = 'cli'): Promise<Client | undefined> {
     const client = await this.#store.revokeClient(id, new Date().toISOString())
-    if (client !== undefined) await this.#store.publishChange({ clientId: id })
+    if (client !== undefined) {
+      await this.#store.publishChange({ clientId: id })
+      await this.#audit(actor, 'client.revoke', client)
+    }
     return client
   }
 
   /** A new key; the old ones keep working for graceMs. Undefined when the client is unknown or revoked. */
-  async rotate (id: string, graceMs = 0): Promise<ClientWithKey | undefined> {
+  async rotate (id: string, graceMs = 0, actor = 'cli'): Promise<ClientWithKey | undefined> {
     const key = generateKey()
     if (!await this.#store.rotateKey(id, this.#hasher.hash(key), graceMs)) return undefined
     await this.#store.publishChange({ clientId: id })
     const client = await this.#store.getClient(id)
-    return client === undefined ? undefined : { client, key }
+    if (client === undefined) return undefined
+    await this.#audit(actor, 'client.rotate', client, { graceMs })
+    return { client, key }
+  }
+
+  async #audit (actor: string, action: string, client: Client, details?: AuditEntry['details']): Promise<void> {
+    await audit(this.#store, actor, action, { type: 'client', id: client.id, name: client.name }, details)
   }
 }

@@ -35,3 +35,8 @@ export function passwordProblem (password: string): string | undefined {
   if (password.length < 12) return 'the password must be at least 12 characters long'
   return undefined
 }
+
+/** Admin users sign in with an email address: one @, no spaces, at most 254 characters. */
+export function isEmailAddress (text: string): boolean {
+  return text.length <= 254 && /^[^\s@]+@[^\s@]+$/.test(text)
+}

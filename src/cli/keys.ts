@@ -1,4 +1,4 @@
-import { ClientService, type ClientWithKey } from '../auth/clients.js'
+import { ClientService, clientStatus, type ClientWithKey } from '../auth/clients.js'
 import { parseDuration } from '../config/units.js'
 import { StoreConflictError, type Client, type Store } from '../store/types.js'
 import { CliError, dispatch, KEYS_USAGE, parseCommand, required, usageError } from './common.js'
@@ -36,12 +36,6 @@ function commaList (text: string | undefined): string[] | undefined {
 function describeIntegrations (integrations: Client['integrations']): string {
   if (integrations === '*') return '* (all)'
   return integrations.length === 0 ? '(none)' : integrations.join(', ')
-}
-
-export function clientStatus (client: Client, now = Date.now()): 'active' | 'revoked' | 'expired' {
-  if (client.revokedAt !== undefined) return 'revoked'
-  if (client.expiresAt !== undefined && Date.parse(client.expiresAt) <= now) return 'expired'
-  return 'active'
 }
 
 /** The JSON create and rotate print: the client by name, with the key. */

@@ -1,5 +1,6 @@
-import { hashPassword, passwordProblem } from '../auth/passwords.js'
-import type { UserRole } from '../store/types.js'
+import { hashPassword, isEmailAddress, passwordProblem } from '../auth/passwords.js'
+import { findRole, ROLE_NAME_PATTERN } from '../admin/rbac.js'
+import { audit } from '../store/audit.js'
 import { CliError, dispatch, USERS_USAGE, parseCommand, required } from './common.js'
 import { requireRedisUrl, withStore } from './store-connection.js'
 
@@ -7,7 +8,6 @@ import { requireRedisUrl, withStore } from './store-connection.js'
 // from a flag (flags end up in shell history and `ps`), and is stored as an
 // scrypt hash only.
 
-const ROLES: readonly UserRole[] = ['admin', 'operator', 'viewer']
 const MAX_PASSWORD_BYTES = 1024
 
 export async function users (args: string[]): Promise<number> {
@@ -26,9 +26,9 @@ async function create (args: string[]): Promise<number> {
     return 0
   }
   const email = required(values.email, 'email', USERS_USAGE).trim()
-  const role = required(values.role, 'role', USERS_USAGE).trim() as UserRole
-  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) throw new CliError(`'${email}' is not an email address`)
-  if (!ROLES.includes(role)) throw new CliError(`--role must be one of ${ROLES.join(', ')}, not '${role}'`)
+  const role = required(values.role, 'role', USERS_USAGE).trim()
+  if (!isEmailAddress(email)) throw new CliError(`'${email}' is not an email address`)
+  if (!ROLE_NAME_PATTERN.test(role)) throw new CliError(`--role must be a role name such as admin, operator or viewer, not '${role}'`)
   const name = values.name?.trim() ?? ''
   if (name.length > 100) throw new CliError('--name must be at most 100 characters')
   const url = requireRedisUrl()
@@ -36,6 +36,7 @@ async function create (args: string[]): Promise<number> {
   await withStore(url, async (store) => {
     // Before asking for a password that would be thrown away.
     if (await store.getUser(email) !== undefined) throw new CliError(`a user with email '${email}' already exists (emails are compared ignoring case)`)
+    if (await findRole(store, role) === undefined) throw new CliError(`there is no role '${role}': use admin, operator, viewer or one made in the admin UI`)
     const password = await readPassword()
     const problem = passwordProblem(password)
     if (problem !== undefined) throw new CliError(problem)
@@ -46,6 +47,7 @@ async function create (args: string[]): Promise<number> {
       passwordHash: await hashPassword(password),
       createdAt: new Date().toISOString()
     })
+    await audit(store, 'cli', 'user.create', { type: 'user', id: email }, { role })
   })
   process.stdout.write(`created ${role} user ${email}\n`)
   return 0

@@ -1,5 +1,7 @@
 // The environment, read and checked once at start (CONTRACT.md section 2).
 
+import type { PressureOptions } from '../ops/pressure.js'
+
 export interface GatewayEnv {
   port: number
   host: string
@@ -10,6 +12,25 @@ export interface GatewayEnv {
   redisUrl: string | undefined
   /** Secret mixed into key and token hashes; required with REDIS_URL. */
   keyPepper: string | undefined
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`; unset, /metrics is open. */
+  metricsToken: string | undefined
+  /** When to shed load (GERBANG_MAX_EVENT_LOOP_DELAY_MS, GERBANG_MAX_HEAP_MB). */
+  pressure: PressureOptions
+}
+
+/** GERBANG_MAX_EVENT_LOOP_DELAY_MS and GERBANG_MAX_HEAP_MB: when to shed load (src/ops/pressure.ts). */
+function pressureFromEnv (env: NodeJS.ProcessEnv): PressureOptions {
+  const delay = env.GERBANG_MAX_EVENT_LOOP_DELAY_MS
+  const heap = env.GERBANG_MAX_HEAP_MB
+  const positive = (value: string, name: string): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a whole number above 0, not '${value}'`)
+    return n
+  }
+  return {
+    ...(delay !== undefined && delay !== '' ? { maxEventLoopDelayMs: positive(delay, 'GERBANG_MAX_EVENT_LOOP_DELAY_MS') } : {}),
+    ...(heap !== undefined && heap !== '' ? { maxHeapUsedBytes: positive(heap, 'GERBANG_MAX_HEAP_MB') * 2 ** 20 } : {})
+  }
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -21,6 +42,12 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
   if (!LOG_LEVELS.has(logLevel)) throw new Error(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, not '${logLevel}'`)
   const shutdownTimeoutMs = Number(env.GERBANG_SHUTDOWN_TIMEOUT_MS ?? 25_000)
   if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0) throw new Error('GERBANG_SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds')
+  const pressure = pressureFromEnv(env)
+  const metricsToken = env.GERBANG_METRICS_TOKEN === '' ? undefined : env.GERBANG_METRICS_TOKEN
+  // Its value is never part of a message: it is a secret.
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken)) {
+    throw new Error('GERBANG_METRICS_TOKEN must be at least 16 characters, printable ASCII without spaces')
+  }
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
@@ -28,6 +55,8 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
     logLevel,
     shutdownTimeoutMs,
     redisUrl: env.REDIS_URL === '' ? undefined : env.REDIS_URL,
-    keyPepper: env.GERBANG_KEY_PEPPER === '' ? undefined : env.GERBANG_KEY_PEPPER
+    keyPepper: env.GERBANG_KEY_PEPPER === '' ? undefined : env.GERBANG_KEY_PEPPER,
+    metricsToken,
+    pressure
   }
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml'
 import { Value } from '@sinclair/typebox/value'
-import { ValueErrorType } from '@sinclair/typebox/errors'
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import {
   DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
   type IntegrationEntry, type RoutesFile
@@ -34,10 +34,19 @@ export interface Integration {
   auth: 'apiKey' | 'none'
   bodyLimit: number
   upstreamErrors: 'normalize' | 'passthrough'
+  /** Attempts after the first for a replayable request that failed to connect or was reset (0 to 5). */
+  retries: number
+  /** Consecutive upstream failures that open the breaker, and how long it stays open; null: no breaker. */
+  circuitBreaker: CircuitBreakerSettings | null
   description: string
   apiKeyQuery: string | undefined
   /** What /doc shows for it (inline `operations:` or its `openapi:` file); null: a catch-all. Not used by the proxy. */
   docs: IntegrationDocs | null
+}
+
+export interface CircuitBreakerSettings {
+  failures: number
+  openForMs: number
 }
 
 export interface ParseRoutesOptions {
@@ -49,6 +58,8 @@ export interface ParseRoutesOptions {
 
 export interface RoutesConfig {
   integrations: Integration[]
+  /** The file it was read from and its text as written (`${VAR}` unexpanded), for the admin UI. */
+  source?: { file: string, text: string }
 }
 
 export type RoutesLoadResult =
@@ -84,7 +95,7 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
   }
 
   const seen = new Set<string>()
-  for (const error of Value.Errors(RoutesFileSchema, raw)) {
+  for (const error of schemaErrors(Value.Errors(RoutesFileSchema, raw))) {
     if (seen.has(error.path)) continue
     seen.add(error.path)
     const segments = error.path.split('/').slice(1).map(unescapePointer)
@@ -93,6 +104,10 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
   if (problems.length > 0) return { ok: false, problems }
 
   const file = raw as RoutesFile
+  if (zeroOpenFor(file.defaults?.circuitBreaker)) {
+    const segments = ['defaults', 'circuitBreaker', 'openFor']
+    problems.push({ path: dotted(segments), line: lineOf(doc, segments, lineAt), message: 'openFor must be longer than 0' })
+  }
   const integrations: Integration[] = []
   const prefixes = new Map<string, string>()
   for (const [name, entry] of Object.entries(file.integrations)) {
@@ -125,6 +140,10 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
     const rewritePrefix = entry.rewritePrefix ?? ''
     const rewriteProblem = checkPathPrefix(rewritePrefix, 'rewritePrefix', true)
     if (rewriteProblem !== undefined) problems.push({ ...at('rewritePrefix'), message: rewriteProblem })
+
+    if (zeroOpenFor(entry.circuitBreaker)) {
+      problems.push({ ...at('circuitBreaker', 'openFor'), message: 'openFor must be longer than 0' })
+    }
 
     if (entry.operations !== undefined && entry.openapi !== undefined) {
       problems.push({ ...at('openapi'), message: 'give either `operations:` or `openapi:`, not both' })
@@ -167,12 +186,13 @@ export async function loadRoutesFile (file: string, env: NodeJS.ProcessEnv = pro
     return { ok: false, problems: [{ path: '(file)', line: 0, message: `cannot read ${file}: ${(err as Error).message}` }] }
   }
   const baseDir = dirname(file)
-  const first = parseRoutes(text, env, { baseDir })
-  if (!first.ok) return first
+  let result = parseRoutes(text, env, { baseDir })
+  if (!result.ok) return result
   // The upstreams' own OpenAPI documents given by URL are read once, here.
-  const urls = first.config.integrations.flatMap((i) => i.docs?.openapiUrl !== undefined ? [i.docs.openapiUrl] : [])
-  if (urls.length === 0) return first
-  return parseRoutes(text, env, { baseDir, fetched: await fetchOpenApiDocuments(urls) })
+  const urls = result.config.integrations.flatMap((i) => i.docs?.openapiUrl !== undefined ? [i.docs.openapiUrl] : [])
+  if (urls.length > 0) result = parseRoutes(text, env, { baseDir, fetched: await fetchOpenApiDocuments(urls) })
+  if (result.ok) result.config.source = { file, text }
+  return result
 }
 
 /** `file:line: path: message`, the form `gerbang routes check` prints and logs use. */
@@ -203,9 +223,53 @@ function compile (
     auth: pick('auth'),
     bodyLimit: typeof bodyLimit === 'number' ? bodyLimit : parseSize(bodyLimit) as number,
     upstreamErrors: pick('upstreamErrors'),
+    retries: pick('retries'),
+    circuitBreaker: breakerSettings(entry.circuitBreaker, defaults.circuitBreaker),
     description: entry.description ?? '',
     apiKeyQuery: entry.apiKeyQuery,
     docs: null
+  }
+}
+
+type BreakerEntry = IntegrationEntry['circuitBreaker']
+
+/**
+ * The integration's breaker: `off`/`false` in the integration (or in defaults,
+ * when the integration says nothing) turns it off; otherwise each field comes
+ * from the integration, else defaults, else the built-in default.
+ */
+function breakerSettings (entry: BreakerEntry, defaults: BreakerEntry): CircuitBreakerSettings | null {
+  if (entry === 'off' || entry === false || (entry === undefined && (defaults === 'off' || defaults === false))) return null
+  const own = typeof entry === 'object' ? entry : {}
+  const shared = typeof defaults === 'object' ? defaults : {}
+  return {
+    failures: own.failures ?? shared.failures ?? DEFAULTS.circuitBreaker.failures,
+    openForMs: parseDuration(own.openFor ?? shared.openFor ?? DEFAULTS.circuitBreaker.openFor) as number
+  }
+}
+
+function zeroOpenFor (breaker: BreakerEntry): boolean {
+  return typeof breaker === 'object' && breaker.openFor !== undefined && parseDuration(breaker.openFor) === 0
+}
+
+/**
+ * Schema errors, with one refinement: a mapping given where a union allows
+ * one (`circuitBreaker: { failures: 0 }`) reports what is wrong inside the
+ * mapping, at its own path, rather than "not any of the union's forms".
+ */
+function * schemaErrors (errors: Iterable<ValueError>): Generator<ValueError> {
+  for (const error of errors) {
+    const { value } = error
+    if (error.type === ValueErrorType.Union && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const variants = (error.schema as { anyOf?: Array<{ type?: unknown }> }).anyOf ?? []
+      const index = variants.findIndex((v) => v.type === 'object')
+      const inner = index === -1 ? undefined : error.errors[index]
+      if (inner !== undefined) {
+        yield * schemaErrors(inner)
+        continue
+      }
+    }
+    yield error
   }
 }
 

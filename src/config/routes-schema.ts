@@ -18,13 +18,25 @@ const UpstreamErrors = Type.Union([Type.Literal('normalize'), Type.Literal('pass
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 const Method = Type.Union(HTTP_METHODS.map((m) => Type.Literal(m)), { description: HTTP_METHODS.join(', ') })
 
+/** `off` or `false` turns the breaker off; a mapping (may be empty) sets it up, missing fields from `defaults`. */
+const CircuitBreaker = Type.Union([
+  Type.Literal('off'),
+  Type.Literal(false),
+  Type.Object({
+    failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'an integer from 1 to 1000' })),
+    openFor: Type.Optional(Duration)
+  }, { additionalProperties: false })
+], { description: 'off, false, or a mapping { failures: 1..1000, openFor: <duration> }' })
+
 const shared = {
   timeout: Type.Optional(Duration),
   connectTimeout: Type.Optional(Duration),
   rateLimit: Type.Optional(Rate),
   auth: Type.Optional(Auth),
   bodyLimit: Type.Optional(Size),
-  upstreamErrors: Type.Optional(UpstreamErrors)
+  upstreamErrors: Type.Optional(UpstreamErrors),
+  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, description: 'an integer from 0 to 5' })),
+  circuitBreaker: Type.Optional(CircuitBreaker)
 }
 
 export const DefaultsSchema = Type.Object(shared, { additionalProperties: false })
@@ -89,7 +101,9 @@ export const DEFAULTS = {
   rateLimit: '600/1m',
   auth: 'apiKey',
   bodyLimit: '10mb',
-  upstreamErrors: 'normalize'
+  upstreamErrors: 'normalize',
+  retries: 2,
+  circuitBreaker: { failures: 5, openFor: '10s' }
 } as const
 
 /** Paths the gateway answers itself; no integration may take them. */

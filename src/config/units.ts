@@ -38,3 +38,13 @@ export function parseSize (text: string): number | undefined {
   if (match === null) return undefined
   return Number(match[1]) * (SIZE_UNIT[match[2] as string] as number)
 }
+
+/** A rate the way routes.yaml writes it: `600/1m`. */
+export function formatRate ({ limit, windowMs }: Rate): string {
+  const unit = windowMs % 3_600_000 === 0
+    ? [3_600_000, 'h'] as const
+    : windowMs % 60_000 === 0
+      ? [60_000, 'm'] as const
+      : windowMs % 1000 === 0 ? [1000, 's'] as const : [1, 'ms'] as const
+  return `${limit}/${windowMs / unit[0]}${unit[1]}`
+}

@@ -1,6 +1,9 @@
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import { LazyRequestLogger } from './lazy-logger.js'
 import { pathOnly } from './problem.js'
+import { UpstreamCutOffError } from '../proxy/forward.js'
+import type { TrafficRecorder } from '../analytics/traffic-recorder.js'
+import type { RequestMetrics } from '../ops/metrics.js'
 
 /**
  * Fastify's per-request log lines replaced by one access line per request,
@@ -8,9 +11,24 @@ import { pathOnly } from './problem.js'
  * status, duration and body bytes sent.
  */
 export class AccessLog extends LogController {
+  readonly #traffic: TrafficRecorder | undefined
+  readonly #metrics: RequestMetrics | undefined
+
+  /**
+   * @param traffic also counts each integration request here, for the admin dashboard
+   * @param metrics also counts every request here, for /metrics
+   */
+  constructor (traffic?: TrafficRecorder, metrics?: RequestMetrics) {
+    super()
+    this.#traffic = traffic
+    this.#metrics = metrics
+  }
+
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (request.integration !== null) this.#traffic?.record(request.integration, request.clientId, reply.statusCode)
+    this.#metrics?.record(request, reply)
     const line = {
       reqId: request.id,
       integration: request.integration ?? undefined,
@@ -24,7 +42,8 @@ export class AccessLog extends LogController {
       err: error ?? undefined
     }
     // The root logger with the id as a field: no per-request child (LazyRequestLogger).
-    if (error != null) this.#root(request).error(line, 'request failed')
+    if (error instanceof UpstreamCutOffError) this.#root(request).warn(line, 'request cut off by the upstream')
+    else if (error != null) this.#root(request).error(line, 'request failed')
     else this.#root(request).info(line, 'request')
   }
 

@@ -15,6 +15,10 @@ declare module 'fastify' {
     clientClosed: boolean
     /** The authenticated client's id, or null. */
     clientId: string | null
+    /** Milliseconds from dispatch to the upstream's response headers; -1 when it never answered. */
+    upstreamMs: number
+    /** Why the upstream failed (an undici/Node code such as ECONNREFUSED, or 'timeout'), or null. */
+    upstreamError: string | null
   }
 }
 
@@ -24,4 +28,6 @@ export function decorateRequestFacts (app: FastifyInstance): void {
   app.decorateRequest('bytesOut', 0)
   app.decorateRequest('clientClosed', false)
   app.decorateRequest('clientId', null)
+  app.decorateRequest('upstreamMs', -1)
+  app.decorateRequest('upstreamError', null)
 }

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
+import { ALWAYS_ANSWER } from './pressure.js'
 import { GerbangError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import type { RouteTableHolder } from '../proxy/index.js'
+import type { BreakerState } from '../proxy/circuit-breaker.js'
 import type { Store } from '../store/types.js'
 
 export interface HealthOptions {
@@ -9,9 +11,9 @@ export interface HealthOptions {
   store: Store
 }
 
-/** /healthz: the process is alive. /readyz: it can serve traffic. */
+/** /healthz: the process is alive. /readyz: it can serve traffic (and each integration's breaker state). */
 export async function healthPlugin (app: FastifyInstance, { holder, store }: HealthOptions): Promise<void> {
-  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/healthz', { config: ALWAYS_ANSWER }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', async (request, reply) => {
     if (holder.closing) {
@@ -27,6 +29,9 @@ export async function healthPlugin (app: FastifyInstance, { holder, store }: Hea
       sendProblem(request, reply, new GerbangError('NOT_READY', `the ${store.kind} store is unavailable`))
       return reply
     }
-    return { status: 'ready', integrations, store: store.kind }
+    // An open breaker cuts off one integration, not the gateway: it stays ready.
+    const breakers: Record<string, BreakerState> = {}
+    for (const route of holder.table.routes) breakers[route.integration.name] = route.breaker.state
+    return { status: 'ready', integrations, store: store.kind, breakers }
   })
 }

@@ -4,11 +4,28 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { classifyUpstreamError, GerbangError, upstreamStatusError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { isFailureStatus } from './circuit-breaker.js'
 import type { Principal } from '../auth/authenticator.js'
 import type { RouteTableHolder } from './index.js'
 import type { Route } from './route-table.js'
 
 const enum State { Waiting, Streaming, Done }
+
+// Retries: the backoff before retry n (0-based) is BACKOFF_BASE_MS × 2^n,
+// jittered by × 0.5–1.5 so clients that failed together do not come back together.
+const BACKOFF_BASE_MS = 25
+
+/**
+ * Failures of the connection itself, before any response byte: refused,
+ * reset, closed while the request was written or before the upstream
+ * answered. Timeouts are not among them: a retry would wait as long again.
+ */
+const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
+
+/** RFC 9110 section 9.2.2: sending these twice has the effect of sending them once. */
+function isIdempotent (method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE'
+}
 
 /**
  * One request forwarded to its upstream: an undici dispatch handler that
@@ -17,6 +34,14 @@ const enum State { Waiting, Streaming, Done }
  *
  * undici's own timers tick every half second, too coarse for "504 within the
  * timeout", so the connect and response deadlines are one Node timer here.
+ * The response deadline counts from the first dispatch: a retry (the same
+ * handler dispatched again, after a backoff held in that same timer slot)
+ * never moves it.
+ *
+ * Each request tells its integration's circuit breaker one outcome, once, as
+ * it leaves the Waiting state: success or failure from the upstream's answer,
+ * failure on a timeout or an unavailable upstream (after the retries), or
+ * nothing (released) when the client left or its body was refused.
  */
 class Forwarding implements Dispatcher.DispatchHandler {
   readonly #request: FastifyRequest
@@ -25,19 +50,31 @@ class Forwarding implements Dispatcher.DispatchHandler {
   readonly #holder: RouteTableHolder
   /** Headers the gateway adds to the client's response (rate limits). */
   readonly #extraHeaders: string[]
+  /** Dispatched again as they are for a retry. */
+  readonly #options: Dispatcher.DispatchOptions
+  /** This request is the breaker's half-open probe. */
+  readonly #probe: boolean
   readonly #startedAt: number
+  /** When the current attempt was dispatched: its connect deadline counts from here. */
+  #attemptStartedAt: number
+  #retries = 0
   #state = State.Waiting
   #connected = false
   #abort: ((err?: Error) => void) | undefined
+  /** The deadline timer, or during a backoff the timer that starts the retry. */
   #timer: NodeJS.Timeout | undefined
 
-  constructor (request: FastifyRequest, reply: FastifyReply, route: Route, holder: RouteTableHolder, extraHeaders: string[]) {
+  constructor (request: FastifyRequest, reply: FastifyReply, route: Route, holder: RouteTableHolder, extraHeaders: string[],
+    options: Dispatcher.DispatchOptions, probe: boolean) {
     this.#request = request
     this.#reply = reply
     this.#route = route
     this.#holder = holder
     this.#extraHeaders = extraHeaders
+    this.#options = options
+    this.#probe = probe
     this.#startedAt = performance.now()
+    this.#attemptStartedAt = this.#startedAt
     const { connectTimeoutMs, timeoutMs } = route.integration
     this.#timer = setTimeout(this.#onDeadline, Math.min(connectTimeoutMs, timeoutMs))
     reply.raw.once('close', this.#onClientClose)
@@ -55,8 +92,11 @@ class Forwarding implements Dispatcher.DispatchHandler {
   onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.#state !== State.Waiting) return true
     this.#clearTimer()
-    const { integration } = this.#route
+    const { integration, breaker } = this.#route
     this.#request.upstreamStatus = statusCode
+    this.#request.upstreamMs = performance.now() - this.#startedAt
+    if (isFailureStatus(statusCode)) breaker.failed(this.#probe, this.#request.log)
+    else breaker.succeeded(this.#probe, this.#request.log)
 
     if (integration.upstreamErrors === 'normalize') {
       const code = upstreamStatusError(statusCode)
@@ -104,10 +144,18 @@ class Forwarding implements Dispatcher.DispatchHandler {
       this.#state = State.Done
       this.#request.log.warn({ err: errorSummary(err), integration: this.#route.integration.name },
         'upstream failed after the response started; client connection destroyed')
-      this.#reply.raw.destroy()
+      const res = this.#reply.raw
+      // Fastify writes the access line (and counts the request) on the
+      // response's 'finish' or 'error'; a destroyed response only emits 'close'.
+      this.#request.upstreamError = upstreamErrorCode(err)
+      if (res.listenerCount('error') > 0) res.emit('error', new UpstreamCutOffError(this.#request.upstreamError))
+      res.destroy()
       return
     }
+    this.#abort = undefined // this attempt is over
+    const { breaker } = this.#route
     if (err instanceof GerbangError) {
+      breaker.released(this.#probe)
       this.#finish(err)
       return
     }
@@ -115,16 +163,59 @@ class Forwarding implements Dispatcher.DispatchHandler {
     const { name, timeoutMs, connectTimeoutMs } = this.#route.integration
     if (failure.kind === 'client-closed') {
       this.#state = State.Done
+      breaker.released(this.#probe)
       return
     }
     if (failure.kind === 'timeout') {
+      this.#request.upstreamError = 'timeout'
+      breaker.failed(this.#probe, this.#request.log)
       this.#finish(new GerbangError('UPSTREAM_TIMEOUT', failure.phase === 'connect'
         ? `${name} did not accept a connection within ${connectTimeoutMs} ms`
         : `${name} did not answer within ${timeoutMs} ms`))
       return
     }
-    this.#request.log.info({ err: errorSummary(err), integration: name }, 'upstream unavailable')
-    this.#finish(new GerbangError('UPSTREAM_UNAVAILABLE', `${name} ${failure.reason}`))
+    const code = upstreamErrorCode(err)
+    if (this.#retry(code, err)) return
+    this.#request.upstreamError = code
+    this.#request.log.info({ err: errorSummary(err), integration: name, attempts: this.#retries + 1 }, 'upstream unavailable')
+    breaker.failed(this.#probe, this.#request.log)
+    this.#finish(new GerbangError('UPSTREAM_UNAVAILABLE', this.#retries === 0
+      ? `${name} ${failure.reason}`
+      : `${name} ${failure.reason} (${this.#retries + 1} attempts)`))
+  }
+
+  /**
+   * Schedules another attempt after a connection failure, when one is allowed:
+   * retries left, a retryable failure, a request that can be sent again
+   * as it is (idempotent or with an Idempotency-Key, and no body: the body
+   * is a stream already consumed), and a backoff that ends before the deadline.
+   */
+  #retry (code: string, err: Error): boolean {
+    const { integration, pool } = this.#route
+    if (this.#retries >= integration.retries || !RETRYABLE_CODES.has(code) || this.#options.body !== null ||
+      !(isIdempotent(this.#options.method) || this.#request.headers['idempotency-key'] !== undefined) ||
+      // A reload retired this table and closed its pool: the original error is the truthful answer.
+      pool.closed) return false
+    const delay = BACKOFF_BASE_MS * 2 ** this.#retries * (0.5 + Math.random())
+    if (performance.now() + delay >= this.#startedAt + integration.timeoutMs) return false
+    this.#retries++
+    this.#connected = false
+    this.#timer = setTimeout(Forwarding.#backoffEnded, delay, this)
+    this.#request.log.info({ err: errorSummary(err), integration: integration.name, retry: this.#retries, delayMs: Math.round(delay) },
+      'upstream connection failed; retrying')
+    return true
+  }
+
+  // A static function given the handler, not an arrow property: nothing is
+  // allocated for retries on the requests that never need one.
+  static #backoffEnded (self: Forwarding): void {
+    self.#timer = undefined
+    if (self.#state !== State.Waiting) return
+    const { pool, integration } = self.#route
+    const now = performance.now()
+    self.#attemptStartedAt = now
+    self.#timer = setTimeout(self.#onDeadline, Math.min(integration.connectTimeoutMs, self.#startedAt + integration.timeoutMs - now))
+    pool.dispatch(self.#options, self)
   }
 
   #finish (error: GerbangError): void {
@@ -146,7 +237,10 @@ class Forwarding implements Dispatcher.DispatchHandler {
     const { name, connectTimeoutMs, timeoutMs } = this.#route.integration
     const elapsed = performance.now() - this.#startedAt
     let error: GerbangError
-    if (!this.#connected && connectTimeoutMs <= timeoutMs) {
+    // The timer was set for the attempt's connect deadline or the response
+    // deadline, whichever came first; not connected, with the connect deadline
+    // first, it was the connect deadline.
+    if (!this.#connected && this.#attemptStartedAt - this.#startedAt + connectTimeoutMs <= timeoutMs) {
       error = new GerbangError('UPSTREAM_TIMEOUT', `${name} did not accept a connection within ${connectTimeoutMs} ms`)
     } else if (elapsed < timeoutMs) {
       // The connect deadline passed with the connection up: wait for the rest of the response deadline.
@@ -155,6 +249,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
     } else {
       error = new GerbangError('UPSTREAM_TIMEOUT', `${name} did not answer within ${timeoutMs} ms`)
     }
+    this.#request.upstreamError = 'timeout'
+    this.#route.breaker.failed(this.#probe, this.#request.log)
     this.#finish(error)
     this.#abort?.(error)
   }
@@ -162,10 +258,25 @@ class Forwarding implements Dispatcher.DispatchHandler {
   readonly #onClientClose = (): void => {
     // 'close' also follows a normal finish; only an early close matters here.
     if (this.#state === State.Done) return
+    // Still waiting (a backoff included): the upstream has not said anything.
+    if (this.#state === State.Waiting) this.#route.breaker.released(this.#probe)
     this.#state = State.Done
     this.#clearTimer()
     this.#request.clientClosed = true
     this.#abort?.(new ClientClosedError())
+  }
+}
+
+/**
+ * The upstream broke off a response already under way. An operational event
+ * like any upstream failure: the access line is a warning, and carries no
+ * stack (it says nothing about the gateway's code).
+ */
+export class UpstreamCutOffError extends Error {
+  constructor (code: string) {
+    super(`upstream failed after the response started (${code})`)
+    this.name = 'UpstreamCutOffError'
+    this.stack = `${this.name}: ${this.message}`
   }
 }
 
@@ -174,6 +285,12 @@ class ClientClosedError extends Error {
   constructor () {
     super('client closed the connection')
   }
+}
+
+/** The error's own code, or its cause's (undici wraps Node's), for metrics. */
+function upstreamErrorCode (err: Error): string {
+  const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code
+  return typeof code === 'string' ? code : 'unknown'
 }
 
 /** Logs an upstream error by its code and message, never its stack or request options. */
@@ -205,23 +322,27 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
 export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, holder: RouteTableHolder,
   principal: Principal | undefined, extraHeaders: string[]): void {
   const req = request.raw
-  const { integration } = route
+  const { integration, breaker } = route
   const method = req.method as Dispatcher.HttpMethod
-  let body: Readable | null = null
   const length = req.headers['content-length']
+  if (length !== undefined && Number(length) > integration.bodyLimit) {
+    sendProblem(request, reply, new GerbangError('PAYLOAD_TOO_LARGE',
+      `the request body is ${length} bytes; ${integration.name} accepts at most ${integration.bodyLimit}`))
+    return
+  }
+  const admission = breaker.admit(request.log)
+  if (admission === 'reject') {
+    sendProblem(request, reply, breaker.refusal())
+    return
+  }
+  let body: Readable | null = null
   if (length !== undefined) {
-    if (Number(length) > integration.bodyLimit) {
-      sendProblem(request, reply, new GerbangError('PAYLOAD_TOO_LARGE',
-        `the request body is ${length} bytes; ${integration.name} accepts at most ${integration.bodyLimit}`))
-      return
-    }
     if (length !== '0') body = req
   } else if (req.headers['transfer-encoding'] !== undefined) {
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
   }
 
-  const handler = new Forwarding(request, reply, route, holder, extraHeaders)
-  route.pool.dispatch({
+  const options: Dispatcher.DispatchOptions = {
     method,
     path,
     headers: upstreamRequestHeaders(req, request.id, request.protocol, principal),
@@ -229,5 +350,6 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     // Pipelining a non-idempotent request over a reused socket is unsafe; one at a time.
     blocking: false,
     reset: false
-  }, handler)
+  }
+  route.pool.dispatch(options, new Forwarding(request, reply, route, holder, extraHeaders, options, admission === 'probe'))
 }

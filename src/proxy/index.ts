@@ -14,6 +14,10 @@ import { unsafePathReason } from './safe-path.js'
 export interface RouteTableHolder {
   table: RouteTable
   closing: boolean
+  /** When routes were last (re)loaded, what changed, and what was wrong if the load was refused. */
+  lastReload: { at: string, ok: boolean, problems: string[], added?: string[], removed?: string[], changed?: string[] }
+  /** Reloads since start: applied, and refused (an invalid file). */
+  reloads: { ok: number, failed: number }
 }
 
 export interface ProxyOptions {

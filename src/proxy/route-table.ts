@@ -2,6 +2,7 @@ import type { LookupFunction } from 'node:net'
 import { Pool } from 'undici'
 import type { Integration, RoutesConfig } from '../config/routes-loader.js'
 import { policy, type Policy } from '../limits/rate-limiter.js'
+import { CircuitBreaker } from './circuit-breaker.js'
 
 /** An integration ready to serve: its config plus the connection pool to its upstream. */
 export interface Route {
@@ -12,6 +13,8 @@ export interface Route {
   /** The integration's rate as the `default` policy, and the list of it alone (the common case, built once). */
   readonly policy: Policy
   readonly policies: readonly Policy[]
+  /** The integration's circuit breaker, new with every table (always present; `enabled` is false when it is off). */
+  readonly breaker: CircuitBreaker
 }
 
 export interface UpstreamConnectOptions {
@@ -38,6 +41,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 30_000
  */
 export class RouteTable {
   readonly routes: readonly Route[]
+  /** The configuration this table was built from. */
+  readonly config: RoutesConfig
   readonly #byFirstSegment = new Map<string, Route[]>()
 
   /**
@@ -45,6 +50,7 @@ export class RouteTable {
    *   a trusted CA bundle, or a custom DNS `lookup` (service discovery, tests).
    */
   constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {}) {
+    this.config = config
     const routes: Route[] = []
     for (const integration of config.integrations) {
       // One pool per integration: its own connect timeout, and keep-alive
@@ -58,7 +64,8 @@ export class RouteTable {
         bodyTimeout: integration.timeoutMs
       })
       const ratePolicy = policy('default', integration.rateLimit)
-      const route = { integration, pool, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy] }
+      const breaker = new CircuitBreaker(integration.name, integration.circuitBreaker, integration.timeoutMs)
+      const route = { integration, pool, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy], breaker }
       routes.push(route)
       const first = firstSegment(integration.prefix)
       const list = this.#byFirstSegment.get(first) ?? []

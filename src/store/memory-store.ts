@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import {
   StoreConflictError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
-  type Lease, type WindowCounter
+  type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket
 } from './types.js'
 
 interface Expiring {
@@ -12,6 +12,22 @@ interface Expiring {
 }
 
 const DEFAULT_LIST_LIMIT = 100
+const AUDIT_KEEP = 100_000
+// The audit array may run this far past AUDIT_KEEP before it is cut back, so
+// that a full log is not shifted on every append.
+const AUDIT_SLACK = 1000
+// Expired sessions and counter buckets are dropped when read; ones never read
+// again are swept at most this often, on a write.
+const SWEEP_EVERY_MS = 60_000
+
+/** Orders by a string key in code-unit order, as Redis orders its sorted-set members. */
+function byKey<T> (key: (item: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const x = key(a)
+    const y = key(b)
+    return x < y ? -1 : x > y ? 1 : 0
+  }
+}
 
 /**
  * The embedded store: everything in this process's memory, gone when it
@@ -27,6 +43,12 @@ export class MemoryStore implements Store {
   readonly #users = new Map<string, User>()
   readonly #events = new EventEmitter()
   readonly #windows = new Map<string, { count: number, resetAt: number }>()
+  readonly #roles = new Map<string, Role>()
+  readonly #sessions = new Map<string, { session: Session, expiresAt: number }>()
+  /** Oldest first; listAudit reads it from the end. */
+  readonly #audit: AuditEntry[] = []
+  readonly #counters = new Map<string, { expiresAt: number, counts: Map<string, number> }>()
+  #nextSweep = Date.now() + SWEEP_EVERY_MS
 
   async createClient (client: Client, keyHash: string): Promise<void> {
     const name = client.name.toLowerCase()
@@ -43,14 +65,24 @@ export class MemoryStore implements Store {
 
   async listClients (options: ListClientsOptions = {}): Promise<Client[]> {
     const fragment = options.search?.toLowerCase()
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT
+    let skip = Math.max(0, options.offset ?? 0)
     const names = [...this.#names.keys()].sort()
     const found: Client[] = []
     for (const name of names) {
-      if (found.length >= (options.limit ?? DEFAULT_LIST_LIMIT)) break
+      if (found.length >= limit) break
       if (fragment !== undefined && !name.includes(fragment)) continue
+      if (skip > 0) {
+        skip -= 1
+        continue
+      }
       found.push(structuredClone(this.#clients.get(this.#names.get(name) as string) as Client))
     }
     return found
+  }
+
+  async countClients (): Promise<number> {
+    return this.#clients.size
   }
 
   async revokeClient (id: string, at: string): Promise<Client | undefined> {
@@ -103,6 +135,97 @@ export class MemoryStore implements Store {
     return user === undefined ? undefined : structuredClone(user)
   }
 
+  async listUsers (): Promise<User[]> {
+    return [...this.#users].sort(byKey(([email]) => email)).map(([, user]) => structuredClone(user))
+  }
+
+  async updateUser (user: User): Promise<boolean> {
+    const email = user.email.toLowerCase()
+    if (!this.#users.has(email)) return false
+    this.#users.set(email, structuredClone(user))
+    return true
+  }
+
+  async deleteUser (email: string): Promise<boolean> {
+    return this.#users.delete(email.toLowerCase())
+  }
+
+  async listRoles (): Promise<Role[]> {
+    return [...this.#roles.values()].sort(byKey((role) => role.name)).map((role) => structuredClone(role))
+  }
+
+  async getRole (name: string): Promise<Role | undefined> {
+    const role = this.#roles.get(name)
+    return role === undefined ? undefined : structuredClone(role)
+  }
+
+  async saveRole (role: Role): Promise<void> {
+    this.#roles.set(role.name, structuredClone(role))
+  }
+
+  async deleteRole (name: string): Promise<boolean> {
+    return this.#roles.delete(name)
+  }
+
+  async saveSession (idHash: string, session: Session, ttlMs: number): Promise<void> {
+    const now = this.#sweepIfDue()
+    this.#sessions.set(idHash, { session: structuredClone(session), expiresAt: now + ttlMs })
+  }
+
+  async getSession (idHash: string): Promise<Session | undefined> {
+    const entry = this.#liveSession(idHash)
+    return entry === undefined ? undefined : structuredClone(entry.session)
+  }
+
+  async touchSession (idHash: string, ttlMs: number): Promise<void> {
+    const entry = this.#liveSession(idHash)
+    if (entry !== undefined) entry.expiresAt = Date.now() + ttlMs
+  }
+
+  async deleteSession (idHash: string): Promise<void> {
+    this.#sessions.delete(idHash)
+  }
+
+  async appendAudit (entry: AuditEntry): Promise<void> {
+    this.#audit.push(structuredClone(entry))
+    if (this.#audit.length > AUDIT_KEEP + AUDIT_SLACK) this.#audit.splice(0, this.#audit.length - AUDIT_KEEP)
+  }
+
+  async listAudit (offset: number, limit: number): Promise<AuditEntry[]> {
+    const newest = this.#audit.length - 1 - Math.max(0, offset)
+    // Entries past AUDIT_KEEP are only waiting to be cut off.
+    const oldest = Math.max(newest - limit + 1, this.#audit.length - AUDIT_KEEP, 0)
+    const found: AuditEntry[] = []
+    for (let i = newest; i >= oldest; i--) found.push(structuredClone(this.#audit[i] as AuditEntry))
+    return found
+  }
+
+  async addCounts (buckets: readonly CounterBucket[]): Promise<void> {
+    const now = this.#sweepIfDue()
+    for (const { bucket, ttlMs, counts } of buckets) {
+      let entry = this.#liveCounters(bucket, now)
+      for (const [field, count] of counts) {
+        if (count === 0) continue
+        if (entry === undefined) {
+          entry = { expiresAt: 0, counts: new Map() }
+          this.#counters.set(bucket, entry)
+        }
+        entry.counts.set(field, (entry.counts.get(field) ?? 0) + count)
+        entry.expiresAt = now + ttlMs
+      }
+    }
+  }
+
+  async readCounts (buckets: readonly string[]): Promise<Array<Map<string, number>>> {
+    const now = Date.now()
+    return buckets.map((bucket) => new Map(this.#liveCounters(bucket, now)?.counts))
+  }
+
+  async readCountFields (bucket: string, fields: readonly string[]): Promise<number[]> {
+    const counts = this.#liveCounters(bucket, Date.now())?.counts
+    return fields.map((field) => counts?.get(field) ?? 0)
+  }
+
   async lease (group: string, counters: readonly WindowCounter[], liveProcesses: number, cap: number): Promise<Lease> {
     const now = Date.now()
     const windows = counters.map(({ key, windowMs }) => {
@@ -134,6 +257,7 @@ export class MemoryStore implements Store {
   async heartbeat (): Promise<number> {
     // The embedded store is one process's own.
     this.#sweepWindows()
+    this.#sweepIfDue()
     return 1
   }
 
@@ -157,6 +281,30 @@ export class MemoryStore implements Store {
   #sweepWindows (): void {
     const now = Date.now()
     for (const [name, window] of this.#windows) if (window.resetAt <= now) this.#windows.delete(name)
+  }
+
+  #liveSession (idHash: string): { session: Session, expiresAt: number } | undefined {
+    const entry = this.#sessions.get(idHash)
+    if (entry === undefined || entry.expiresAt > Date.now()) return entry
+    this.#sessions.delete(idHash)
+    return undefined
+  }
+
+  #liveCounters (bucket: string, now: number): { expiresAt: number, counts: Map<string, number> } | undefined {
+    const entry = this.#counters.get(bucket)
+    if (entry === undefined || entry.expiresAt > now) return entry
+    this.#counters.delete(bucket)
+    return undefined
+  }
+
+  // Sessions and buckets nobody reads again would otherwise stay for good.
+  #sweepIfDue (): number {
+    const now = Date.now()
+    if (now < this.#nextSweep) return now
+    this.#nextSweep = now + SWEEP_EVERY_MS
+    for (const [id, entry] of this.#sessions) if (entry.expiresAt <= now) this.#sessions.delete(id)
+    for (const [bucket, entry] of this.#counters) if (entry.expiresAt <= now) this.#counters.delete(bucket)
+    return now
   }
 
   #resolve (entries: Map<string, Expiring>, hash: string): ResolvedCredential | undefined {

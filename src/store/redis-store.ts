@@ -3,11 +3,13 @@ import { connectRedis, type RedisClient } from './redis-connection.js'
 import {
   StoreConflictError, StoreUnavailableError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
-  type Lease, type WindowCounter
+  type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket
 } from './types.js'
 
-// Key layout. Every credential key shares the `{c}` hash tag, so the scripts
-// that read or write several of them stay in one Redis Cluster slot.
+// Key layout. Every credential key shares the `{c}` hash tag, and every user
+// and role key the `{u}` one, so the scripts and MGETs that touch several of
+// them stay in one Redis Cluster slot. Traffic buckets have no hash tag: they
+// are written independently and spread over the cluster.
 //   <p>{c}:client:<id>      the client, JSON
 //   <p>{c}:name:<lower>     client id by lowercased name (uniqueness)
 //   <p>{c}:names            sorted set of "<lower name>\0<id>", for listing and search
@@ -16,6 +18,13 @@ import {
 //   <p>{c}:tok:<hmac>       client id by token hash, with the token's TTL
 //   <p>{c}:lastused         hash: client id → last use
 //   <p>{u}:user:<lower>     admin user, JSON
+//   <p>{u}:users            set of lowercased user emails, for listing without SCAN
+//   <p>{u}:roles            hash: role name → role, JSON
+//   <p>{s}:sess:<hmac>      admin session by cookie hash, JSON, with the session's TTL
+//   <p>{a}:audit            list of audit entries, JSON, newest first, capped
+//   <p>tr:<bucket>          hash: counter → count (traffic analytics), with the bucket's TTL
+//   <p>rl:{<group>}:<key>   a fixed rate-limit window's count, with the window's TTL
+//   <p>{procs}              sorted set of live process ids by expiry
 //   <p>changes              pub/sub channel of StoreChange
 
 const RESOLVE = `
@@ -69,11 +78,16 @@ const SEARCH = `
 local members = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2])
 local out = { #members }
 local fragment = ARGV[3]
+local wanted = tonumber(ARGV[4])
 local length = #fragment
 for i = 1, #members do
   local member = members[i]
   local at = string.find(member, fragment, 1, true)
-  if at and at + length - 1 < string.find(member, '\\0', 1, true) then out[#out + 1] = member end
+  if at and at + length - 1 < string.find(member, '\\0', 1, true) then
+    out[#out + 1] = member
+    -- Enough matches: the rest of the slice need not be searched or sent.
+    if #out > wanted then break end
+  end
 end
 return out`
 
@@ -125,6 +139,29 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return redis.call('ZCARD', KEYS[1])`
 
+// The user and the index entry that lists it appear and go together.
+const CREATE_USER = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1`
+
+// SADD heals the index for a user written before there was one.
+const UPDATE_USER = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'XX') then return 0 end
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1`
+
+const DELETE_USER = `
+local deleted = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return deleted`
+
+// Trimmed in the same call, so the log can never be left past its cap.
+const APPEND_AUDIT = `
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return 1`
+
 type ScriptResult = [string, number] | null
 
 interface Scripts {
@@ -135,12 +172,17 @@ interface Scripts {
   gerbangLease: (...args: Array<string | number>) => Promise<number[]>
   gerbangRelease: (...args: Array<string | number>) => Promise<number>
   gerbangHeartbeat: (key: string, id: string, ttlMs: number) => Promise<number>
-  gerbangSearch: (namesKey: string, start: number, stop: number, fragment: string) => Promise<[number, ...string[]]>
+  gerbangSearch: (namesKey: string, start: number, stop: number, fragment: string, wanted: number) => Promise<[number, ...string[]]>
   gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
     id: string, newHash: string, graceMs: string, keyPrefix: string) => Promise<number>
+  gerbangCreateUser: (userKey: string, usersKey: string, json: string, email: string) => Promise<number>
+  gerbangUpdateUser: (userKey: string, usersKey: string, json: string, email: string) => Promise<number>
+  gerbangDeleteUser: (userKey: string, usersKey: string, email: string) => Promise<number>
+  gerbangAppendAudit: (auditKey: string, json: string, keep: number) => Promise<number>
 }
 
 const DEFAULT_LIST_LIMIT = 100
+const AUDIT_KEEP = 100_000
 const SEARCH_SLICE = 10_000
 
 export interface RedisStoreOptions {
@@ -170,6 +212,10 @@ export class RedisStore implements Store {
     redis.defineCommand('gerbangLease', { lua: LEASE })
     redis.defineCommand('gerbangRelease', { lua: RELEASE })
     redis.defineCommand('gerbangSearch', { numberOfKeys: 1, lua: SEARCH })
+    redis.defineCommand('gerbangCreateUser', { numberOfKeys: 2, lua: CREATE_USER })
+    redis.defineCommand('gerbangUpdateUser', { numberOfKeys: 2, lua: UPDATE_USER })
+    redis.defineCommand('gerbangDeleteUser', { numberOfKeys: 2, lua: DELETE_USER })
+    redis.defineCommand('gerbangAppendAudit', { numberOfKeys: 1, lua: APPEND_AUDIT })
     // Errors surface through the commands that fail; an 'error' listener keeps
     // ioredis from reporting each reconnect attempt as unhandled.
     redis.on('error', () => {})
@@ -183,6 +229,18 @@ export class RedisStore implements Store {
 
   #c (suffix: string): string {
     return `${this.#p}{c}:${suffix}`
+  }
+
+  #u (suffix: string): string {
+    return `${this.#p}{u}:${suffix}`
+  }
+
+  #sess (idHash: string): string {
+    return `${this.#p}{s}:sess:${idHash}`
+  }
+
+  #tr (bucket: string): string {
+    return `${this.#p}tr:${bucket}`
   }
 
   async createClient (client: Client, keyHash: string): Promise<void> {
@@ -204,9 +262,12 @@ export class RedisStore implements Store {
 
   async listClients (options: ListClientsOptions = {}): Promise<Client[]> {
     const limit = options.limit ?? DEFAULT_LIST_LIMIT
+    const offset = Math.max(0, options.offset ?? 0)
+    // ZRANGE 0 -1 would be the whole set, not nothing.
+    if (limit <= 0) return []
     const members = await this.#run(async () => options.search === undefined || options.search === ''
-      ? await this.#redis.zrange(this.#c('names'), 0, limit - 1)
-      : await this.#searchNames(options.search.toLowerCase(), limit))
+      ? await this.#redis.zrange(this.#c('names'), offset, offset + limit - 1)
+      : (await this.#searchNames(options.search.toLowerCase(), offset + limit)).slice(offset))
     if (members.length === 0) return []
     const ids = members.map((m) => m.slice(m.indexOf('\u0000') + 1))
     const [jsons, lastUsed] = await this.#run(async () => await Promise.all([
@@ -226,12 +287,16 @@ export class RedisStore implements Store {
   async #searchNames (fragment: string, limit: number): Promise<string[]> {
     const found: string[] = []
     for (let start = 0; ; start += SEARCH_SLICE) {
-      const [size, ...matches] = await this.#redis.gerbangSearch(this.#c('names'), start, start + SEARCH_SLICE - 1, fragment)
+      const [size, ...matches] = await this.#redis.gerbangSearch(this.#c('names'), start, start + SEARCH_SLICE - 1, fragment, limit - found.length)
       found.push(...matches)
       // Slices come in name order, so the first `limit` matches are the answer.
       if (found.length >= limit || size < SEARCH_SLICE) break
     }
     return found.slice(0, limit)
+  }
+
+  async countClients (): Promise<number> {
+    return await this.#run(async () => await this.#redis.zcard(this.#c('names')))
   }
 
   async revokeClient (id: string, at: string): Promise<Client | undefined> {
@@ -259,7 +324,7 @@ export class RedisStore implements Store {
   }
 
   async saveToken (tokenHash: string, clientId: string, ttlMs: number): Promise<void> {
-    await this.#run(async () => await this.#redis.set(this.#c(`tok:${tokenHash}`), clientId, 'PX', Math.max(1, Math.round(ttlMs))))
+    await this.#run(async () => await this.#redis.set(this.#c(`tok:${tokenHash}`), clientId, 'PX', ms(ttlMs)))
   }
 
   async resolveToken (tokenHash: string): Promise<ResolvedCredential | undefined> {
@@ -267,14 +332,115 @@ export class RedisStore implements Store {
   }
 
   async createUser (user: User): Promise<void> {
-    const ok = await this.#run(async () =>
-      await this.#redis.set(`${this.#p}{u}:user:${user.email.toLowerCase()}`, JSON.stringify(user), 'NX'))
-    if (ok === null) throw new StoreConflictError(`a user with email '${user.email}' already exists`)
+    const email = user.email.toLowerCase()
+    const created = await this.#run(async () =>
+      await this.#redis.gerbangCreateUser(this.#u(`user:${email}`), this.#u('users'), JSON.stringify(user), email))
+    if (created !== 1) throw new StoreConflictError(`a user with email '${user.email}' already exists`)
   }
 
   async getUser (email: string): Promise<User | undefined> {
-    const json = await this.#run(async () => await this.#redis.get(`${this.#p}{u}:user:${email.toLowerCase()}`))
+    const json = await this.#run(async () => await this.#redis.get(this.#u(`user:${email.toLowerCase()}`)))
     return json === null ? undefined : JSON.parse(json) as User
+  }
+
+  async listUsers (): Promise<User[]> {
+    const emails = (await this.#run(async () => await this.#redis.smembers(this.#u('users')))).sort()
+    if (emails.length === 0) return []
+    const jsons = await this.#run(async () => await this.#redis.mget(emails.map((email) => this.#u(`user:${email}`))))
+    return jsons.filter((json) => json !== null).map((json) => JSON.parse(json) as User)
+  }
+
+  async updateUser (user: User): Promise<boolean> {
+    const email = user.email.toLowerCase()
+    const updated = await this.#run(async () =>
+      await this.#redis.gerbangUpdateUser(this.#u(`user:${email}`), this.#u('users'), JSON.stringify(user), email))
+    return updated === 1
+  }
+
+  async deleteUser (email: string): Promise<boolean> {
+    const lower = email.toLowerCase()
+    const deleted = await this.#run(async () =>
+      await this.#redis.gerbangDeleteUser(this.#u(`user:${lower}`), this.#u('users'), lower))
+    return deleted === 1
+  }
+
+  async listRoles (): Promise<Role[]> {
+    const jsons = await this.#run(async () => await this.#redis.hvals(this.#u('roles')))
+    return jsons.map((json) => JSON.parse(json) as Role).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  }
+
+  async getRole (name: string): Promise<Role | undefined> {
+    const json = await this.#run(async () => await this.#redis.hget(this.#u('roles'), name))
+    return json === null ? undefined : JSON.parse(json) as Role
+  }
+
+  async saveRole (role: Role): Promise<void> {
+    await this.#run(async () => await this.#redis.hset(this.#u('roles'), role.name, JSON.stringify(role)))
+  }
+
+  async deleteRole (name: string): Promise<boolean> {
+    return await this.#run(async () => await this.#redis.hdel(this.#u('roles'), name)) === 1
+  }
+
+  async saveSession (idHash: string, session: Session, ttlMs: number): Promise<void> {
+    await this.#run(async () => await this.#redis.set(this.#sess(idHash), JSON.stringify(session), 'PX', ms(ttlMs)))
+  }
+
+  async getSession (idHash: string): Promise<Session | undefined> {
+    const json = await this.#run(async () => await this.#redis.get(this.#sess(idHash)))
+    return json === null ? undefined : JSON.parse(json) as Session
+  }
+
+  async touchSession (idHash: string, ttlMs: number): Promise<void> {
+    await this.#run(async () => await this.#redis.pexpire(this.#sess(idHash), ms(ttlMs)))
+  }
+
+  async deleteSession (idHash: string): Promise<void> {
+    await this.#run(async () => await this.#redis.del(this.#sess(idHash)))
+  }
+
+  async appendAudit (entry: AuditEntry): Promise<void> {
+    await this.#run(async () => await this.#redis.gerbangAppendAudit(`${this.#p}{a}:audit`, JSON.stringify(entry), AUDIT_KEEP))
+  }
+
+  async listAudit (offset: number, limit: number): Promise<AuditEntry[]> {
+    // LRANGE with a stop of -1 would read to the end, not nothing.
+    if (limit <= 0) return []
+    const start = Math.max(0, offset)
+    const jsons = await this.#run(async () => await this.#redis.lrange(`${this.#p}{a}:audit`, start, start + limit - 1))
+    return jsons.map((json) => JSON.parse(json) as AuditEntry)
+  }
+
+  async addCounts (buckets: readonly CounterBucket[]): Promise<void> {
+    // One command at a time, never a MULTI: buckets may live in different
+    // Cluster slots. Auto-pipelining sends them together all the same.
+    await this.#run(async () => {
+      const sent: Array<Promise<unknown>> = []
+      for (const { bucket, ttlMs, counts } of buckets) {
+        const key = this.#tr(bucket)
+        let written = false
+        for (const [field, count] of counts) {
+          if (count === 0) continue
+          sent.push(this.#redis.hincrby(key, field, count))
+          written = true
+        }
+        // After the increments on the same connection, so the hash exists by then.
+        if (written) sent.push(this.#redis.pexpire(key, ms(ttlMs)))
+      }
+      await Promise.all(sent)
+    })
+  }
+
+  async readCounts (buckets: readonly string[]): Promise<Array<Map<string, number>>> {
+    const hashes = await this.#run(async () => await Promise.all(buckets.map(async (bucket) => await this.#redis.hgetall(this.#tr(bucket)))))
+    return hashes.map((hash) => new Map(Object.entries(hash).map(([field, count]) => [field, Number(count)])))
+  }
+
+  async readCountFields (bucket: string, fields: readonly string[]): Promise<number[]> {
+    // HMGET needs at least one field.
+    if (fields.length === 0) return []
+    const counts = await this.#run(async () => await this.#redis.hmget(this.#tr(bucket), ...fields))
+    return counts.map((count) => count === null ? 0 : Number(count))
   }
 
   async lease (group: string, counters: readonly WindowCounter[], liveProcesses: number, cap: number): Promise<Lease> {
@@ -375,6 +541,11 @@ export class RedisStore implements Store {
       throw new StoreUnavailableError(`the store is unavailable: ${message}`, { cause: err })
     }
   }
+}
+
+/** A TTL Redis accepts: a whole number of ms, at least 1. */
+function ms (ttlMs: number): number {
+  return Math.max(1, Math.round(ttlMs))
 }
 
 function withLastUsed (client: Client, lastUsed: string | null): Client {

@@ -32,15 +32,68 @@ export interface ResolvedCredential {
   expiresAt: number | undefined
 }
 
-export type UserRole = 'admin' | 'operator' | 'viewer'
+/** Every permission an admin role can grant; each admin API route needs one. */
+export const PERMISSIONS = [
+  'clients:read', 'clients:write', 'users:read', 'users:write', 'roles:write', 'audit:read', 'routes:read'
+] as const
+export type Permission = typeof PERMISSIONS[number]
 
+/** A named set of permissions. The built-in roles live in code (src/admin/rbac.ts); the store holds the others. */
+export interface Role {
+  name: string
+  description: string
+  permissions: Permission[]
+  createdAt: string
+  updatedAt?: string
+}
+
+/** An admin-UI user. */
 export interface User {
   email: string
   name: string
-  role: UserRole
+  /** A built-in role (`admin`, `operator`, `viewer`) or a stored one. */
+  role: string
   /** `scrypt$N$r$p$salt$hash`, base64 parts (src/auth/passwords.ts). */
   passwordHash: string
   createdAt: string
+  updatedAt?: string
+  /** Bumped when the password changes, so older sessions end. */
+  sessionEpoch?: number
+}
+
+/** A signed-in admin session, found by the hash of its cookie. */
+export interface Session {
+  email: string
+  /** Sent back in `x-csrf-token` on every state-changing request. */
+  csrfToken: string
+  /** The user's sessionEpoch when the session began. */
+  epoch: number
+  createdAt: string
+  /** Epoch ms after which the session ends whatever its activity. */
+  absoluteExpiry: number
+}
+
+/** One line of the audit log: who did what to which thing, when. */
+export interface AuditEntry {
+  /** ISO 8601 UTC with milliseconds. */
+  at: string
+  /** The admin's email, or `cli` for the command line. */
+  actor: string
+  /** e.g. `client.create`, `client.revoke`, `client.rotate`, `user.create`, `user.update`, `user.delete`, `role.create`, `role.update`, `role.delete`, `session.login`. */
+  action: string
+  targetType: 'client' | 'user' | 'role' | 'session'
+  targetId: string
+  /** A readable name for the target (the client's name, the user's email). */
+  targetName: string
+  /** What changed, never a secret. */
+  details?: Record<string, string | number | boolean | string[]>
+}
+
+/** Counter increments for one bucket (a hash of named counters) that lives ttlMs after its last write. */
+export interface CounterBucket {
+  bucket: string
+  ttlMs: number
+  counts: ReadonlyMap<string, number>
 }
 
 export interface ListClientsOptions {
@@ -48,6 +101,8 @@ export interface ListClientsOptions {
   search?: string
   /** At most this many clients, sorted by name; default 100. */
   limit?: number
+  /** Skips this many (matching) clients first; default 0. */
+  offset?: number
 }
 
 /** What changed, announced to every gateway process so their caches drop it. */
@@ -96,8 +151,47 @@ export interface Store {
   /** The client a token hash belongs to, in one round trip; undefined once the token expired. */
   resolveToken: (tokenHash: string) => Promise<ResolvedCredential | undefined>
 
+  /** How many clients exist, revoked ones included. */
+  countClients: () => Promise<number>
+
+  /** Fails with StoreConflictError when the email exists (compared ignoring case). */
   createUser: (user: User) => Promise<void>
   getUser: (email: string) => Promise<User | undefined>
+  /** Every user, sorted by email. */
+  listUsers: () => Promise<User[]>
+  /** Replaces an existing user (matched by email, ignoring case); false when there is none. */
+  updateUser: (user: User) => Promise<boolean>
+  /** False when there was no such user. */
+  deleteUser: (email: string) => Promise<boolean>
+
+  /** The stored (non-built-in) roles, sorted by name. */
+  listRoles: () => Promise<Role[]>
+  getRole: (name: string) => Promise<Role | undefined>
+  /** Creates or replaces a role. */
+  saveRole: (role: Role) => Promise<void>
+  /** False when there was no such role. */
+  deleteRole: (name: string) => Promise<boolean>
+
+  /** Sessions by the hash of their cookie value; they vanish ttlMs after the last save or touch. */
+  saveSession: (idHash: string, session: Session, ttlMs: number) => Promise<void>
+  getSession: (idHash: string) => Promise<Session | undefined>
+  touchSession: (idHash: string, ttlMs: number) => Promise<void>
+  deleteSession: (idHash: string) => Promise<void>
+
+  /** Appends to the audit log, which keeps the newest 100,000 entries. */
+  appendAudit: (entry: AuditEntry) => Promise<void>
+  /** Newest first. */
+  listAudit: (offset: number, limit: number) => Promise<AuditEntry[]>
+
+  /**
+   * Adds to named counters (traffic analytics), written in batches off the
+   * hot path. Each bucket's TTL restarts with every write.
+   */
+  addCounts: (buckets: readonly CounterBucket[]) => Promise<void>
+  /** Every counter of each bucket (empty maps for missing buckets), in the order asked. */
+  readCounts: (buckets: readonly string[]) => Promise<Array<Map<string, number>>>
+  /** Chosen counters of one bucket (0 when missing), in the order asked. */
+  readCountFields: (bucket: string, fields: readonly string[]) => Promise<number[]>
 
   /**
    * Takes tokens from every counter at once, atomically and in one round

@@ -57,9 +57,18 @@ test('gerbang users create', async (t) => {
       const keys = await store.redis.keys('*')
       assert.ok(keys.length > 0)
       for (const key of keys) {
-        const value = await store.redis.get(key)
+        const type = await store.redis.type(key)
+        const value = type === 'string'
+          ? await store.redis.get(key)
+          : type === 'list'
+            ? (await store.redis.lrange(key, 0, -1)).join('\n')
+            : type === 'set' ? (await store.redis.smembers(key)).join('\n') : ''
         assert.ok(!(value ?? '').includes(PASSWORD), key)
       }
+      // The command line is an actor in the audit log too.
+      const [entry] = await store.listAudit(0, 1)
+      assert.equal(entry?.actor, 'cli')
+      assert.equal(entry?.action, 'user.create')
     })
 
     await t.test('a password without a trailing newline, and CRLF, work too', async () => {
@@ -99,7 +108,10 @@ test('gerbang users create', async (t) => {
     await t.test('bad flags', async () => {
       const role = await users(`${PASSWORD}\n`, '--email', 'x@bantenprov.go.id', '--role', 'superuser')
       assert.equal(role.code, 1)
-      assert.match(role.stderr, /--role must be one of admin, operator, viewer/)
+      assert.match(role.stderr, /there is no role 'superuser': use admin, operator, viewer or one made in the admin UI/)
+      const badName = await users(`${PASSWORD}\n`, '--email', 'x@bantenprov.go.id', '--role', 'Super User')
+      assert.equal(badName.code, 1)
+      assert.match(badName.stderr, /--role must be a role name/)
 
       const email = await users(`${PASSWORD}\n`, '--email', 'bukan-email', '--role', 'viewer')
       assert.equal(email.code, 1)

@@ -1,21 +1,13 @@
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo, type LookupFunction } from 'node:net'
 import { request as httpRequest } from 'node:http'
 import { startOrigin } from '../helpers/origin.js'
 import { oneIntegration, startGateway } from '../helpers/gateway.js'
 import type { Problem } from '../helpers/problem.js'
+import { trapUnhandled } from '../helpers/unhandled.js'
 
-// Any unhandled rejection or exception while the gateway serves these failures
-// is a bug: the process must survive every upstream misbehaviour.
-const unhandled: unknown[] = []
-const onUnhandled = (err: unknown): void => { unhandled.push(err) }
-process.on('unhandledRejection', onUnhandled)
-process.on('uncaughtException', onUnhandled)
-after(() => {
-  process.off('unhandledRejection', onUnhandled)
-  process.off('uncaughtException', onUnhandled)
-})
+const unhandled = trapUnhandled()
 
 async function getProblem (url: string): Promise<{ res: Response, body: Problem, ms: number }> {
   const started = performance.now()
@@ -219,6 +211,13 @@ test('a reset after the response headers destroys the client connection, and the
   assert.equal(await res.text(), '{"data":[]}')
   const warned = gw.logs.find((l) => l.msg === 'upstream failed after the response started; client connection destroyed')
   assert.ok(warned !== undefined, 'the failure is logged')
+  // The cut-off request still gets its access line, with the error.
+  const access = gw.logs.filter((l) => l.msg === 'request cut off by the upstream' && l.path === '/yankes/kamar')
+  assert.equal(access.length, 1)
+  assert.equal(access[0]?.status, 200)
+  assert.equal(access[0]?.level, 'warn', 'a warning: upstream failures are operational')
+  assert.match(String((access[0]?.err as { message?: string } | undefined)?.message), /upstream failed after the response started \(ECONNRESET\)/)
+  assert.doesNotMatch(String((access[0]?.err as { stack?: string } | undefined)?.stack), /\n\s+at /, 'no stack trace')
 })
 
 test('no unhandled rejection or exception escaped while upstreams failed', () => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
+import type { TestContext } from 'node:test'
 
 /** What an origin server saw of one request. */
 export interface SeenRequest {
@@ -51,4 +52,23 @@ export async function startEchoOrigin (): Promise<Origin> {
       res.end(body)
     })
   })
+}
+
+/** A TCP server that closes every connection on its first byte; counts connections. */
+export async function startDroppingTcp (t: TestContext): Promise<{ port: number, connections: () => number }> {
+  let connections = 0
+  const sockets = new Set<Socket>()
+  const server = createNetServer((socket) => {
+    connections++
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    socket.once('data', () => socket.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(async () => {
+    for (const s of sockets) s.destroy()
+    await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  })
+  return { port: (server.address() as AddressInfo).port, connections: () => connections }
 }

@@ -5,7 +5,9 @@ import { describe, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { StoreConflictError, type Client, type Store, type StoreChange, type User } from '../../src/store/types.js'
+import {
+  StoreConflictError, type AuditEntry, type Client, type Role, type Session, type Store, type StoreChange, type User
+} from '../../src/store/types.js'
 
 /** Fails instead of hanging when `promise` takes longer than `ms`. */
 export async function within<T> (ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -43,6 +45,42 @@ export function newClient (name: string, extra: Partial<Client> = {}): Client {
 /** Stands in for an HMAC-SHA256 hex digest; the store never sees anything else. */
 export function newHash (): string {
   return randomBytes(32).toString('hex')
+}
+
+export function newUser (email: string, extra: Partial<User> = {}): User {
+  return {
+    email,
+    name: email.slice(0, email.indexOf('@')),
+    role: 'viewer',
+    passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==',
+    createdAt: new Date().toISOString(),
+    ...extra
+  }
+}
+
+function newRole (name: string, extra: Partial<Role> = {}): Role {
+  return { name, description: `${name} role`, permissions: ['clients:read'], createdAt: new Date().toISOString(), ...extra }
+}
+
+function newSession (email: string): Session {
+  return { email, csrfToken: newHash(), epoch: 0, createdAt: new Date().toISOString(), absoluteExpiry: Date.now() + 8 * 3600_000 }
+}
+
+function newAudit (n: number, extra: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    at: new Date(Date.UTC(2026, 2, 1, 8) + n).toISOString(),
+    actor: 'admin@bantenprov.go.id',
+    action: 'client.create',
+    targetType: 'client',
+    targetId: `client-${n}`,
+    targetName: `Client ${n}`,
+    ...extra
+  }
+}
+
+/** Sleeps until `ms` after `since` (epoch ms). */
+async function sleepUntil (since: number, ms: number): Promise<void> {
+  await sleep(Math.max(0, since + ms - Date.now()))
 }
 
 const isConflict = (err: unknown): boolean => err instanceof StoreConflictError
@@ -104,6 +142,11 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
         const made = await createNamed(store, ['gamma', 'alpha', 'Beta', 'delta'])
         assert.deepEqual(await names(store), ['alpha', 'Beta', 'delta', 'gamma'])
         assert.deepEqual(await names(store, { limit: 2 }), ['alpha', 'Beta'])
+        assert.deepEqual(await names(store, { offset: 1, limit: 2 }), ['Beta', 'delta'])
+        assert.deepEqual(await names(store, { offset: 3 }), ['gamma'])
+        assert.deepEqual(await names(store, { offset: 4 }), [])
+        assert.deepEqual(await names(store, { offset: 10, limit: 5 }), [])
+        assert.deepEqual(await names(store, { offset: 0, limit: 0 }), [])
         // Whole clients come back, not just names.
         const listed = await store.listClients({ limit: 1 })
         assert.deepEqual(listed, [made[1]?.client])
@@ -124,6 +167,11 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
         assert.deepEqual(await names(store, { search: 'kesmas' }), ['Puskesmas Cilegon'])
         assert.deepEqual(await names(store, { search: 'sehatan kota' }), ['Dinas Kesehatan Kota Serang'])
         assert.deepEqual(await names(store, { search: 'serang', limit: 1 }), ['Dinas Kesehatan Kota Serang'])
+        // The offset counts matches only, not the clients skipped over.
+        assert.deepEqual(await names(store, { search: 'serang', offset: 1 }), ['RSUD Serang'])
+        assert.deepEqual(await names(store, { search: 'serang', offset: 1, limit: 1 }), ['RSUD Serang'])
+        assert.deepEqual(await names(store, { search: 'serang', offset: 2 }), [])
+        assert.deepEqual(await names(store, { search: 'kesmas', offset: 1 }), [])
         assert.deepEqual(await names(store, { search: 'nowhere' }), [])
         // Ids sit next to names in some layouts; they must not be searchable.
         const id = made[3]?.client.id ?? ''
@@ -152,11 +200,31 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
         // after the first page and return an arbitrary, not the first, set.
         const store = await make(t)
         const all = Array.from({ length: 12_000 }, (_, i) => `client ${String(i).padStart(5, '0')}`)
-        for (let i = 0; i < all.length; i += 1000) {
-          await Promise.all(all.slice(i, i + 1000).map(async (n) => { await store.createClient(newClient(n), newHash()) }))
+        for (let i = 0; i < all.length; i += 250) {
+          await Promise.all(all.slice(i, i + 250).map(async (n) => { await store.createClient(newClient(n), newHash()) }))
         }
         assert.deepEqual(await names(store, { search: 'CLIENT', limit: 50 }), all.slice(0, 50))
         assert.deepEqual(await names(store, { search: '1', limit: 3 }), ['client 00001', 'client 00010', 'client 00011'])
+        // Pages that straddle the 10,000th name, with and without a search.
+        assert.deepEqual(await names(store, { search: 'CLIENT', offset: 9990, limit: 20 }), all.slice(9990, 10010))
+        assert.deepEqual(await names(store, { offset: 9990, limit: 20 }), all.slice(9990, 10010))
+        assert.deepEqual(await names(store, { search: 'client', offset: 11_990, limit: 50 }), all.slice(11_990))
+        assert.deepEqual(await names(store, { offset: 11_990, limit: 50 }), all.slice(11_990))
+        const ones = all.filter((n) => n.includes('1'))
+        assert.deepEqual(await names(store, { search: '1', offset: ones.length - 3, limit: 10 }), ['client 11997', 'client 11998', 'client 11999'])
+        assert.deepEqual(await names(store, { search: '1', offset: 5000, limit: 4 }), ones.slice(5000, 5004))
+        assert.equal(await store.countClients(), 12_000)
+      })
+
+      test('countClients counts every client, revoked ones included, and not refused ones', LIMITS, async (t) => {
+        const store = await make(t)
+        assert.equal(await store.countClients(), 0)
+        const made = await createNamed(store, ['one', 'two', 'three'])
+        assert.equal(await store.countClients(), 3)
+        await store.revokeClient(made[0]?.client.id ?? '', '2026-03-01T08:00:00.000Z')
+        assert.equal(await store.countClients(), 3)
+        await assert.rejects(store.createClient(newClient('TWO'), newHash()), isConflict)
+        assert.equal(await store.countClients(), 3)
       })
 
       test('revokeClient sets revokedAt once; unknown ids give undefined', LIMITS, async (t) => {
@@ -342,6 +410,241 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
         await assert.rejects(store.createUser({ ...user, email: 'siti.rahma@bantenprov.go.id', role: 'admin' }), isConflict)
         assert.equal((await store.getUser(user.email))?.role, 'operator')
         assert.equal(await store.getUser('nobody@bantenprov.go.id'), undefined)
+      })
+
+      test('listUsers lists every user sorted by email, ignoring case; an empty store has none', LIMITS, async (t) => {
+        const store = await make(t)
+        assert.deepEqual(await store.listUsers(), [])
+        const zaenal = newUser('zaenal@bantenprov.go.id')
+        const ahmad = newUser('Ahmad@BantenProv.go.id', { role: 'admin' })
+        const budi = newUser('budi@bantenprov.go.id', { role: 'auditor', sessionEpoch: 2 })
+        for (const user of [zaenal, ahmad, budi]) await store.createUser(user)
+        assert.deepEqual(await store.listUsers(), [ahmad, budi, zaenal])
+        // A refused duplicate adds nothing to the list.
+        await assert.rejects(store.createUser(newUser('BUDI@bantenprov.go.id')), isConflict)
+        assert.deepEqual(await store.listUsers(), [ahmad, budi, zaenal])
+      })
+
+      test('updateUser replaces a user found by email in any case; an unknown email gives false and creates nobody', LIMITS, async (t) => {
+        const store = await make(t)
+        const user = newUser('Siti.Rahma@BantenProv.go.id', { role: 'operator' })
+        await store.createUser(user)
+        const changed: User = {
+          ...user,
+          email: 'siti.rahma@bantenprov.go.id',
+          role: 'admin',
+          passwordHash: 'scrypt$16384$8$1$bmV3$bmV3',
+          updatedAt: '2026-03-02T08:00:00.000Z',
+          sessionEpoch: 1
+        }
+        assert.equal(await store.updateUser(changed), true)
+        assert.deepEqual(await store.getUser('SITI.RAHMA@bantenprov.go.id'), changed)
+        assert.deepEqual(await store.listUsers(), [changed])
+        const stranger = newUser('nobody@bantenprov.go.id')
+        assert.equal(await store.updateUser(stranger), false)
+        assert.equal(await store.getUser(stranger.email), undefined)
+        assert.deepEqual(await store.listUsers(), [changed])
+      })
+
+      test('deleteUser removes a user found by email in any case, once; the email can then be used again', LIMITS, async (t) => {
+        const store = await make(t)
+        const gone = newUser('Gone@BantenProv.go.id')
+        const kept = newUser('kept@bantenprov.go.id')
+        await store.createUser(gone)
+        await store.createUser(kept)
+        assert.equal(await store.deleteUser('gone@bantenprov.go.id'), true)
+        assert.equal(await store.getUser(gone.email), undefined)
+        assert.deepEqual(await store.listUsers(), [kept])
+        assert.equal(await store.deleteUser(gone.email), false)
+        assert.equal(await store.deleteUser('nobody@bantenprov.go.id'), false)
+        assert.deepEqual(await store.listUsers(), [kept])
+        // Nothing of the deleted user is left to conflict with or to update.
+        assert.equal(await store.updateUser(gone), false)
+        const again = newUser('GONE@bantenprov.go.id', { role: 'admin' })
+        await store.createUser(again)
+        assert.deepEqual(await store.getUser(gone.email), again)
+        assert.deepEqual(await store.listUsers(), [again, kept])
+      })
+    })
+
+    describe('roles', () => {
+      test('saveRole creates or replaces; listRoles sorts by name; getRole finds one', LIMITS, async (t) => {
+        const store = await make(t)
+        assert.deepEqual(await store.listRoles(), [])
+        assert.equal(await store.getRole('auditor'), undefined)
+        const auditor = newRole('auditor', { permissions: ['audit:read', 'clients:read'] })
+        const helpdesk = newRole('helpdesk', { permissions: [] })
+        const billing = newRole('billing', { permissions: ['clients:read', 'routes:read'] })
+        for (const role of [helpdesk, auditor, billing]) await store.saveRole(role)
+        assert.deepEqual(await store.listRoles(), [auditor, billing, helpdesk])
+        assert.deepEqual(await store.getRole('billing'), billing)
+        const changed: Role = { ...helpdesk, description: 'first line', permissions: ['clients:read', 'clients:write'], updatedAt: '2026-03-02T08:00:00.000Z' }
+        await store.saveRole(changed)
+        assert.deepEqual(await store.getRole('helpdesk'), changed)
+        assert.deepEqual(await store.listRoles(), [auditor, billing, changed])
+      })
+
+      test('deleteRole removes a role once', LIMITS, async (t) => {
+        const store = await make(t)
+        const auditor = newRole('auditor')
+        const billing = newRole('billing')
+        await store.saveRole(auditor)
+        await store.saveRole(billing)
+        assert.equal(await store.deleteRole('auditor'), true)
+        assert.equal(await store.getRole('auditor'), undefined)
+        assert.deepEqual(await store.listRoles(), [billing])
+        assert.equal(await store.deleteRole('auditor'), false)
+        assert.equal(await store.deleteRole('nonexistent'), false)
+        assert.deepEqual(await store.listRoles(), [billing])
+      })
+    })
+
+    describe('sessions', () => {
+      test('a session reads back until its TTL, then not at all', LIMITS, async (t) => {
+        const store = await make(t)
+        const id = newHash()
+        const session = newSession('siti@bantenprov.go.id')
+        const saved = Date.now()
+        await store.saveSession(id, session, 150)
+        assert.deepEqual(await store.getSession(id), session)
+        assert.equal(await store.getSession(newHash()), undefined)
+        await sleepUntil(saved, 250)
+        assert.equal(await store.getSession(id), undefined)
+      })
+
+      test('touchSession restarts the TTL of a live session and brings back no other', LIMITS, async (t) => {
+        const store = await make(t)
+        const id = newHash()
+        const session = newSession('budi@bantenprov.go.id')
+        const saved = Date.now()
+        await store.saveSession(id, session, 200)
+        await sleepUntil(saved, 100)
+        const touched = Date.now()
+        await store.touchSession(id, 400)
+        // Past the first TTL, within the second.
+        await sleepUntil(saved, 300)
+        assert.deepEqual(await store.getSession(id), session)
+        await sleepUntil(touched, 500)
+        assert.equal(await store.getSession(id), undefined)
+        // An expired or unknown session is not revived by a touch.
+        await store.touchSession(id, 60_000)
+        assert.equal(await store.getSession(id), undefined)
+        const unknown = newHash()
+        await store.touchSession(unknown, 60_000)
+        assert.equal(await store.getSession(unknown), undefined)
+      })
+
+      test('saveSession replaces a session and restarts its TTL; deleteSession removes it', LIMITS, async (t) => {
+        const store = await make(t)
+        const id = newHash()
+        const other = newHash()
+        const first = newSession('ahmad@bantenprov.go.id')
+        await store.saveSession(id, first, 150)
+        await store.saveSession(other, newSession('kept@bantenprov.go.id'), 60_000)
+        const second = { ...first, csrfToken: newHash(), epoch: 3 }
+        const saved = Date.now()
+        await store.saveSession(id, second, 60_000)
+        assert.deepEqual(await store.getSession(id), second)
+        await sleepUntil(saved, 250)
+        assert.deepEqual(await store.getSession(id), second)
+        await store.deleteSession(id)
+        assert.equal(await store.getSession(id), undefined)
+        await store.deleteSession(id)
+        await store.deleteSession(newHash())
+        assert.equal((await store.getSession(other))?.email, 'kept@bantenprov.go.id')
+      })
+    })
+
+    describe('audit', () => {
+      test('listAudit gives entries newest first, from an offset, at most limit of them', LIMITS, async (t) => {
+        const store = await make(t)
+        assert.deepEqual(await store.listAudit(0, 10), [])
+        const entries = [1, 2, 3, 4, 5].map((n) => newAudit(n))
+        entries[2] = newAudit(3, {
+          action: 'user.update',
+          targetType: 'user',
+          details: { role: 'admin', sessionEpoch: 2, passwordChanged: true, integrations: ['satusehat', 'bpjs-vclaim'] }
+        })
+        for (const entry of entries) await store.appendAudit(entry)
+        const [e1, e2, e3, e4, e5] = entries
+        assert.deepEqual(await store.listAudit(0, 10), [e5, e4, e3, e2, e1])
+        assert.deepEqual(await store.listAudit(0, 2), [e5, e4])
+        assert.deepEqual(await store.listAudit(1, 2), [e4, e3])
+        assert.deepEqual(await store.listAudit(4, 10), [e1])
+        assert.deepEqual(await store.listAudit(5, 10), [])
+        assert.deepEqual(await store.listAudit(0, 0), [])
+      })
+
+      test('the audit log keeps the newest 100,000 entries', { timeout: 120_000 }, async (t) => {
+        const store = await make(t)
+        const total = 101_500
+        // The first on its own: a Redis script not yet loaded is retried, which could reorder a batch.
+        await store.appendAudit(newAudit(0))
+        // Small batches: the Redis store gives each command 500 ms, and a
+        // loaded CI machine did not answer 5,000 queued scripts in time.
+        for (let n = 1; n < total; n += 250) {
+          await Promise.all(Array.from({ length: Math.min(250, total - n) }, async (_, i) => { await store.appendAudit(newAudit(n + i)) }))
+        }
+        const ids = async (offset: number, limit: number): Promise<string[]> =>
+          (await store.listAudit(offset, limit)).map((e) => e.targetId)
+        assert.deepEqual(await ids(0, 3), ['client-101499', 'client-101498', 'client-101497'])
+        assert.deepEqual(await ids(99_997, 10), ['client-1502', 'client-1501', 'client-1500'])
+        assert.deepEqual(await ids(100_000, 10), [])
+        await store.appendAudit(newAudit(total))
+        assert.deepEqual(await ids(99_998, 10), ['client-1502', 'client-1501'])
+      })
+    })
+
+    describe('counters', () => {
+      test('addCounts accumulates per bucket and field; readCounts gives every field, in the order asked', LIMITS, async (t) => {
+        const store = await make(t)
+        await store.addCounts([])
+        await store.addCounts([
+          { bucket: 'minute:2026-03-01T08:00', ttlMs: 60_000, counts: new Map([['satusehat:200', 3], ['satusehat:502', 1]]) },
+          { bucket: 'minute:2026-03-01T08:01', ttlMs: 60_000, counts: new Map([['satusehat:200', 5]]) }
+        ])
+        await store.addCounts([
+          { bucket: 'minute:2026-03-01T08:00', ttlMs: 60_000, counts: new Map([['satusehat:200', 4], ['bpjs-vclaim:200', 2], ['idle', 0]]) },
+          // A bucket of zeros only is not written at all.
+          { bucket: 'minute:2026-03-01T08:02', ttlMs: 60_000, counts: new Map([['satusehat:200', 0]]) }
+        ])
+        assert.deepEqual(await store.readCounts(['minute:2026-03-01T08:01', 'minute:2026-03-01T08:02', 'minute:2026-03-01T08:00', 'nowhere']), [
+          new Map([['satusehat:200', 5]]),
+          new Map(),
+          new Map([['satusehat:200', 7], ['satusehat:502', 1], ['bpjs-vclaim:200', 2]]),
+          new Map()
+        ])
+        assert.deepEqual(await store.readCounts([]), [])
+      })
+
+      test('readCountFields gives the chosen counters in order, 0 for missing fields and buckets', LIMITS, async (t) => {
+        const store = await make(t)
+        await store.addCounts([{ bucket: 'day:2026-03-01', ttlMs: 60_000, counts: new Map([['a', 2], ['b', 40], ['c', 7]]) }])
+        await store.addCounts([{ bucket: 'day:2026-03-01', ttlMs: 60_000, counts: new Map([['a', 1]]) }])
+        assert.deepEqual(await store.readCountFields('day:2026-03-01', ['c', 'missing', 'a', 'b']), [7, 0, 3, 40])
+        assert.deepEqual(await store.readCountFields('day:2026-03-02', ['a', 'b']), [0, 0])
+        assert.deepEqual(await store.readCountFields('day:2026-03-01', []), [])
+      })
+
+      test('a bucket vanishes ttlMs after its last write, and every write restarts that', LIMITS, async (t) => {
+        const store = await make(t)
+        const written = Date.now()
+        await store.addCounts([
+          { bucket: 'short', ttlMs: 150, counts: new Map([['hits', 1]]) },
+          { bucket: 'kept', ttlMs: 200, counts: new Map([['hits', 1]]) }
+        ])
+        assert.deepEqual(await store.readCountFields('short', ['hits']), [1])
+        await sleepUntil(written, 100)
+        const rewritten = Date.now()
+        await store.addCounts([{ bucket: 'kept', ttlMs: 200, counts: new Map([['hits', 2]]) }])
+        await sleepUntil(written, 250)
+        assert.deepEqual(await store.readCounts(['short', 'kept']), [new Map(), new Map([['hits', 3]])])
+        assert.deepEqual(await store.readCountFields('short', ['hits']), [0])
+        await sleepUntil(rewritten, 300)
+        assert.deepEqual(await store.readCounts(['kept']), [new Map()])
+        // A write after expiry starts from zero.
+        await store.addCounts([{ bucket: 'short', ttlMs: 60_000, counts: new Map([['hits', 5]]) }])
+        assert.deepEqual(await store.readCountFields('short', ['hits']), [5])
       })
     })
 

@@ -11,7 +11,7 @@ import { generateToken, KEY_PREFIX, SecretHasher, TOKEN_PREFIX } from '../../src
 import { RedisStore } from '../../src/store/redis-store.js'
 import { StoreUnavailableError, type Store } from '../../src/store/types.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
-import { collectChanges, newClient, newHash, storeContract, waitUntil, within } from './contract.js'
+import { collectChanges, newClient, newHash, newUser, storeContract, waitUntil, within } from './contract.js'
 
 const run = promisify(execFile)
 
@@ -76,6 +76,29 @@ async function assertAllUnavailable (store: Store, clientId: string, keyHash: st
       await store.createUser({ email: `${randomUUID()}@example.org`, name: 'x', role: 'viewer', passwordHash: 'x', createdAt: new Date().toISOString() })
     }],
     ['getUser', async () => await store.getUser('someone@example.org')],
+    ['countClients', async () => await store.countClients()],
+    ['listUsers', async () => await store.listUsers()],
+    ['updateUser', async () => await store.updateUser(newUser('someone@example.org'))],
+    ['deleteUser', async () => await store.deleteUser('someone@example.org')],
+    ['listRoles', async () => await store.listRoles()],
+    ['getRole', async () => await store.getRole('auditor')],
+    ['saveRole', async () => {
+      await store.saveRole({ name: 'auditor', description: '', permissions: [], createdAt: new Date().toISOString() })
+    }],
+    ['deleteRole', async () => await store.deleteRole('auditor')],
+    ['saveSession', async () => {
+      await store.saveSession(newHash(), { email: 'someone@example.org', csrfToken: 'x', epoch: 0, createdAt: new Date().toISOString(), absoluteExpiry: Date.now() + 60_000 }, 60_000)
+    }],
+    ['getSession', async () => await store.getSession(newHash())],
+    ['touchSession', async () => { await store.touchSession(newHash(), 60_000) }],
+    ['deleteSession', async () => { await store.deleteSession(newHash()) }],
+    ['appendAudit', async () => {
+      await store.appendAudit({ at: new Date().toISOString(), actor: 'cli', action: 'client.create', targetType: 'client', targetId: clientId, targetName: 'x' })
+    }],
+    ['listAudit', async () => await store.listAudit(0, 10)],
+    ['addCounts', async () => { await store.addCounts([{ bucket: 'outage', ttlMs: 60_000, counts: new Map([['hits', 1]]) }]) }],
+    ['readCounts', async () => await store.readCounts(['outage'])],
+    ['readCountFields', async () => await store.readCountFields('outage', ['hits'])],
     ['publishChange', async () => { await store.publishChange({ clientId }) }]
   ]
   for (const [name, call] of calls) {
@@ -142,6 +165,7 @@ async function dumpKeyspace (redis: Redis, prefix: string): Promise<{ keys: stri
       else if (type === 'hash') values.push(...Object.entries(await redis.hgetall(key)).flat())
       else if (type === 'set') values.push(...await redis.smembers(key))
       else if (type === 'zset') values.push(...await redis.zrange(key, 0, -1, 'WITHSCORES'))
+      else if (type === 'list') values.push(...await redis.lrange(key, 0, -1))
       else assert.fail(`key ${key} has type ${type}, which this dump does not read`)
     }
   } while (cursor !== '0')

@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { ClientInputError, clientStatus } from '../../auth/clients.js'
+import { GerbangError } from '../../errors.js'
+import { requestsToday } from '../../analytics/traffic-report.js'
+import { StoreConflictError, type Client } from '../../store/types.js'
+import type { AdminDeps } from '../index.js'
+import { adminOf } from './index.js'
+import {
+  answers, ClientList, ClientListQuery, ClientView, ClientWithKey, IdParams, NewClientBody,
+  type ClientListQueryT, type NewClientBodyT
+} from './schemas.js'
+
+const TAGS = ['Admin API']
+
+const view = (client: Client, today: number): Record<string, unknown> => ({ ...client, status: clientStatus(client), requestsToday: today })
+
+/** Clients and their keys. A key appears in exactly two answers: create and rotate. */
+export async function clientRoutes (app: FastifyInstance, { clients, store, holder }: AdminDeps): Promise<void> {
+  app.get('/integrations', {
+    config: { access: 'clients:read' },
+    schema: {
+      tags: TAGS,
+      summary: 'The integrations a client can be given',
+      response: answers(200, Type.Object({ items: Type.Array(Type.Object({ name: Type.String(), description: Type.String() })) }), 403)
+    }
+  }, async () => ({ items: holder.table.config.integrations.map((i) => ({ name: i.name, description: i.description })) }))
+
+  app.get('/clients', {
+    config: { access: 'clients:read' },
+    schema: { tags: TAGS, summary: 'Clients sorted by name; search matches part of the name', querystring: ClientListQuery, response: answers(200, ClientList, 400, 403) }
+  }, async (request) => {
+    const { search, offset, limit } = request.query as ClientListQueryT
+    const [page, total] = await Promise.all([
+      clients.list(search?.trim(), limit + 1, offset),
+      store.countClients()
+    ])
+    const items = page.slice(0, limit)
+    const today = await requestsToday(store, items.map((c) => c.id))
+    return { items: items.map((c, i) => view(c, today[i] ?? 0)), total, hasMore: page.length > limit }
+  })
+
+  app.get('/clients/:id', {
+    config: { access: 'clients:read' },
+    schema: { tags: TAGS, summary: 'One client', params: IdParams, response: answers(200, ClientView, 403, 404) }
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    const client = await clients.get(id)
+    if (client === undefined) throw notFound(id)
+    const [today = 0] = await requestsToday(store, [id])
+    return view(client, today)
+  })
+
+  app.post('/clients', {
+    config: { access: 'clients:write' },
+    schema: {
+      tags: TAGS,
+      summary: 'Add a client with its first key (shown once)',
+      body: NewClientBody,
+      response: answers(201, ClientWithKey, 400, 403, 409)
+    }
+  }, async (request, reply) => {
+    const body = request.body as NewClientBodyT
+    const known = new Set(holder.table.config.integrations.map((i) => i.name))
+    const unknown = body.integrations === '*' ? undefined : body.integrations.find((i) => !known.has(i))
+    if (unknown !== undefined) throw new GerbangError('BAD_REQUEST', `there is no integration named '${unknown}'`)
+    try {
+      const created = await clients.create({
+        name: body.name,
+        description: body.description ?? '',
+        integrations: body.integrations,
+        ...(body.rateLimit !== undefined && body.rateLimit !== '' ? { rateLimit: body.rateLimit } : {}),
+        ...(body.expiresAt !== undefined && body.expiresAt !== '' ? { expiresAt: body.expiresAt } : {})
+      }, adminOf(request).user.email)
+      reply.code(201)
+      return { client: view(created.client, 0), key: created.key }
+    } catch (err) {
+      if (err instanceof ClientInputError) throw new GerbangError('BAD_REQUEST', err.message)
+      if (err instanceof StoreConflictError) throw new GerbangError('CONFLICT', err.message)
+      throw err
+    }
+  })
+
+  app.post('/clients/:id/revoke', {
+    config: { access: 'clients:write' },
+    schema: { tags: TAGS, summary: 'Revoke a client: its keys and tokens stop working at once', params: IdParams, response: answers(200, Type.Object({ client: ClientView }), 403, 404) }
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    const client = await clients.revoke(id, adminOf(request).user.email)
+    if (client === undefined) throw notFound(id)
+    const [today = 0] = await requestsToday(store, [id])
+    return { client: view(client, today) }
+  })
+
+  app.post('/clients/:id/rotate', {
+    config: { access: 'clients:write' },
+    schema: { tags: TAGS, summary: 'Give a client a new key (shown once); the old one stops working', params: IdParams, response: answers(200, ClientWithKey, 403, 404, 409) }
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    const rotated = await clients.rotate(id, 0, adminOf(request).user.email)
+    if (rotated === undefined) {
+      if (await clients.get(id) !== undefined) throw new GerbangError('CONFLICT', 'a revoked client cannot get a new key')
+      throw notFound(id)
+    }
+    const [today = 0] = await requestsToday(store, [id])
+    return { client: view(rotated.client, today), key: rotated.key }
+  })
+}
+
+function notFound (id: string): GerbangError {
+  return new GerbangError('NOT_FOUND', `there is no client with id '${id}'`)
+}

@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { GerbangError } from '../../errors.js'
+import { audit } from '../../store/audit.js'
+import { PERMISSIONS, type Role, type Store } from '../../store/types.js'
+import type { AdminDeps } from '../index.js'
+import { BUILT_IN_ROLES } from '../rbac.js'
+import { adminOf } from './index.js'
+import { answers, NameParams, NewRoleBody, RolePutBody, RoleView, type NewRoleBodyT, type RolePutBodyT } from './schemas.js'
+
+const TAGS = ['Admin API']
+
+const view = (role: Role, builtIn: boolean): Record<string, unknown> => ({
+  name: role.name, description: role.description, permissions: role.permissions, builtIn
+})
+
+async function auditRole (store: Store, actor: string, action: string, role: Role | string): Promise<void> {
+  if (typeof role === 'string') await audit(store, actor, action, { type: 'role', id: role })
+  else await audit(store, actor, action, { type: 'role', id: role.name }, { permissions: role.permissions })
+}
+
+function refuseBuiltIn (name: string): void {
+  if (BUILT_IN_ROLES.has(name)) throw new GerbangError('CONFLICT', `${name} is a built-in role and cannot be changed`)
+}
+
+/** Roles and the permissions they grant; the built-in ones are read-only. */
+export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): Promise<void> {
+  app.get('/roles', {
+    config: { access: 'users:read' },
+    schema: {
+      tags: TAGS,
+      summary: 'Every role (built-in first) and every permission',
+      response: answers(200, Type.Object({ items: Type.Array(RoleView), permissions: Type.Array(Type.String()) }), 403)
+    }
+  }, async () => ({
+    items: [
+      ...[...BUILT_IN_ROLES.values()].map((r) => view(r, true)),
+      ...(await store.listRoles()).map((r) => view(r, false))
+    ],
+    permissions: PERMISSIONS
+  }))
+
+  app.post('/roles', {
+    config: { access: 'roles:write' },
+    schema: { tags: TAGS, summary: 'Add a role', body: NewRoleBody, response: answers(201, Type.Object({ role: RoleView }), 400, 403, 409) }
+  }, async (request, reply) => {
+    const body = request.body as NewRoleBodyT
+    refuseBuiltIn(body.name)
+    if (await store.getRole(body.name) !== undefined) throw new GerbangError('CONFLICT', `a role named '${body.name}' already exists`)
+    const role: Role = { name: body.name, description: body.description, permissions: body.permissions, createdAt: new Date().toISOString() }
+    await store.saveRole(role)
+    await auditRole(store, adminOf(request).user.email, 'role.create', role)
+    reply.code(201)
+    return { role: view(role, false) }
+  })
+
+  app.put('/roles/:name', {
+    config: { access: 'roles:write' },
+    schema: {
+      tags: TAGS,
+      summary: 'Change a role\'s description and permissions; its users get them at their next request',
+      params: NameParams,
+      body: RolePutBody,
+      response: answers(200, Type.Object({ role: RoleView }), 400, 403, 404, 409)
+    }
+  }, async (request) => {
+    const { name } = request.params as { name: string }
+    const body = request.body as RolePutBodyT
+    refuseBuiltIn(name)
+    const existing = await store.getRole(name)
+    if (existing === undefined) throw new GerbangError('NOT_FOUND', `there is no role named '${name}'`)
+    const role: Role = { ...existing, description: body.description, permissions: body.permissions, updatedAt: new Date().toISOString() }
+    await store.saveRole(role)
+    await auditRole(store, adminOf(request).user.email, 'role.update', role)
+    return { role: view(role, false) }
+  })
+
+  app.delete('/roles/:name', {
+    config: { access: 'roles:write' },
+    schema: { tags: TAGS, summary: 'Delete a role no user has', params: NameParams, response: answers(204, null, 403, 404, 409) }
+  }, async (request, reply) => {
+    const { name } = request.params as { name: string }
+    refuseBuiltIn(name)
+    const holders = (await store.listUsers()).filter((u) => u.role === name)
+    if (holders.length > 0) throw new GerbangError('CONFLICT', `${holders.length} user(s) still have the role '${name}'`)
+    if (!await store.deleteRole(name)) throw new GerbangError('NOT_FOUND', `there is no role named '${name}'`)
+    await auditRole(store, adminOf(request).user.email, 'role.delete', name)
+    return await reply.code(204).send()
+  })
+}

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import type { AdminDeps } from '../index.js'
+import { formatRate } from '../../config/units.js'
+import { answers } from './schemas.js'
+
+const RoutesView = Type.Object({
+  file: Type.String(),
+  yaml: Type.String({ description: 'the file as written, environment references unexpanded, so no secret shows' }),
+  lastReload: Type.Object({
+    at: Type.String(),
+    ok: Type.Boolean(),
+    problems: Type.Array(Type.String(), { description: 'FILE:LINE: path: message, when the file was refused' }),
+    added: Type.Optional(Type.Array(Type.String())),
+    removed: Type.Optional(Type.Array(Type.String())),
+    changed: Type.Optional(Type.Array(Type.String()))
+  }),
+  integrations: Type.Array(Type.Object({
+    name: Type.String(),
+    prefix: Type.String(),
+    upstream: Type.String(),
+    methods: Type.Union([Type.Array(Type.String()), Type.Null()]),
+    auth: Type.String(),
+    timeoutMs: Type.Integer(),
+    rateLimit: Type.String(),
+    description: Type.String()
+  }))
+})
+
+/** The loaded routes.yaml, read-only. */
+export async function routesConfigRoutes (app: FastifyInstance, { holder }: AdminDeps): Promise<void> {
+  app.get('/routes', {
+    config: { access: 'routes:read' },
+    schema: { tags: ['Admin API'], summary: 'The loaded routes.yaml and the result of its last reload', response: answers(200, RoutesView, 403) }
+  }, async () => {
+    const { config } = holder.table
+    return {
+      file: config.source?.file ?? '',
+      yaml: config.source?.text ?? '',
+      lastReload: holder.lastReload,
+      integrations: config.integrations.map((i) => ({
+        name: i.name,
+        prefix: i.prefix,
+        upstream: i.origin + i.upstreamPathPrefix,
+        methods: i.methods === null ? null : [...i.methods],
+        auth: i.auth,
+        timeoutMs: i.timeoutMs,
+        rateLimit: formatRate(i.rateLimit),
+        description: i.description
+      }))
+    }
+  })
+}

@@ -1,0 +1,144 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { PERMISSIONS } from '../../store/types.js'
+
+// JSON schemas of the admin API: Fastify validates requests with them and
+// @fastify/swagger turns them into the "Admin API" section of /doc/json.
+
+const Iso = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' })
+const Email = Type.String({ format: 'email', maxLength: 254 })
+const Password = Type.String({ minLength: 12, maxLength: 1024, description: 'at least 12 characters' })
+const Permission = Type.Union(PERMISSIONS.map((p) => Type.Literal(p)))
+const RoleName = Type.String({ pattern: '^[a-z][a-z0-9-]{1,39}$', description: 'a-z, 0-9 and -, 2 to 40 characters' })
+
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  code: Type.String(),
+  detail: Type.String(),
+  instance: Type.String(),
+  requestId: Type.String(),
+  timestamp: Type.String()
+}, { additionalProperties: true, description: 'RFC 9457 problem document' })
+
+export const PublicUser = Type.Object({
+  email: Type.String(),
+  name: Type.String(),
+  role: Type.String(),
+  createdAt: Iso,
+  updatedAt: Type.Optional(Iso)
+})
+
+export const SessionInfo = Type.Object({
+  user: PublicUser,
+  permissions: Type.Array(Type.String()),
+  csrfToken: Type.String({ description: 'send it back in x-csrf-token on every POST, PUT, PATCH and DELETE' })
+})
+
+export const LoginBody = Type.Object({
+  email: Type.String({ minLength: 1, maxLength: 254 }),
+  password: Type.String({ minLength: 1, maxLength: 1024 })
+}, { additionalProperties: false })
+
+export const ClientView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  integrations: Type.Union([Type.Array(Type.String()), Type.Literal('*')]),
+  rateLimit: Type.Optional(Type.String()),
+  quota: Type.Optional(Type.String()),
+  expiresAt: Type.Optional(Iso),
+  allowedIps: Type.Optional(Type.Array(Type.String())),
+  createdAt: Iso,
+  revokedAt: Type.Optional(Iso),
+  lastUsedAt: Type.Optional(Iso),
+  status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
+  requestsToday: Type.Integer({ description: 'requests since midnight, Asia/Jakarta' })
+})
+
+export const ClientList = Type.Object({
+  items: Type.Array(ClientView),
+  total: Type.Integer({ description: 'every client, whatever the search' }),
+  hasMore: Type.Boolean()
+})
+
+export const ClientListQuery = Type.Object({
+  search: Type.Optional(Type.String({ maxLength: 100 })),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 })
+}, { additionalProperties: false })
+
+export const NewClientBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 100, description: 'the Client field' }),
+  description: Type.Optional(Type.String({ maxLength: 500 })),
+  integrations: Type.Union([Type.Array(Type.String({ pattern: '^[a-z0-9-]+$' }), { maxItems: 500 }), Type.Literal('*')]),
+  rateLimit: Type.Optional(Type.String({ maxLength: 40, description: 'e.g. 100/1m' })),
+  expiresAt: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601' }))
+}, { additionalProperties: false })
+
+export const ClientWithKey = Type.Object({
+  client: ClientView,
+  key: Type.String({ description: 'shown this once; only its hash is stored' })
+})
+
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) })
+export const EmailParams = Type.Object({ email: Type.String({ maxLength: 254 }) })
+export const NameParams = Type.Object({ name: Type.String({ maxLength: 40 }) })
+
+export const NewUserBody = Type.Object({
+  email: Email,
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  role: RoleName,
+  password: Password
+}, { additionalProperties: false })
+
+export const UserPatchBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  role: Type.Optional(RoleName),
+  password: Type.Optional(Password)
+}, { additionalProperties: false, minProperties: 1 })
+
+export const RoleView = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  permissions: Type.Array(Type.String()),
+  builtIn: Type.Boolean()
+})
+
+export const NewRoleBody = Type.Object({
+  name: RoleName,
+  description: Type.String({ maxLength: 200, default: '' }),
+  permissions: Type.Array(Permission, { uniqueItems: true })
+}, { additionalProperties: false })
+
+export const RolePutBody = Type.Object({
+  description: Type.String({ maxLength: 200, default: '' }),
+  permissions: Type.Array(Permission, { uniqueItems: true })
+}, { additionalProperties: false })
+
+export const AuditQuery = Type.Object({
+  offset: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 })
+}, { additionalProperties: false })
+
+export const DashboardQuery = Type.Object({
+  range: Type.Union([Type.Literal('1h'), Type.Literal('24h')], { default: '1h' })
+}, { additionalProperties: false })
+
+export type LoginBodyT = Static<typeof LoginBody>
+export type ClientListQueryT = Static<typeof ClientListQuery>
+export type NewClientBodyT = Static<typeof NewClientBody>
+export type NewUserBodyT = Static<typeof NewUserBody>
+export type UserPatchBodyT = Static<typeof UserPatchBody>
+export type NewRoleBodyT = Static<typeof NewRoleBody>
+export type RolePutBodyT = Static<typeof RolePutBody>
+export type AuditQueryT = Static<typeof AuditQuery>
+export type DashboardQueryT = Static<typeof DashboardQuery>
+
+/** The response map of a route: its success answer, and problem documents for the rest. */
+export function answers (status: number, schema: TSchema | null, ...problems: number[]): Record<number, TSchema> {
+  const map: Record<number, TSchema> = {}
+  map[status] = schema ?? Type.Null({ description: 'no content' })
+  for (const p of [401, ...problems]) map[p] = Problem
+  return map
+}

@@ -1,0 +1,118 @@
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { hashPassword } from '../../auth/passwords.js'
+import { GerbangError } from '../../errors.js'
+import { audit } from '../../store/audit.js'
+import { StoreConflictError, type AuditEntry, type Store, type User } from '../../store/types.js'
+import type { AdminDeps } from '../index.js'
+import { findRole } from '../rbac.js'
+import { adminOf } from './index.js'
+import {
+  answers, EmailParams, NewUserBody, PublicUser, UserPatchBody, type NewUserBodyT, type UserPatchBodyT
+} from './schemas.js'
+
+const TAGS = ['Admin API']
+
+/** A user as the API shows it: never the password hash. */
+export function publicUser (user: User): Record<string, unknown> {
+  return {
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    createdAt: user.createdAt,
+    ...(user.updatedAt !== undefined ? { updatedAt: user.updatedAt } : {})
+  }
+}
+
+async function auditUser (store: Store, actor: string, action: string, email: string, details?: AuditEntry['details']): Promise<void> {
+  await audit(store, actor, action, { type: 'user', id: email }, details)
+}
+
+async function requireRole (store: Store, name: string): Promise<void> {
+  if (await findRole(store, name) === undefined) throw new GerbangError('BAD_REQUEST', `there is no role named '${name}'`)
+}
+
+/** Admin-UI users. */
+export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): Promise<void> {
+  app.get('/users', {
+    config: { access: 'users:read' },
+    schema: { tags: TAGS, summary: 'Every admin-UI user', response: answers(200, Type.Object({ items: Type.Array(PublicUser) }), 403) }
+  }, async () => ({ items: (await store.listUsers()).map(publicUser) }))
+
+  app.post('/users', {
+    config: { access: 'users:write' },
+    schema: { tags: TAGS, summary: 'Add a user', body: NewUserBody, response: answers(201, Type.Object({ user: PublicUser }), 400, 403, 409) }
+  }, async (request, reply) => {
+    const body = request.body as NewUserBodyT
+    await requireRole(store, body.role)
+    const user: User = {
+      email: body.email.trim(),
+      name: body.name.trim(),
+      role: body.role,
+      passwordHash: await hashPassword(body.password),
+      createdAt: new Date().toISOString()
+    }
+    try {
+      await store.createUser(user)
+    } catch (err) {
+      if (err instanceof StoreConflictError) throw new GerbangError('CONFLICT', err.message)
+      throw err
+    }
+    await auditUser(store, adminOf(request).user.email, 'user.create', user.email, { role: user.role })
+    reply.code(201)
+    return { user: publicUser(user) }
+  })
+
+  app.patch('/users/:email', {
+    config: { access: 'users:write' },
+    schema: {
+      tags: TAGS,
+      summary: 'Change a user\'s name, role or password (a new password ends their sessions)',
+      params: EmailParams,
+      body: UserPatchBody,
+      response: answers(200, Type.Object({ user: PublicUser }), 400, 403, 404, 409)
+    }
+  }, async (request) => {
+    const { email } = request.params as { email: string }
+    const patch = request.body as UserPatchBodyT
+    const admin = adminOf(request)
+    const user = await store.getUser(email)
+    if (user === undefined) throw new GerbangError('NOT_FOUND', `there is no user '${email}'`)
+    if (patch.role !== undefined) {
+      await requireRole(store, patch.role)
+      if (sameEmail(user.email, admin.user.email) && patch.role !== user.role) {
+        throw new GerbangError('CONFLICT', 'you cannot change your own role; ask another admin')
+      }
+    }
+    const details: AuditEntry['details'] = {}
+    if (patch.name !== undefined && patch.name.trim() !== user.name) details.name = user.name = patch.name.trim()
+    if (patch.role !== undefined && patch.role !== user.role) {
+      details.role = patch.role
+      details.previousRole = user.role
+      user.role = patch.role
+    }
+    if (patch.password !== undefined) {
+      user.passwordHash = await hashPassword(patch.password)
+      user.sessionEpoch = (user.sessionEpoch ?? 0) + 1
+      details.password = 'changed'
+    }
+    user.updatedAt = new Date().toISOString()
+    if (!await store.updateUser(user)) throw new GerbangError('NOT_FOUND', `there is no user '${email}'`)
+    await auditUser(store, admin.user.email, 'user.update', user.email, details)
+    return { user: publicUser(user) }
+  })
+
+  app.delete('/users/:email', {
+    config: { access: 'users:write' },
+    schema: { tags: TAGS, summary: 'Delete a user; their sessions end', params: EmailParams, response: answers(204, null, 403, 404, 409) }
+  }, async (request, reply) => {
+    const { email } = request.params as { email: string }
+    const admin = adminOf(request)
+    if (sameEmail(email, admin.user.email)) throw new GerbangError('CONFLICT', 'you cannot delete yourself')
+    if (!await store.deleteUser(email)) throw new GerbangError('NOT_FOUND', `there is no user '${email}'`)
+    await auditUser(store, admin.user.email, 'user.delete', email)
+    return await reply.code(204).send()
+  })
+}
+
+const sameEmail = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()

@@ -1,0 +1,45 @@
+import { PERMISSIONS, type Permission, type Role, type Store } from '../store/types.js'
+
+// Roles and their permissions. The built-in roles live here, in code, so an
+// upgrade can extend them and nobody can lock every admin out by editing
+// them; operators add their own roles in the store.
+
+const BUILT_IN_TIME = '1970-01-01T00:00:00.000Z'
+
+export const BUILT_IN_ROLES: ReadonlyMap<string, Role> = new Map([
+  ['admin', {
+    name: 'admin',
+    description: 'Semua izin (every permission)',
+    permissions: [...PERMISSIONS],
+    createdAt: BUILT_IN_TIME
+  }],
+  ['operator', {
+    name: 'operator',
+    description: 'Mengelola klien dan kunci API (manages clients and their keys)',
+    permissions: ['clients:read', 'clients:write', 'routes:read'],
+    createdAt: BUILT_IN_TIME
+  }],
+  ['viewer', {
+    name: 'viewer',
+    description: 'Hanya membaca (read-only)',
+    permissions: ['clients:read', 'users:read', 'audit:read', 'routes:read'],
+    createdAt: BUILT_IN_TIME
+  }]
+])
+
+export const ROLE_NAME_PATTERN = /^[a-z][a-z0-9-]{1,39}$/
+
+export function isPermission (value: string): value is Permission {
+  return (PERMISSIONS as readonly string[]).includes(value)
+}
+
+/** The role by name, built-in first; undefined when it does not exist. */
+export async function findRole (store: Store, name: string): Promise<Role | undefined> {
+  return BUILT_IN_ROLES.get(name) ?? await store.getRole(name)
+}
+
+/** What a user with this role may do; nothing when the role no longer exists. */
+export async function permissionsOf (store: Store, roleName: string): Promise<ReadonlySet<Permission>> {
+  const role = await findRole(store, roleName)
+  return new Set(role?.permissions ?? [])
+}

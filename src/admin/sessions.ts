@@ -1,0 +1,152 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import { hashPassword, verifyPassword } from '../auth/passwords.js'
+import { GerbangError } from '../errors.js'
+import type { Permission, Session, Store, User } from '../store/types.js'
+import { LoginGuard } from './login-guard.js'
+import { permissionsOf } from './rbac.js'
+
+// Admin sessions. The cookie holds 32 random bytes; the store keeps only
+// their SHA-256 (a store dump cannot be replayed as cookies), the user's
+// email, and the session's CSRF token, which the UI reads from
+// GET /admin/api/session and sends back in x-csrf-token on every change.
+
+export const SESSION_COOKIE = 'gerbang_session'
+/** A session ends after this long without a request... */
+export const SESSION_IDLE_MS = 2 * 60 * 60_000
+/** ...and after this long whatever its activity. */
+export const SESSION_MAX_MS = 12 * 60 * 60_000
+const COOKIE_PATH = '/admin'
+
+/** Who is behind an admin request, and what they may do. */
+export interface AdminContext {
+  user: User
+  permissions: ReadonlySet<Permission>
+  session: Session
+  idHash: string
+}
+
+export interface LoginResult {
+  cookieValue: string
+  context: AdminContext
+}
+
+function hashId (value: string): string {
+  return createHash('sha256').update(value).digest('hex')
+}
+
+/** One cookie's value from a Cookie header; undefined when absent. */
+export function readCookie (header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+  }
+  return undefined
+}
+
+/**
+ * The Set-Cookie value: httpOnly so scripts cannot read it, SameSite=Strict
+ * so no other site's page sends it, Secure when the browser reached us over
+ * HTTPS (directly or through a proxy that says so).
+ */
+export function sessionCookie (value: string, secure: boolean, maxAgeMs: number): string {
+  return `${SESSION_COOKIE}=${value}; Path=${COOKIE_PATH}; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxAgeMs / 1000)}` +
+    (secure ? '; Secure' : '')
+}
+
+export function isHttps (request: FastifyRequest): boolean {
+  return request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https'
+}
+
+export class SessionManager {
+  readonly #store: Store
+  readonly #guard: LoginGuard
+  // Verified against when the email is unknown, so a wrong email and a wrong
+  // password take the same time.
+  #decoy: Promise<string> | undefined
+
+  constructor (store: Store) {
+    this.#store = store
+    this.#guard = new LoginGuard(store)
+  }
+
+  async login (email: string, password: string, address: string): Promise<LoginResult | GerbangError> {
+    const attempt = await this.#guard.begin(email, address)
+    if (attempt instanceof GerbangError) return attempt
+    const user = await this.#store.getUser(email)
+    this.#decoy ??= hashPassword(randomBytes(16).toString('hex'))
+    const stored = user?.passwordHash ?? await this.#decoy
+    const valid = await this.#guard.verify(async () => await verifyPassword(password, stored))
+    if (valid === undefined) {
+      return new GerbangError('RATE_LIMITED', 'too many logins at once; try again in a moment',
+        { retryAfter: 1 }, { 'retry-after': '1' })
+    }
+    if (!valid || user === undefined) return new GerbangError('LOGIN_FAILED', 'the email or the password is wrong')
+    await attempt.succeeded()
+
+    const cookieValue = randomBytes(32).toString('base64url')
+    const now = Date.now()
+    const session: Session = {
+      email: user.email,
+      csrfToken: randomBytes(32).toString('base64url'),
+      epoch: user.sessionEpoch ?? 0,
+      createdAt: new Date(now).toISOString(),
+      absoluteExpiry: now + SESSION_MAX_MS
+    }
+    const idHash = hashId(cookieValue)
+    await this.#store.saveSession(idHash, session, SESSION_IDLE_MS)
+    return { cookieValue, context: { user, session, idHash, permissions: await permissionsOf(this.#store, user.role) } }
+  }
+
+  /**
+   * The signed-in admin behind a Cookie header, or undefined. A session ends
+   * when it idles or ages out, its user is deleted, or the password changed.
+   */
+  async resolve (cookieHeader: string | undefined): Promise<AdminContext | undefined> {
+    const value = readCookie(cookieHeader, SESSION_COOKIE)
+    if (value === undefined || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined
+    const idHash = hashId(value)
+    const session = await this.#store.getSession(idHash)
+    if (session === undefined) return undefined
+    if (session.absoluteExpiry < Date.now()) {
+      await this.#store.deleteSession(idHash)
+      return undefined
+    }
+    const user = await this.#store.getUser(session.email)
+    if (user === undefined || (user.sessionEpoch ?? 0) !== session.epoch) {
+      await this.#store.deleteSession(idHash)
+      return undefined
+    }
+    await this.#store.touchSession(idHash, Math.min(SESSION_IDLE_MS, session.absoluteExpiry - Date.now()))
+    return { user, session, idHash, permissions: await permissionsOf(this.#store, user.role) }
+  }
+
+  async logout (idHash: string): Promise<void> {
+    await this.#store.deleteSession(idHash)
+  }
+}
+
+/** Whether the request carries the session's CSRF token, compared in constant time. */
+export function hasCsrfToken (request: FastifyRequest, session: Session): boolean {
+  const sent = request.headers['x-csrf-token']
+  if (typeof sent !== 'string') return false
+  const a = Buffer.from(sent)
+  const b = Buffer.from(session.csrfToken)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * A browser names the page a request came from in Origin; one from another
+ * site is refused even before the CSRF token is looked at (login included,
+ * which has no session yet).
+ */
+export function isCrossSite (request: FastifyRequest): boolean {
+  const origin = request.headers.origin
+  if (origin === undefined) return false
+  try {
+    return new URL(origin).host !== request.headers.host
+  } catch {
+    return true
+  }
+}

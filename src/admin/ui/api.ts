@@ -1,0 +1,138 @@
+// fetch() for the admin JSON API: JSON in and out, the CSRF header on every
+// state-changing request, problem+json turned into ApiError.
+import { t } from './i18n.js'
+
+const BASE = '/admin/api'
+
+export interface Problem {
+  type?: string
+  title?: string
+  status?: number
+  code?: string
+  detail?: string
+  instance?: string
+  requestId?: string
+  timestamp?: string
+}
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly requestId: string | undefined
+  /** Seconds from Retry-After, when the server sent one. */
+  readonly retryAfter: number | undefined
+
+  constructor (status: number, code: string, message: string, requestId?: string, retryAfter?: number) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+    this.requestId = requestId
+    this.retryAfter = retryAfter
+  }
+}
+
+let csrfToken = ''
+let sessionLost: (() => void) | undefined
+
+export function setCsrfToken (token: string): void {
+  csrfToken = token
+}
+
+/** Called on 401 SESSION_REQUIRED (the session ended); the router sends the user to the login page. */
+export function onSessionLost (handler: () => void): void {
+  sessionLost = handler
+}
+
+export interface RequestOptions {
+  body?: unknown
+  signal?: AbortSignal
+  /** False: a 401 SESSION_REQUIRED only throws, without leaving the page (the session probe). */
+  redirect?: boolean
+  /** Set on the one retry after a 403 CSRF_INVALID. */
+  retried?: boolean
+}
+
+function retryAfterSeconds (header: string | null): number | undefined {
+  if (header === null) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds))
+  const date = Date.parse(header)
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000))
+}
+
+export function isAbort (err: unknown): boolean {
+  return err instanceof DOMException && err.name === 'AbortError'
+}
+
+export async function request<T> (method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json, application/problem+json' }
+  if (method !== 'GET' && csrfToken !== '') headers['x-csrf-token'] = csrfToken
+  let body: string | undefined
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json'
+    body = JSON.stringify(options.body)
+  }
+  let res: Response
+  let text: string
+  try {
+    res = await fetch(BASE + path, {
+      method, headers, body, credentials: 'same-origin', cache: 'no-store', signal: options.signal ?? null
+    })
+    text = await res.text()
+  } catch (err) {
+    if (isAbort(err)) throw err
+    throw new ApiError(0, 'NETWORK', t('error.network'))
+  }
+  let data: unknown
+  if (text !== '') {
+    try {
+      data = JSON.parse(text)
+    } catch {
+      data = undefined
+    }
+  }
+  if (!res.ok) {
+    const problem: Problem = typeof data === 'object' && data !== null ? data as Problem : {}
+    const code = problem.code ?? `HTTP_${res.status}`
+    const message = problem.detail ?? problem.title ?? t('error.http', { status: res.status })
+    const err = new ApiError(res.status, code, message, problem.requestId ?? res.headers.get('x-request-id') ?? undefined,
+      retryAfterSeconds(res.headers.get('retry-after')))
+    if (res.status === 401 && code === 'SESSION_REQUIRED' && options.redirect !== false) sessionLost?.()
+    // The session was renewed elsewhere (another tab signed in again): fetch its token, try once more.
+    if (res.status === 403 && code === 'CSRF_INVALID' && options.retried !== true && method !== 'GET') {
+      const session = await request<{ csrfToken?: string }>('GET', '/session', { signal: options.signal })
+      if (typeof session?.csrfToken === 'string' && session.csrfToken !== csrfToken) {
+        csrfToken = session.csrfToken
+        return await request<T>(method, path, { ...options, retried: true })
+      }
+    }
+    throw err
+  }
+  if (res.status === 204 || text === '') return undefined as T
+  if (data === undefined) throw new ApiError(res.status, 'BAD_RESPONSE', t('error.badResponse'))
+  return data as T
+}
+
+export const api = {
+  get: async <T>(path: string, options?: RequestOptions) => await request<T>('GET', path, options),
+  post: async <T>(path: string, body?: unknown, options?: RequestOptions) => await request<T>('POST', path, { ...options, body }),
+  put: async <T>(path: string, body?: unknown, options?: RequestOptions) => await request<T>('PUT', path, { ...options, body }),
+  patch: async <T>(path: string, body?: unknown, options?: RequestOptions) => await request<T>('PATCH', path, { ...options, body }),
+  del: async <T = void>(path: string, options?: RequestOptions) => await request<T>('DELETE', path, options)
+}
+
+/** A readable sentence for any error. */
+export function messageOf (err: unknown): string {
+  if (err instanceof ApiError) return err.message
+  if (err instanceof Error && err.message !== '') return err.message
+  return t('error.unexpected')
+}
+
+/** `?a=1&b=x` from defined values. */
+export function query (params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== '') search.set(key, String(value))
+  const text = search.toString()
+  return text === '' ? '' : `?${text}`
+}

@@ -1,0 +1,285 @@
+// Bahasa Indonesia first, English second. The choice lives in localStorage
+// `gerbang.lang`. Times are shown in Asia/Jakarta (WIB, UTC+7, no DST).
+
+// [Bahasa Indonesia, English] for every text of the UI.
+const STRINGS = {
+  'app.name': ['Gerbang', 'Gerbang'],
+  'app.tagline': ['Konsol admin API Gateway Provinsi Banten', 'Banten Province API gateway admin console'],
+  'app.skip': ['Lewati ke konten', 'Skip to content'],
+  'nav.label': ['Menu utama', 'Main menu'],
+  'nav.toggle': ['Menu', 'Menu'],
+  'nav.dashboard': ['Dasbor', 'Dashboard'],
+  'nav.clients': ['Klien', 'Clients'],
+  'nav.users': ['Pengguna', 'Users'],
+  'nav.roles': ['Peran & Izin', 'Roles & permissions'],
+  'nav.routes': ['Rute', 'Routes'],
+  'nav.audit': ['Log Audit', 'Audit log'],
+  'top.language': ['Bahasa', 'Language'],
+  'top.logout': ['Keluar', 'Log out'],
+  'top.loggedInAs': ['Masuk sebagai {name} ({role})', 'Signed in as {name} ({role})'],
+  'common.loading': ['Memuat…', 'Loading…'],
+  'common.loadMore': ['Muat lagi', 'Load more'],
+  'common.cancel': ['Batal', 'Cancel'],
+  'common.save': ['Simpan', 'Save'],
+  'common.saving': ['Menyimpan…', 'Saving…'],
+  'common.close': ['Tutup', 'Close'],
+  'common.delete': ['Hapus', 'Delete'],
+  'common.edit': ['Ubah', 'Edit'],
+  'common.add': ['TAMBAH', 'ADD'],
+  'common.all': ['semua', 'all'],
+  'common.none': ['—', '—'],
+  'common.actions': ['Aksi', 'Actions'],
+  'common.retry': ['Coba lagi', 'Try again'],
+  'common.empty': ['Tidak ada data.', 'No data.'],
+  'common.requestId': ['ID permintaan: {id}', 'Request ID: {id}'],
+  'common.confirm': ['Konfirmasi', 'Confirm'],
+  'common.shown': ['{shown} ditampilkan', '{shown} shown'],
+  'common.description': ['Deskripsi', 'Description'],
+  'common.name': ['Nama', 'Name'],
+  'common.created': ['Dibuat', 'Created'],
+  'common.updated': ['Diubah', 'Updated'],
+  'error.network': ['Tidak dapat menghubungi server. Periksa koneksi lalu coba lagi.', 'Cannot reach the server. Check the connection and try again.'],
+  'error.http': ['Server menjawab dengan kesalahan HTTP {status}.', 'The server answered with HTTP error {status}.'],
+  'error.badResponse': ['Jawaban server tidak dapat dibaca.', 'The server\'s answer could not be read.'],
+  'error.unexpected': ['Terjadi kesalahan yang tidak terduga.', 'Something unexpected went wrong.'],
+  'error.forbiddenPage': ['Anda tidak memiliki izin untuk membuka halaman ini.', 'You do not have permission to open this page.'],
+  'error.notFound': ['Halaman tidak ditemukan.', 'Page not found.'],
+  'login.title': ['Masuk ke Gerbang', 'Sign in to Gerbang'],
+  'login.email': ['Email', 'Email'],
+  'login.password': ['Kata sandi', 'Password'],
+  'login.submit': ['Masuk', 'Sign in'],
+  'login.submitting': ['Memproses…', 'Signing in…'],
+  'login.wait': ['Coba lagi dalam {seconds} detik.', 'Try again in {seconds} seconds.'],
+  'dash.title': ['Dasbor', 'Dashboard'],
+  'dash.range': ['Rentang waktu', 'Time range'],
+  'dash.range.1h': ['1 jam', '1 hour'],
+  'dash.range.24h': ['24 jam', '24 hours'],
+  'dash.totalRequests': ['Total permintaan', 'Total requests'],
+  'dash.totalErrors': ['Total kesalahan', 'Total errors'],
+  'dash.errorRate': ['Tingkat kesalahan', 'Error rate'],
+  'dash.updated': ['Diperbarui {time} · disegarkan otomatis tiap 30 detik', 'Updated {time} · refreshes every 30 s'],
+  'dash.integrations': ['Integrasi', 'Integrations'],
+  'dash.noIntegrations': ['Belum ada integrasi.', 'No integrations yet.'],
+  'dash.topClients': ['Klien teratas', 'Top clients'],
+  'dash.noClients': ['Belum ada permintaan dari klien pada rentang ini.', 'No client requests in this range.'],
+  'dash.requests': ['Permintaan', 'Requests'],
+  'dash.errors': ['Kesalahan', 'Errors'],
+  'dash.health': ['Kesehatan upstream', 'Upstream health'],
+  'health.ok': ['sehat', 'ok'],
+  'health.degraded': ['terganggu', 'degraded'],
+  'health.down': ['mati', 'down'],
+  'health.idle': ['tanpa lalu lintas', 'idle'],
+  'chart.requests': ['permintaan/menit', 'requests/min'],
+  'chart.errorRate': ['kesalahan (%)', 'errors (%)'],
+  'chart.time': ['Waktu (WIB)', 'Time (WIB)'],
+  'chart.aria': ['Grafik {name}: permintaan per menit dan tingkat kesalahan, {from} sampai {to}', '{name} chart: requests per minute and error rate, {from} to {to}'],
+  'chart.point': ['{time}: {requests} permintaan/menit, {errors} kesalahan/menit ({rate})', '{time}: {requests} requests/min, {errors} errors/min ({rate})'],
+  'chart.noData': ['Tidak ada data', 'No data'],
+  'clients.title': ['Klien', 'Clients'],
+  'clients.search': ['Cari klien', 'Search clients'],
+  'clients.searchPlaceholder': ['Cari nama klien…', 'Search client names…'],
+  'clients.total': ['{shown} ditampilkan · {total} klien seluruhnya', '{shown} shown · {total} clients in all'],
+  'clients.col.name': ['Klien', 'Client'],
+  'clients.col.status': ['Status', 'Status'],
+  'clients.col.integrations': ['Integrasi', 'Integrations'],
+  'clients.col.requestsToday': ['Permintaan hari ini', 'Requests today'],
+  'clients.col.lastUsed': ['Terakhir dipakai', 'Last used'],
+  'clients.status.active': ['aktif', 'active'],
+  'clients.status.revoked': ['dicabut', 'revoked'],
+  'clients.status.expired': ['kedaluwarsa', 'expired'],
+  'clients.rotate': ['Rotasi', 'Rotate'],
+  'clients.revoke': ['Cabut', 'Revoke'],
+  'clients.confirmRotate': ['Rotasi kunci klien “{name}”? Kunci yang lama langsung tidak berlaku lagi.', 'Rotate the key of client “{name}”? The old key stops working at once.'],
+  'clients.confirmRevoke': ['Cabut klien “{name}”? Semua kunci dan tokennya langsung tidak berlaku. Tindakan ini tidak dapat dibatalkan.', 'Revoke client “{name}”? All its keys and tokens stop working at once. This cannot be undone.'],
+  'clients.revoked': ['Klien “{name}” telah dicabut.', 'Client “{name}” has been revoked.'],
+  'clients.expires': ['berlaku s.d. {time}', 'valid until {time}'],
+  'clients.rate': ['batas {rate}', 'limit {rate}'],
+  'clients.quota': ['kuota {quota}', 'quota {quota}'],
+  'clients.addTitle': ['Tambah klien', 'Add client'],
+  'clients.field.name': ['Klien', 'Client'],
+  'clients.field.nameHint': ['Nama aplikasi atau instansi pemakai, harus unik.', 'The calling application or agency; must be unique.'],
+  'clients.field.integrations': ['Integrasi yang diizinkan', 'Allowed integrations'],
+  'clients.field.all': ['Semua integrasi (termasuk yang ditambahkan nanti)', 'All integrations (including ones added later)'],
+  'clients.field.rateLimit': ['Batas laju (opsional)', 'Rate limit (optional)'],
+  'clients.field.rateLimitHint': ['Contoh 100/1m: 100 permintaan per menit. Satuan ms, s, m, h, d.', 'e.g. 100/1m: 100 requests per minute. Units ms, s, m, h, d.'],
+  'clients.field.expiresAt': ['Kedaluwarsa (opsional)', 'Expires (optional)'],
+  'clients.field.expiresAtHint': ['Kunci berlaku sampai akhir hari itu (23:59:59 WIB).', 'The key works until the end of that day (23:59:59 WIB).'],
+  'clients.err.integrations': ['Pilih minimal satu integrasi, atau “semua”.', 'Choose at least one integration, or “all”.'],
+  'clients.err.rateLimit': ['Batas laju harus berbentuk jumlah/durasi, misalnya 100/1m.', 'The rate limit must look like count/duration, e.g. 100/1m.'],
+  'clients.noIntegrations': ['Daftar integrasi tidak dapat dimuat: {detail}', 'Could not load the integrations: {detail}'],
+  'key.title': ['Kunci API baru', 'New API key'],
+  'key.for': ['Kunci untuk klien “{name}”:', 'Key for client “{name}”:'],
+  'key.warning': ['Simpan kunci ini sekarang di tempat yang aman. Kunci ini tidak akan ditampilkan lagi.', 'Store this key somewhere safe now. It will not be shown again.'],
+  'key.copy': ['Salin', 'Copy'],
+  'key.copied': ['Kunci tersalin ke papan klip.', 'Key copied to the clipboard.'],
+  'key.copyFallback': ['Kunci sudah dipilih; tekan Ctrl+C (⌘C) untuk menyalin.', 'The key is selected; press Ctrl+C (⌘C) to copy it.'],
+  'key.done': ['Saya sudah menyimpannya', 'I have stored it'],
+  'users.title': ['Pengguna', 'Users'],
+  'users.email': ['Email', 'Email'],
+  'users.role': ['Peran', 'Role'],
+  'users.you': ['(Anda)', '(you)'],
+  'users.addTitle': ['Tambah pengguna', 'Add user'],
+  'users.editTitle': ['Ubah pengguna {email}', 'Edit user {email}'],
+  'users.resetTitle': ['Atur ulang kata sandi {email}', 'Reset the password of {email}'],
+  'users.reset': ['Atur ulang sandi', 'Reset password'],
+  'users.password': ['Kata sandi', 'Password'],
+  'users.newPassword': ['Kata sandi baru', 'New password'],
+  'users.passwordConfirm': ['Ulangi kata sandi', 'Repeat the password'],
+  'users.passwordHint': ['Minimal 12 karakter.', 'At least 12 characters.'],
+  'users.err.short': ['Kata sandi minimal 12 karakter.', 'The password needs at least 12 characters.'],
+  'users.err.mismatch': ['Kedua kata sandi tidak sama.', 'The two passwords differ.'],
+  'users.confirmDelete': ['Hapus pengguna {email}? Ia tidak dapat masuk lagi.', 'Delete user {email}? They will no longer be able to sign in.'],
+  'users.saved': ['Pengguna {email} tersimpan.', 'User {email} saved.'],
+  'users.passwordSaved': ['Kata sandi {email} telah diganti.', 'The password of {email} has been changed.'],
+  'users.deleted': ['Pengguna {email} telah dihapus.', 'User {email} has been deleted.'],
+  'roles.title': ['Peran & Izin', 'Roles & permissions'],
+  'roles.builtIn': ['bawaan', 'built-in'],
+  'roles.custom': ['kustom', 'custom'],
+  'roles.builtInNote': ['Peran bawaan tidak dapat diubah atau dihapus.', 'Built-in roles cannot be changed or deleted.'],
+  'roles.permissions': ['Izin', 'Permissions'],
+  'roles.matrix': ['Matriks peran × izin', 'Role × permission matrix'],
+  'roles.has': ['punya', 'has'],
+  'roles.hasNot': ['tidak punya', 'does not have'],
+  'roles.addTitle': ['Tambah peran', 'Add role'],
+  'roles.editTitle': ['Ubah peran {name}', 'Edit role {name}'],
+  'roles.nameHint': ['2–40 karakter: huruf kecil, angka dan tanda hubung, diawali huruf; misalnya petugas-opd.', '2–40 characters: lower-case letters, digits and hyphens, starting with a letter; e.g. opd-officer.'],
+  'roles.confirmDelete': ['Hapus peran {name}?', 'Delete role {name}?'],
+  'roles.saved': ['Peran {name} tersimpan.', 'Role {name} saved.'],
+  'roles.deleted': ['Peran {name} telah dihapus.', 'Role {name} has been deleted.'],
+  'roles.list': ['Daftar peran', 'Roles'],
+  'roles.err.name': ['Nama peran tidak sah.', 'The role name is not valid.'],
+  'perm.clients:read': ['Melihat klien dan kuncinya', 'View clients and their keys'],
+  'perm.clients:write': ['Membuat, merotasi dan mencabut klien', 'Create, rotate and revoke clients'],
+  'perm.users:read': ['Melihat pengguna dan peran', 'View users and roles'],
+  'perm.users:write': ['Mengelola pengguna', 'Manage users'],
+  'perm.roles:write': ['Mengelola peran', 'Manage roles'],
+  'perm.audit:read': ['Membaca log audit', 'Read the audit log'],
+  'perm.routes:read': ['Melihat konfigurasi rute', 'View the route configuration'],
+  'routes.title': ['Rute', 'Routes'],
+  'routes.file': ['Berkas', 'File'],
+  'routes.lastReload': ['Pemuatan terakhir', 'Last load'],
+  'routes.ok': ['berhasil', 'succeeded'],
+  'routes.failed': ['gagal', 'failed'],
+  'routes.problems': ['Masalah', 'Problems'],
+  'routes.added': ['Ditambah', 'Added'],
+  'routes.removed': ['Dihapus', 'Removed'],
+  'routes.changed': ['Diubah', 'Changed'],
+  'routes.integrations': ['Integrasi yang dimuat', 'Loaded integrations'],
+  'routes.prefix': ['Prefiks', 'Prefix'],
+  'routes.upstream': ['Upstream', 'Upstream'],
+  'routes.methods': ['Metode', 'Methods'],
+  'routes.auth': ['Autentikasi', 'Authentication'],
+  'routes.timeout': ['Batas waktu', 'Timeout'],
+  'routes.rateLimit': ['Batas laju', 'Rate limit'],
+  'routes.yaml': ['Isi {file}', 'Contents of {file}'],
+  'audit.title': ['Log Audit', 'Audit log'],
+  'audit.at': ['Waktu', 'Time'],
+  'audit.actor': ['Pelaku', 'Actor'],
+  'audit.action': ['Tindakan', 'Action'],
+  'audit.target': ['Target', 'Target'],
+  'audit.details': ['Rincian', 'Details']
+} satisfies Record<string, [id: string, en: string]>
+
+export type Key = keyof typeof STRINGS
+
+export type Lang = 'id' | 'en'
+const STORAGE_KEY = 'gerbang.lang'
+
+function readLang (): Lang {
+  try {
+    return localStorage.getItem(STORAGE_KEY) === 'en' ? 'en' : 'id'
+  } catch {
+    return 'id'
+  }
+}
+
+let current: Lang = readLang()
+
+export function lang (): Lang {
+  return current
+}
+
+export function setLang (next: Lang): void {
+  current = next
+  try {
+    localStorage.setItem(STORAGE_KEY, next)
+  } catch {
+    // Private mode or storage disabled: the choice lasts until the page reloads.
+  }
+  document.documentElement.lang = next
+}
+
+/** The text for key in the current language, with `{name}` placeholders filled in. */
+export function t (key: Key, params?: Record<string, string | number>): string {
+  const text = STRINGS[key][current === 'id' ? 0 : 1]
+  if (params === undefined) return text
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = params[name]
+    return value === undefined ? whole : String(value)
+  })
+}
+
+/** A translation when the key exists (e.g. `perm.<permission>`), undefined otherwise. */
+export function tMaybe (key: string): string | undefined {
+  return (STRINGS as Record<string, [string, string] | undefined>)[key]?.[current === 'id' ? 0 : 1]
+}
+
+const JAKARTA = 'Asia/Jakarta'
+const PARTS = new Intl.DateTimeFormat('en-US', {
+  timeZone: JAKARTA,
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23'
+})
+
+function jakartaParts (date: Date): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of PARTS.formatToParts(date)) out[part.type] = part.value
+  return out
+}
+
+function parse (iso: string | number | Date): Date | undefined {
+  const date = iso instanceof Date ? iso : new Date(iso)
+  return Number.isNaN(date.getTime()) ? undefined : date
+}
+
+/** `2026-11-21 17:10:58 WIB` (ISO 8601 order, Jakarta time). */
+export function formatDateTime (iso: string | number | Date): string {
+  const date = parse(iso)
+  if (date === undefined) return String(iso)
+  const p = jakartaParts(date)
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} WIB`
+}
+
+/** `17:10` in Jakarta, for chart axes. */
+export function formatClock (iso: string | number | Date): string {
+  const date = parse(iso)
+  if (date === undefined) return ''
+  const p = jakartaParts(date)
+  return `${p.hour}:${p.minute}`
+}
+
+/** `YYYY-MM-DD` of today in Jakarta, for date inputs. */
+export function jakartaToday (): string {
+  const p = jakartaParts(new Date())
+  return `${p.year}-${p.month}-${p.day}`
+}
+
+/** The UTC ISO string of 23:59:59 WIB on a `YYYY-MM-DD` date. */
+export function endOfJakartaDay (date: string): string | undefined {
+  const parsed = parse(`${date}T23:59:59+07:00`)
+  return parsed?.toISOString()
+}
+
+export function formatNumber (n: number, maxFractionDigits = 0): string {
+  return new Intl.NumberFormat(current === 'id' ? 'id-ID' : 'en-US', { maximumFractionDigits: maxFractionDigits }).format(n)
+}
+
+/** 0..1 as a percentage, e.g. `1,5%`. */
+export function formatPercent (ratio: number): string {
+  return new Intl.NumberFormat(current === 'id' ? 'id-ID' : 'en-US', { style: 'percent', maximumFractionDigits: 2 }).format(ratio)
+}

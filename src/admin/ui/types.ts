@@ -1,0 +1,132 @@
+// The shapes of the admin JSON API (/admin/api).
+
+export type Permission =
+  'clients:read' | 'clients:write' | 'users:read' | 'users:write' | 'roles:write' | 'audit:read' | 'routes:read'
+
+export interface SessionInfo {
+  user: { email: string, name: string, role: string }
+  permissions: string[]
+  csrfToken: string
+}
+
+export type HealthStatus = 'ok' | 'degraded' | 'down' | 'idle'
+
+export interface DashboardPoint {
+  t: string
+  /** Per minute. */
+  requests: number
+  /** Per minute. */
+  errors: number
+}
+
+export interface DashboardIntegration {
+  name: string
+  description: string
+  totals: { requests: number, errors: number, errorRate: number }
+  health: { status: HealthStatus, requests: number, errors: number }
+  points: DashboardPoint[]
+}
+
+export interface Dashboard {
+  range: '1h' | '24h'
+  generatedAt: string
+  stepSeconds: number
+  totals: { requests: number, errors: number }
+  integrations: DashboardIntegration[]
+  topClients: Array<{ id: string, name: string, requests: number }>
+}
+
+export interface Integration {
+  name: string
+  description: string
+}
+
+export type ClientStatus = 'active' | 'revoked' | 'expired'
+
+export interface Client {
+  id: string
+  name: string
+  description?: string
+  integrations: string[] | '*'
+  rateLimit?: string
+  quota?: string
+  expiresAt?: string
+  createdAt: string
+  revokedAt?: string
+  lastUsedAt?: string
+  status: ClientStatus
+  requestsToday: number
+}
+
+export interface Page<T> {
+  items: T[]
+  hasMore: boolean
+}
+
+export interface ClientList extends Page<Client> {
+  total: number
+}
+
+export interface ClientWithKey {
+  client: Client
+  key: string
+}
+
+export interface User {
+  email: string
+  name: string
+  role: string
+  createdAt: string
+  updatedAt?: string
+}
+
+export interface Role {
+  name: string
+  description: string
+  permissions: string[]
+  builtIn: boolean
+}
+
+export interface RoleList {
+  items: Role[]
+  permissions: string[]
+}
+
+export interface RouteIntegration {
+  name: string
+  prefix: string
+  upstream: string
+  methods: string[] | null
+  auth: unknown
+  timeoutMs: number | null
+  rateLimit: unknown
+  description: string
+}
+
+export interface RoutesInfo {
+  file: string
+  yaml: string
+  lastReload: { at: string, ok: boolean, problems: string[], added?: string[], removed?: string[], changed?: string[] }
+  integrations: RouteIntegration[]
+}
+
+export interface AuditEntry {
+  at: string
+  actor: string
+  action: string
+  targetType: string
+  targetId: string
+  targetName: string
+  details?: Record<string, unknown>
+}
+
+/** What the router hands to each page. */
+export interface PageContext {
+  /** The page's area; the page owns its children. */
+  root: HTMLElement
+  session: SessionInfo
+  can: (permission: Permission) => boolean
+  /** Aborted when the user leaves the page: stop timers, drop late answers. */
+  signal: AbortSignal
+  navigate: (url: string) => void
+}

@@ -1,0 +1,124 @@
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { formatProblem, loadRoutesFile, type Integration } from './routes-loader.js'
+
+// Hot reload of routes.yaml. A change to the file (watched through its
+// directory, since editors and Kubernetes ConfigMaps replace files rather
+// than write them in place) or SIGHUP loads and validates it; a valid file
+// replaces the whole routing table at once (app.applyRoutes), an invalid one
+// is logged problem by problem and changes nothing.
+
+const DEFAULT_DEBOUNCE_MS = 150
+
+export interface RoutesDiff {
+  added: string[]
+  removed: string[]
+  changed: string[]
+}
+
+export interface RoutesWatcherOptions {
+  file: string
+  env: NodeJS.ProcessEnv
+  logger: FastifyBaseLogger
+  /** Quiet time after the last change event before the file is read; editors write in bursts. */
+  debounceMs?: number
+}
+
+export class RoutesWatcher {
+  readonly #app: FastifyInstance
+  readonly #options: RoutesWatcherOptions
+  #watcher: FSWatcher | undefined
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #again = false
+  #lastText: string | undefined
+
+  constructor (app: FastifyInstance, options: RoutesWatcherOptions) {
+    this.#app = app
+    this.#options = options
+    this.#lastText = app.routeTable.table.config.source?.text
+  }
+
+  /** Starts watching the file's directory. */
+  watch (): void {
+    this.#watcher = watch(dirname(this.#options.file), { persistent: false }, () => { this.#schedule() })
+    this.#watcher.on('error', (err) => { this.#options.logger.warn({ err }, 'cannot watch the routes file; SIGHUP still reloads it') })
+  }
+
+  #schedule (): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => { this.reload('file changed').catch(() => {}) }, this.#options.debounceMs ?? DEFAULT_DEBOUNCE_MS)
+    this.#timer.unref()
+  }
+
+  /** Loads the file and applies it if it is valid and different. One reload runs at a time; a change meanwhile runs one more. */
+  async reload (reason: string): Promise<void> {
+    if (this.#running !== undefined) {
+      this.#again = true
+      return await this.#running
+    }
+    this.#running = this.#reload(reason)
+    try {
+      await this.#running
+    } finally {
+      this.#running = undefined
+    }
+    if (this.#again) {
+      this.#again = false
+      await this.reload(reason)
+    }
+  }
+
+  async #reload (reason: string): Promise<void> {
+    const { file, env, logger } = this.#options
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      // Mid-replace the file can be briefly missing; the next event retries.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      text = ''
+    }
+    // Watch events also come for other files in the directory and for writes
+    // that change nothing: only a different text is a reload.
+    if (reason === 'file changed' && text === this.#lastText) return
+    this.#lastText = text
+    const loaded = await loadRoutesFile(file, env)
+    const holder = this.#app.routeTable
+    const at = new Date().toISOString()
+    if (!loaded.ok) {
+      const problems = loaded.problems.map((p) => formatProblem(file, p))
+      holder.reloads.failed++
+      holder.lastReload = { at, ok: false, problems }
+      for (const problem of problems) logger.error({ routes: file, problem }, 'routes.yaml problem')
+      logger.error({ routes: file, reason, problems: problems.length }, 'routes reload refused: the previous routes keep serving')
+      return
+    }
+    const diff = this.#app.applyRoutes(loaded.config)
+    holder.reloads.ok++
+    holder.lastReload = { at, ok: true, problems: [], ...diff }
+    logger.info({ routes: file, reason, ...diff, integrations: loaded.config.integrations.length }, 'routes reloaded')
+  }
+
+  close (): void {
+    clearTimeout(this.#timer)
+    this.#watcher?.close()
+  }
+}
+
+/** What a new configuration adds, removes and changes, by integration name. */
+export function diffIntegrations (before: readonly Integration[], after: readonly Integration[]): RoutesDiff {
+  const old = new Map(before.map((i) => [i.name, fingerprint(i)]))
+  const now = new Map(after.map((i) => [i.name, fingerprint(i)]))
+  return {
+    added: [...now.keys()].filter((n) => !old.has(n)),
+    removed: [...old.keys()].filter((n) => !now.has(n)),
+    changed: [...now].filter(([n, f]) => old.has(n) && old.get(n) !== f).map(([n]) => n)
+  }
+}
+
+function fingerprint (integration: Integration): string {
+  return JSON.stringify(integration, (_key, value: unknown) => value instanceof Set ? [...value as Set<unknown>] : value)
+}

@@ -1,0 +1,50 @@
+import { getHeapStatistics } from 'node:v8'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import underPressure from '@fastify/under-pressure'
+import { GerbangError } from '../errors.js'
+
+// Shedding load: when the event loop lags or the heap nears its limit, new
+// requests get an immediate 503 OVERLOADED with Retry-After instead of
+// queueing until everything times out (or the process dies of memory).
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** @fastify/under-pressure's per-route handler; returning nothing lets the request through. */
+    pressureHandler?: (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => void
+  }
+}
+
+export interface PressureOptions {
+  /** Event-loop delay over which requests are refused; default 1000 ms. */
+  maxEventLoopDelayMs?: number
+  /** Heap use over which requests are refused; default 90% of V8's heap limit. */
+  maxHeapUsedBytes?: number
+  /** How often both are measured; default 1000 ms. */
+  sampleIntervalMs?: number
+}
+
+const RETRY_AFTER_S = 5
+
+class OverloadedError extends GerbangError {
+  constructor () {
+    super('OVERLOADED', `the gateway is overloaded (event loop behind or memory nearly full); retry in ${RETRY_AFTER_S} s`,
+      undefined, { 'retry-after': String(RETRY_AFTER_S) })
+  }
+}
+
+/** For routes that must answer even under pressure (/healthz: a busy process is still alive). */
+export const ALWAYS_ANSWER = { pressureHandler: (): void => {} }
+
+export async function pressurePlugin (app: FastifyInstance, options: PressureOptions): Promise<void> {
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.maxEventLoopDelayMs ?? 1000,
+    maxHeapUsedBytes: options.maxHeapUsedBytes ?? Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+    sampleInterval: options.sampleIntervalMs ?? 1000,
+    retryAfter: RETRY_AFTER_S,
+    // Thrown to the app's error handler, which answers with problem+json.
+    customError: OverloadedError
+  })
+}
+
+// Its onRequest hook must see every route, not only this plugin's.
+Object.assign(pressurePlugin, { [Symbol.for('skip-override')]: true })

@@ -1,0 +1,172 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Agent, request } from 'undici'
+import { startEchoOrigin } from '../helpers/origin.js'
+import { startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
+
+// Acceptance: routes.yaml rewritten 20 times (integrations added, removed and
+// changed, 5 invalid versions) under 200 requests/s for 20 s; not one request
+// to an integration that stayed fails.
+
+function routesYaml (integrations: Record<string, { upstream: string, description?: string, timeout?: string }>): string {
+  const lines = ['defaults:', '  auth: none', '  rateLimit: 1000000/1m', 'integrations:']
+  for (const [name, i] of Object.entries(integrations)) {
+    lines.push(`  ${name}:`, `    upstream: ${i.upstream}`)
+    if (i.description !== undefined) lines.push(`    description: ${i.description}`)
+    if (i.timeout !== undefined) lines.push(`    timeout: ${i.timeout}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** Replaces the file the way editors and ConfigMaps do: write beside it, rename over it. */
+async function replaceFile (file: string, text: string): Promise<void> {
+  const temp = `${file}.tmp-${process.hrtime.bigint()}`
+  await writeFile(temp, text)
+  await rename(temp, file)
+}
+
+async function waitForLog (gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean, ms: number): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const found = gw.logs.slice(from).find(match)
+    if (found !== undefined) return found
+    if (Date.now() > deadline) throw new Error(`no matching log line within ${ms} ms; last lines:\n${gw.logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`)
+    await sleep(10)
+  }
+}
+
+test('20 rewrites of routes.yaml under 200 requests/s: no failed request on integrations that stayed, added ones work after their reload, invalid versions never apply', { timeout: 90_000 }, async (t) => {
+  const origin = await startEchoOrigin()
+  t.after(origin.close)
+  const dir = await mkdtemp(join(tmpdir(), 'gerbang-reload-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'routes.yaml')
+  const up = origin.url
+  await writeFile(file, routesYaml({ yankes: { upstream: up }, 'satu-data': { upstream: up } }))
+  const gw = await startGatewayProcess(t, file)
+
+  const agent = new Agent({ connections: 64 })
+  t.after(async () => { await agent.close() })
+  const failures: string[] = []
+  let sent = 0
+  const get = async (path: string): Promise<number> => {
+    const res = await request(`${gw.url}${path}`, { dispatcher: agent })
+    await res.body.dump()
+    return res.statusCode
+  }
+
+  // 200 requests/s to the two integrations that stay throughout, sent in
+  // bursts every 50 ms, topped up to the rate since the start.
+  const loading = { on: true }
+  const loadStart = Date.now()
+  const load = (async () => {
+    const pending: Array<Promise<void>> = []
+    while (loading.on) {
+      const due = Math.floor((Date.now() - loadStart) / 5) - sent
+      for (let i = 0; i < due; i++) {
+        const path = i % 2 === 0 ? `/yankes/kamar?n=${sent}` : `/satu-data/getGroup?n=${sent}`
+        sent++
+        pending.push(get(path).then((status) => { if (status !== 200) failures.push(`${path}: ${status}`) },
+          (err: Error) => { failures.push(`${path}: ${err.message}`) }))
+      }
+      await sleep(50)
+    }
+    await Promise.all(pending)
+  })()
+
+  const stable = { yankes: { upstream: up }, 'satu-data': { upstream: up } }
+  const invalid = [
+    'integrations:\n  yankes: [this is not\n',
+    routesYaml({ ...stable, bad: { upstream: 'ftp://nope' } }),
+    routesYaml(stable).replace('  auth: none', '  auth: maybe'),
+    routesYaml({ ...stable, 'satu-data': { upstream: up, timeout: 'sebentar' } }),
+    'integrations:\n  yankes:\n    upstream: http://127.0.0.1:1\n    prefix: /doc\n'
+  ]
+  const started = Date.now()
+  let reloads = 0
+  let refused = 0
+  for (let round = 0; round < 20; round++) {
+    const from = gw.logs.length
+    if (round % 4 === 3) {
+      // Every fourth version is invalid: it is refused and the old table serves.
+      await replaceFile(file, invalid[(round - 3) / 4] as string)
+      const line = await waitForLog(gw, from, (l) => l.msg === 'routes reload refused: the previous routes keep serving', 5000)
+      assert.ok((line.problems as number) > 0)
+      refused++
+      assert.equal(await get('/yankes/x'), 200, 'the old table still serves')
+      assert.equal(await get(`/extra-${round - 1}/x`), round - 1 === 0 ? 404 : 200, 'and only it')
+    } else {
+      // Valid versions: add extra-<round>, drop the previous extra, change a description or timeout of the stable ones.
+      const version = {
+        yankes: { upstream: up, description: `Layanan kesehatan v${round}` },
+        'satu-data': { upstream: up, timeout: `${10 + round}s` },
+        [`extra-${round}`]: { upstream: up }
+      }
+      await replaceFile(file, routesYaml(version))
+      const line = await waitForLog(gw, from, (l) => l.msg === 'routes reloaded', 5000)
+      reloads++
+      assert.deepEqual(line.added, [`extra-${round}`])
+      assert.deepEqual(line.removed, round === 0 ? [] : [`extra-${round - (round % 4 === 0 ? 2 : 1)}`])
+      assert.deepEqual(line.changed, round === 0 ? ['yankes', 'satu-data'] : ['yankes', 'satu-data'])
+      assert.equal(await get(`/extra-${round}/kamar`), 200, `extra-${round} answers after its reload`)
+    }
+    // About one rewrite a second, so the load spans the whole 20 s.
+    await sleep(Math.max(0, started + (round + 1) * 1000 - Date.now()))
+  }
+  loading.on = false
+  await load
+
+  assert.equal(reloads, 15)
+  assert.equal(refused, 5)
+  assert.ok(sent >= 3900, `only ${sent} requests were sent`)
+  assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed`)
+  t.diagnostic(`${sent} requests in ${Date.now() - started} ms over 20 rewrites, none failed`)
+
+  // SIGHUP reloads too: the file now holds the last, invalid version, which
+  // is refused again while the running table serves on.
+  const from = gw.logs.length
+  gw.child.kill('SIGHUP')
+  const line = await waitForLog(gw, from, (l) => l.msg === 'routes reload refused: the previous routes keep serving', 5000)
+  assert.equal(line.reason, 'SIGHUP')
+  assert.equal(gw.child.exitCode, null, 'SIGHUP does not stop the gateway')
+  assert.equal(await get('/yankes/x'), 200)
+
+  const ready = await (await fetch(`${gw.url}/readyz`)).json() as { status: string }
+  assert.equal(ready.status, 'ready')
+})
+
+test('with --workers 2, a changed routes file reloads in every worker', { timeout: 60_000 }, async (t) => {
+  const origin = await startEchoOrigin()
+  t.after(origin.close)
+  const dir = await mkdtemp(join(tmpdir(), 'gerbang-reload-workers-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'routes.yaml')
+  await writeFile(file, routesYaml({ yankes: { upstream: origin.url } }))
+  const gw = await startGatewayProcess(t, file, {}, ['--workers', '2'])
+  const from = gw.logs.length
+  await replaceFile(file, routesYaml({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
+  const deadline = Date.now() + 5000
+  let pids = new Set<unknown>()
+  while (pids.size < 2 && Date.now() < deadline) {
+    pids = new Set(gw.logs.slice(from).filter((l) => l.msg === 'routes reloaded').map((l) => l.pid))
+    await sleep(20)
+  }
+  assert.equal(pids.size, 2, 'both workers reloaded')
+  // Whichever worker answers, bpjs is there.
+  for (let i = 0; i < 10; i++) assert.equal((await fetch(`${gw.url}/bpjs/peserta/1`)).status, 200)
+
+  const hup = gw.logs.length
+  gw.child.kill('SIGHUP')
+  const deadline2 = Date.now() + 5000
+  let hupPids = new Set<unknown>()
+  while (hupPids.size < 2 && Date.now() < deadline2) {
+    hupPids = new Set(gw.logs.slice(hup).filter((l) => l.msg === 'routes reloaded' && l.reason === 'SIGHUP').map((l) => l.pid))
+    await sleep(20)
+  }
+  assert.equal(hupPids.size, 2, 'SIGHUP to the primary reloads every worker')
+  assert.equal(gw.child.exitCode, null)
+})

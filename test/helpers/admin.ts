@@ -1,0 +1,87 @@
+import type { TestContext } from 'node:test'
+import { hashPassword } from '../../src/auth/passwords.js'
+import { SecretHasher } from '../../src/auth/secrets.js'
+import { RedisStore } from '../../src/store/redis-store.js'
+import type { Store } from '../../src/store/types.js'
+import { startEchoOrigin, type Origin } from './origin.js'
+import { startGateway, type TestGateway } from './gateway.js'
+import { startRedis } from './redis.js'
+
+export const PASSWORD = 'rahasia-banten-2026'
+export const PEPPER = 'admin-tests-pepper-0123456789'
+export const USERS = {
+  admin: 'admin@bantenprov.go.id',
+  operator: 'operator@bantenprov.go.id',
+  viewer: 'viewer@bantenprov.go.id'
+} as const
+
+export interface AdminGateway extends TestGateway {
+  store: Store
+  origin: Origin
+}
+
+/**
+ * A gateway on Redis with two apiKey integrations in front of an echo
+ * origin, and one user per built-in role (password PASSWORD). Traffic
+ * counts reach the store every 100 ms.
+ */
+export async function startAdminGateway (t: TestContext): Promise<AdminGateway> {
+  const redis = await startRedis(t)
+  const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
+  const origin = await startEchoOrigin()
+  t.after(origin.close)
+  const yaml = [
+    'integrations:',
+    '  yankes:',
+    `    upstream: ${origin.url}`,
+    '    description: Layanan kesehatan',
+    '  satu-data:',
+    `    upstream: ${origin.url}`,
+    '    description: Portal satu data',
+    ''
+  ].join('\n')
+  const gw = await startGateway(t, yaml, {}, {
+    store,
+    hasher: new SecretHasher(PEPPER),
+    trafficFlushMs: 100,
+    authCache: { freshMs: 60_000 }
+  })
+  const passwordHash = await hashPassword(PASSWORD)
+  for (const [role, email] of Object.entries(USERS)) {
+    await store.createUser({ email, name: `Pak ${role[0]?.toUpperCase() ?? ''}${role.slice(1)}`, role, passwordHash, createdAt: new Date().toISOString() })
+  }
+  return { ...gw, store, origin }
+}
+
+export interface AdminSession {
+  cookie: string
+  csrf: string
+  /** Calls the admin API with the session cookie and the CSRF token. */
+  call: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Response>
+}
+
+/** Signs in through POST /admin/api/session. */
+export async function login (url: string, email: string, password = PASSWORD): Promise<AdminSession> {
+  const res = await fetch(`${url}/admin/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password })
+  })
+  if (res.status !== 200) throw new Error(`login as ${email} answered ${res.status}: ${await res.text()}`)
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
+  const { csrfToken } = await res.json() as { csrfToken: string }
+  return {
+    cookie,
+    csrf: csrfToken,
+    call: async (method, path, body, headers = {}) => await fetch(`${url}/admin/api${path}`, {
+      method,
+      headers: {
+        cookie,
+        'x-csrf-token': csrfToken,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+    })
+  }
+}

@@ -1,0 +1,35 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { buildApp } from '../../src/app.js'
+import { routesFrom } from '../helpers/gateway.js'
+import type { Problem } from '../helpers/problem.js'
+
+test('with the event loop held up, requests get 503 OVERLOADED with Retry-After at once; /healthz still answers', async (t) => {
+  const app = await buildApp({
+    routes: routesFrom('defaults:\n  auth: none\nintegrations:\n  yankes:\n    upstream: http://127.0.0.1:9\n'),
+    pressure: { maxEventLoopDelayMs: 100, sampleIntervalMs: 100 }
+  })
+  t.after(async () => { await app.close() })
+  await app.ready()
+  await sleep(250)
+
+  assert.notEqual((await app.inject('/readyz')).statusCode, 503, 'not overloaded before')
+  // Hold the event loop for 1 s; the overdue sample that runs right after sees it.
+  const until = Date.now() + 1000
+  while (Date.now() < until) { /* busy */ }
+  await sleep(1)
+
+  const shed = await app.inject('/yankes/kamar')
+  assert.equal(shed.statusCode, 503)
+  assert.match(String(shed.headers['content-type']), /^application\/problem\+json/)
+  assert.equal(shed.headers['retry-after'], '5')
+  const problem = shed.json<Problem>()
+  assert.equal(problem.code, 'OVERLOADED')
+  assert.match(problem.detail, /overloaded/)
+  assert.equal((await app.inject('/healthz')).statusCode, 200, 'a busy process is still alive')
+
+  // Once the loop is quiet again, requests are served.
+  await sleep(300)
+  assert.notEqual((await app.inject('/yankes/kamar')).statusCode, 503)
+})
