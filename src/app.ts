@@ -13,6 +13,7 @@ import { GatewayMetrics, metricsPlugin } from './ops/metrics.js'
 import { pressurePlugin, type PressureOptions } from './ops/pressure.js'
 import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
 import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
+import { PluginInstances } from './upstream-plugins/chain.js'
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js'
 import { ClientService } from './auth/clients.js'
 import { oauth2Plugin } from './auth/oauth2.js'
@@ -100,8 +101,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     }
   })
 
+  // Integration plugins keep their state (a cached token) across reloads that leave them unchanged.
+  const pluginInstances = new PluginInstances(app.log)
   const holder: RouteTableHolder = {
-    table: new RouteTable(options.routes, options.upstreamConnect),
+    table: new RouteTable(options.routes, options.upstreamConnect, pluginInstances),
     closing: false,
     lastReload: { at: new Date().toISOString(), ok: true, problems: [] },
     reloads: { ok: 0, failed: 0 }
@@ -122,7 +125,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const retired = new Set<RouteTable>()
   app.decorate('applyRoutes', (routes: RoutesConfig): RoutesDiff => {
     const old = holder.table
-    holder.table = new RouteTable(routes, options.upstreamConnect)
+    holder.table = new RouteTable(routes, options.upstreamConnect, pluginInstances)
     docs.rebuild(routes)
     // A request that matched the old table may still be authenticating: it
     // dispatches on the old pools a moment later. They close after a grace

@@ -33,6 +33,7 @@ export const codes = {
   // Upstream side
   UPSTREAM_UNAVAILABLE: { status: 502, title: 'Bad Gateway' },
   UPSTREAM_ERROR: { status: 502, title: 'Bad Gateway' },
+  UPSTREAM_AUTH_FAILED: { status: 502, title: 'Bad Gateway' },
   UPSTREAM_CIRCUIT_OPEN: { status: 503, title: 'Service Unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Gateway Timeout' }
 } as const satisfies Record<string, { status: number, title: string }>

@@ -9,6 +9,8 @@ import {
 } from './routes-schema.js'
 import { fetchOpenApiDocuments, inlineOperations, openapiOperations, pathParams, type IntegrationDocs } from './operations.js'
 import { parseDuration, parseRate, parseSize, type Rate } from './units.js'
+import { BUILTIN_PLUGINS, resolvePluginRefs, type PluginResolution } from '../upstream-plugins/registry.js'
+import type { ConfiguredPlugin } from '../upstream-plugins/chain.js'
 
 /** One problem in a routes file: where it is (YAML path and line) and what is wrong. */
 export interface RoutesProblem {
@@ -42,6 +44,8 @@ export interface Integration {
   apiKeyQuery: string | undefined
   /** What /doc shows for it (inline `operations:` or its `openapi:` file); null: a catch-all. Not used by the proxy. */
   docs: IntegrationDocs | null
+  /** Its plugins in routes.yaml order, options checked and defaults filled in; [] when none. */
+  plugins: ConfiguredPlugin[]
 }
 
 export interface CircuitBreakerSettings {
@@ -54,6 +58,8 @@ export interface ParseRoutesOptions {
   baseDir?: string
   /** `openapi:` URLs already fetched (loadRoutesFile does it); the others are only linked. */
   fetched?: ReadonlyMap<string, string | Error>
+  /** Plugins that are not built-in, already loaded from their files (loadRoutesFile does it). */
+  plugins?: ReadonlyMap<string, PluginResolution>
 }
 
 export interface RoutesConfig {
@@ -66,7 +72,7 @@ export type RoutesLoadResult =
   | { ok: true, config: RoutesConfig }
   | { ok: false, problems: RoutesProblem[] }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}/g
 
 /**
  * Parses and validates the text of a routes file. Every problem found is
@@ -75,7 +81,8 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
  */
 export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env, options: ParseRoutesOptions = {}): RoutesLoadResult {
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
+  const { masked, refs } = maskEnvRefs(text)
+  const doc = parseDocument(masked, { lineCounter, uniqueKeys: true, prettyErrors: false })
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line
 
   if (doc.errors.length > 0) {
@@ -86,7 +93,7 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
   }
 
   const problems: RoutesProblem[] = []
-  substituteEnv(doc, env, lineAt, problems)
+  substituteEnv(doc, refs, env, lineAt, problems)
   if (problems.length > 0) return { ok: false, problems }
 
   const raw: unknown = doc.toJS()
@@ -99,7 +106,9 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
     if (seen.has(error.path)) continue
     seen.add(error.path)
     const segments = error.path.split('/').slice(1).map(unescapePointer)
-    problems.push({ path: dotted(segments), line: lineOf(doc, segments, lineAt), message: schemaMessage(error) })
+    // Plugin options carry secrets from the environment: never echo them.
+    const secret = segments[0] === 'integrations' && segments[2] === 'plugins'
+    problems.push({ path: dotted(segments), line: lineOf(doc, segments, lineAt), message: schemaMessage(error, !secret) })
   }
   if (problems.length > 0) return { ok: false, problems }
 
@@ -159,8 +168,11 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
       }
     })
 
+    const plugins = configurePlugins(entry.plugins ?? [], options.plugins, (...more) => at('plugins', ...more), problems)
+
     if (problems.length > before || typeof upstream === 'string') continue
     const integration = compile(name, entry, file.defaults ?? {}, upstream, prefix, rewritePrefix)
+    integration.plugins = plugins
     if (entry.operations !== undefined) {
       integration.docs = inlineOperations(entry.operations)
     } else if (entry.openapi !== undefined) {
@@ -186,11 +198,13 @@ export async function loadRoutesFile (file: string, env: NodeJS.ProcessEnv = pro
     return { ok: false, problems: [{ path: '(file)', line: 0, message: `cannot read ${file}: ${(err as Error).message}` }] }
   }
   const baseDir = dirname(file)
-  let result = parseRoutes(text, env, { baseDir })
+  // Operators' plugin files are imported here, before the checks that need their schemas.
+  const plugins = await resolvePluginRefs(pluginRefsIn(text), baseDir)
+  let result = parseRoutes(text, env, { baseDir, plugins })
   if (!result.ok) return result
   // The upstreams' own OpenAPI documents given by URL are read once, here.
   const urls = result.config.integrations.flatMap((i) => i.docs?.openapiUrl !== undefined ? [i.docs.openapiUrl] : [])
-  if (urls.length > 0) result = parseRoutes(text, env, { baseDir, fetched: await fetchOpenApiDocuments(urls) })
+  if (urls.length > 0) result = parseRoutes(text, env, { baseDir, plugins, fetched: await fetchOpenApiDocuments(urls) })
   if (result.ok) result.config.source = { file, text }
   return result
 }
@@ -227,7 +241,8 @@ function compile (
     circuitBreaker: breakerSettings(entry.circuitBreaker, defaults.circuitBreaker),
     description: entry.description ?? '',
     apiKeyQuery: entry.apiKeyQuery,
-    docs: null
+    docs: null,
+    plugins: []
   }
 }
 
@@ -301,11 +316,30 @@ function checkPathPrefix (value: string, field: string, mayBeEmpty: boolean): st
   return undefined
 }
 
-function substituteEnv (doc: Document, env: NodeJS.ProcessEnv, lineAt: (o: number) => number, problems: RoutesProblem[]): void {
+interface EnvRef { name: string, fallback: string | undefined }
+
+// `${VAR}` is not valid inside a YAML flow mapping (`{ secret: ${X} }`: the
+// braces are flow indicators), so each reference is swapped for a plain
+// placeholder before parsing and substituted in the parsed scalars. The
+// placeholders hold no line break, so every line number stays true.
+const PLACEHOLDER = /gerbang-env-ref-(\d+)-x/g
+
+function maskEnvRefs (text: string): { masked: string, refs: EnvRef[] } {
+  const refs: EnvRef[] = []
+  const masked = text.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+    refs.push({ name, fallback })
+    return `gerbang-env-ref-${refs.length - 1}-x`
+  })
+  return { masked, refs }
+}
+
+function substituteEnv (doc: Document, refs: readonly EnvRef[], env: NodeJS.ProcessEnv, lineAt: (o: number) => number,
+  problems: RoutesProblem[]): void {
   visit(doc, {
     Scalar (_key, node) {
-      if (typeof node.value !== 'string' || !node.value.includes('${')) return
-      node.value = node.value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      if (typeof node.value !== 'string' || !node.value.includes('gerbang-env-ref-')) return
+      node.value = node.value.replace(PLACEHOLDER, (_m, index: string) => {
+        const { name, fallback } = refs[Number(index)] as EnvRef
         const value = env[name]
         if (value !== undefined && value !== '') return value
         if (fallback !== undefined) return fallback
@@ -320,19 +354,89 @@ function substituteEnv (doc: Document, env: NodeJS.ProcessEnv, lineAt: (o: numbe
   })
 }
 
-function schemaMessage (error: { type: ValueErrorType, path: string, value: unknown, schema: { description?: string }, message: string }): string {
+type SchemaError = Pick<ValueError, 'type' | 'path' | 'value' | 'message'> & { schema: { description?: string } }
+
+/** What is wrong, with the value given unless `showValue` is false (it may be a secret). */
+function schemaMessage (error: SchemaError, showValue = true, noun = 'field'): string {
   const field = error.path.split('/').pop() ?? ''
+  const got = showValue ? ` (got ${JSON.stringify(error.value)})` : ''
   switch (error.type) {
     case ValueErrorType.ObjectAdditionalProperties:
-      return `unknown field '${field}'`
+      return `unknown ${noun} '${field}'`
     case ValueErrorType.ObjectRequiredProperty:
-      return `missing required field '${field}'`
+      return `missing required ${noun} '${field}'`
     default:
-      if (error.schema.description !== undefined) {
-        return `must be ${error.schema.description} (got ${JSON.stringify(error.value)})`
-      }
-      return `${error.message.charAt(0).toLowerCase()}${error.message.slice(1)} (got ${JSON.stringify(error.value)})`
+      if (error.schema.description !== undefined) return `must be ${error.schema.description}${got}`
+      return `${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}${got}`
   }
+}
+
+/**
+ * An integration's `plugins:` list, each checked against its plugin's own
+ * schema (defaults filled in) and `check`. Problems name the plugin and the
+ * option, never the value: options are where secrets live.
+ */
+function configurePlugins (
+  entries: ReadonlyArray<Record<string, unknown>>, loaded: ReadonlyMap<string, PluginResolution> | undefined,
+  at: (...segments: string[]) => { path: string, line: number }, problems: RoutesProblem[]
+): ConfiguredPlugin[] {
+  const configured: ConfiguredPlugin[] = []
+  entries.forEach((entry, index) => {
+    const [ref, given] = Object.entries(entry)[0] as [string, unknown]
+    const where = at(String(index), ref)
+    const builtin = BUILTIN_PLUGINS.get(ref)
+    const resolution: PluginResolution = builtin !== undefined
+      ? { ok: true, definition: builtin }
+      : loaded?.get(ref) ?? { ok: false, problem: `unknown plugin '${ref}' (built-in: ${[...BUILTIN_PLUGINS.keys()].join(', ')})` }
+    if (!resolution.ok) {
+      problems.push({ ...where, message: resolution.problem })
+      return
+    }
+    const { definition } = resolution
+    if (given !== null && given !== undefined && (typeof given !== 'object' || Array.isArray(given))) {
+      problems.push({ ...where, message: `${ref}: its options must be a mapping` })
+      return
+    }
+    const options: unknown = Value.Default(definition.options, Value.Clone(given ?? {}))
+    const seen = new Set<string>()
+    let valid = true
+    for (const error of schemaErrors(Value.Errors(definition.options, options))) {
+      if (seen.has(error.path)) continue
+      seen.add(error.path)
+      valid = false
+      const segments = error.path.split('/').slice(1).map(unescapePointer)
+      const option = segments.join('.')
+      const message = schemaMessage(error, false, 'option')
+      problems.push({
+        ...at(String(index), ref, ...segments),
+        // Missing and unknown options name themselves; others are named here.
+        message: `${ref}: ${error.type === ValueErrorType.ObjectAdditionalProperties || error.type === ValueErrorType.ObjectRequiredProperty ? message : `option '${option}' ${message}`}`
+      })
+    }
+    if (!valid) return
+    const wrong = definition.check?.(options)
+    if (wrong !== undefined) {
+      problems.push({ ...where, message: `${ref}: ${wrong}` })
+      return
+    }
+    configured.push({ ref, definition, options })
+  })
+  return configured
+}
+
+/** The plugin names and paths a routes file refers to, read leniently (the full parse reports what is wrong). */
+function pluginRefsIn (text: string): string[] {
+  const doc = parseDocument(maskEnvRefs(text).masked, { prettyErrors: false })
+  if (doc.errors.length > 0) return []
+  const raw = doc.toJS() as { integrations?: Record<string, { plugins?: unknown } | null> } | null
+  const refs: string[] = []
+  for (const entry of Object.values(raw?.integrations ?? {})) {
+    if (!Array.isArray(entry?.plugins)) continue
+    for (const item of entry.plugins as unknown[]) {
+      if (item !== null && typeof item === 'object' && !Array.isArray(item)) refs.push(...Object.keys(item))
+    }
+  }
+  return refs
 }
 
 /** The line of the deepest key or item on `segments` that exists in the document. */

@@ -80,6 +80,11 @@ export const IntegrationSchema = Type.Object({
   description: Type.Optional(Type.String()),
   apiKeyQuery: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
   operations: Type.Optional(Type.Array(OperationSchema)),
+  plugins: Type.Optional(Type.Array(Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), {
+    minProperties: 1,
+    maxProperties: 1,
+    description: 'a mapping of one plugin name (or path) to its options, like `- static-headers: { set: { x-a: b } }`'
+  }))),
   openapi: Type.Optional(Type.String({
     minLength: 1, description: 'a path (relative to the routes file) or http(s) URL of an OpenAPI 3.x file'
   })),

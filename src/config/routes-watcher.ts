@@ -96,7 +96,17 @@ export class RoutesWatcher {
       logger.error({ routes: file, reason, problems: problems.length }, 'routes reload refused: the previous routes keep serving')
       return
     }
-    const diff = this.#app.applyRoutes(loaded.config)
+    let diff: RoutesDiff
+    try {
+      diff = this.#app.applyRoutes(loaded.config)
+    } catch (err) {
+      // A plugin's own start-up refused its options: the old table keeps serving.
+      const problem = `${file}: ${(err as Error).message}`
+      holder.reloads.failed++
+      holder.lastReload = { at, ok: false, problems: [problem] }
+      logger.error({ routes: file, reason, problem }, 'routes reload refused: the previous routes keep serving')
+      return
+    }
     holder.reloads.ok++
     holder.lastReload = { at, ok: true, problems: [], ...diff }
     logger.info({ routes: file, reason, ...diff, integrations: loaded.config.integrations.length }, 'routes reloaded')

@@ -8,8 +8,19 @@ import { isFailureStatus } from './circuit-breaker.js'
 import type { Principal } from '../auth/authenticator.js'
 import type { RouteTableHolder } from './index.js'
 import type { Route } from './route-table.js'
+import { HeaderList } from '../upstream-plugins/header-list.js'
+import { pluginProblem, PluginRequest, REPLAY_BODY_LIMIT } from '../upstream-plugins/chain.js'
 
-const enum State { Waiting, Streaming, Done }
+/**
+ * Waiting: for the upstream's headers (plugins' onRequest hooks included).
+ * Replaying: a plugin asked for another attempt; the answer's body is drained.
+ * Buffering: a plugin transforms answers; the body is collected.
+ * Streaming: the answer is going to the client. Done: nothing more to send.
+ */
+const enum State { Waiting, Replaying, Buffering, Streaming, Done }
+
+/** An upstream answer held for the plugins' onResponse: status line, client-bound headers, body so far. */
+interface BufferedAnswer { status: number, statusText: string, headers: string[], chunks: Buffer[], size: number }
 
 // Retries: the backoff before retry n (0-based) is BACKOFF_BASE_MS × 2^n,
 // jittered by × 0.5–1.5 so clients that failed together do not come back together.
@@ -63,9 +74,15 @@ class Forwarding implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | undefined
   /** The deadline timer, or during a backoff the timer that starts the retry. */
   #timer: NodeJS.Timeout | undefined
+  /** What the integration's plugins see and change; undefined when it has none. */
+  readonly #pluginRequest: PluginRequest | undefined
+  /** An async plugin hook is under way (before the first byte goes upstream). */
+  #pluginPending = false
+  /** The answer being buffered for the plugins' onResponse. */
+  #buffered: BufferedAnswer | undefined
 
   constructor (request: FastifyRequest, reply: FastifyReply, route: Route, holder: RouteTableHolder, extraHeaders: string[],
-    options: Dispatcher.DispatchOptions, probe: boolean) {
+    options: Dispatcher.DispatchOptions, probe: boolean, pluginRequest: PluginRequest | undefined) {
     this.#request = request
     this.#reply = reply
     this.#route = route
@@ -73,11 +90,69 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#extraHeaders = extraHeaders
     this.#options = options
     this.#probe = probe
+    this.#pluginRequest = pluginRequest
     this.#startedAt = performance.now()
     this.#attemptStartedAt = this.#startedAt
     const { connectTimeoutMs, timeoutMs } = route.integration
     this.#timer = setTimeout(this.#onDeadline, Math.min(connectTimeoutMs, timeoutMs))
     reply.raw.once('close', this.#onClientClose)
+  }
+
+  /** Sends the first attempt: at once, or after the integration's plugins have prepared it. */
+  start (): void {
+    // The client may have left while its body was read.
+    if (this.#state !== State.Waiting) return
+    if (this.#pluginRequest === undefined) this.#route.pool.dispatch(this.#options, this)
+    else this.#runPlugins()
+  }
+
+  /** Runs the plugins' onRequest hooks, then dispatches what they made of the request. */
+  #runPlugins (): void {
+    const preq = this.#pluginRequest as PluginRequest
+    let pending: Promise<void> | undefined
+    try {
+      pending = this.#route.plugins?.runRequest(preq)
+    } catch (err) {
+      this.#pluginFailed(err)
+      return
+    }
+    if (pending === undefined) {
+      this.#dispatchPrepared(false)
+      return
+    }
+    this.#pluginPending = true
+    pending.then(() => {
+      this.#pluginPending = false
+      if (this.#state === State.Waiting) this.#dispatchPrepared(true)
+    }, (err: unknown) => {
+      this.#pluginPending = false
+      if (this.#state === State.Waiting) this.#pluginFailed(err)
+    })
+  }
+
+  #dispatchPrepared (afterAwait: boolean): void {
+    this.#options.path = (this.#pluginRequest as PluginRequest).target()
+    // Time went by in the plugins: the connect deadline counts from now.
+    if (afterAwait || this.#pluginRequest?.attempt !== 0) this.#armForAttempt()
+    this.#route.pool.dispatch(this.#options, this)
+  }
+
+  #armForAttempt (): void {
+    const { connectTimeoutMs, timeoutMs } = this.#route.integration
+    const now = performance.now()
+    this.#clearTimer()
+    this.#attemptStartedAt = now
+    this.#connected = false
+    this.#timer = setTimeout(this.#onDeadline, Math.min(connectTimeoutMs, Math.max(0, this.#startedAt + timeoutMs - now)))
+  }
+
+  #pluginFailed (err: unknown): void {
+    if (this.#state === State.Done) return
+    // Nothing reached the upstream, or it answered well: either way not the breaker's business.
+    if (this.#state === State.Waiting || this.#state === State.Replaying) this.#route.breaker.released(this.#probe)
+    this.#request.upstreamError = 'plugin'
+    this.#finish(pluginProblem(this.#route.integration.name, err, this.#request.log))
+    this.#abort?.()
   }
 
   onConnect (abort: (err?: Error) => void): void {
@@ -91,8 +166,24 @@ class Forwarding implements Dispatcher.DispatchHandler {
 
   onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.#state !== State.Waiting) return true
+    const { integration, breaker, plugins } = this.#route
+    const preq = this.#pluginRequest
+    if (plugins !== null && preq !== undefined && preq.attempt === 0 && plugins.retries &&
+      (this.#options.body === null || Buffer.isBuffer(this.#options.body))) {
+      let again: boolean
+      try {
+        again = plugins.wantsRetry(statusCode, preq)
+      } catch (err) {
+        this.#pluginFailed(err)
+        return true
+      }
+      if (again) {
+        // The deadline keeps running: the second attempt fits in the same timeout.
+        this.#state = State.Replaying
+        return true
+      }
+    }
     this.#clearTimer()
-    const { integration, breaker } = this.#route
     this.#request.upstreamStatus = statusCode
     this.#request.upstreamMs = performance.now() - this.#startedAt
     if (isFailureStatus(statusCode)) breaker.failed(this.#probe, this.#request.log)
@@ -110,6 +201,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
       }
     }
 
+    if (plugins !== null && plugins.responseBodyLimit > 0 && this.#options.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304) {
+      this.#state = State.Buffering
+      this.#buffered = { status: statusCode, statusText, headers: clientResponseHeaders(rawHeaders, this.#request.id), chunks: [], size: 0 }
+      return true
+    }
+
     const res = this.#reply.raw
     this.#state = State.Streaming
     this.#reply.hijack()
@@ -123,7 +220,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
   }
 
   onData (chunk: Buffer): boolean {
-    if (this.#state !== State.Streaming) return true // discarded upstream error body
+    if (this.#state === State.Buffering) return this.#buffer(chunk)
+    if (this.#state !== State.Streaming) return true // discarded upstream error or replayed body
     this.#request.bytesOut += chunk.length
     return this.#reply.raw.write(chunk)
   }
@@ -132,12 +230,72 @@ class Forwarding implements Dispatcher.DispatchHandler {
     if (this.#state === State.Streaming) {
       this.#state = State.Done
       this.#reply.raw.end()
+    } else if (this.#state === State.Replaying) {
+      const preq = this.#pluginRequest as PluginRequest
+      this.#state = State.Waiting
+      this.#abort = undefined
+      preq.attempt = 1
+      this.#runPlugins()
+    } else if (this.#state === State.Buffering) {
+      this.#transform()
     }
+  }
+
+  #buffer (chunk: Buffer): boolean {
+    const buffered = this.#buffered as BufferedAnswer
+    buffered.size += chunk.length
+    const { responseBodyLimit, responsePlugin } = this.#route.plugins as NonNullable<Route['plugins']>
+    if (buffered.size > responseBodyLimit) {
+      this.#buffered = undefined
+      const { name } = this.#route.integration
+      this.#finish(new GerbangError('UPSTREAM_ERROR',
+        `${name} answered more than ${responseBodyLimit} bytes, the most its ${responsePlugin} plugin reads`, { plugin: responsePlugin }))
+      this.#abort?.()
+      return true
+    }
+    buffered.chunks.push(chunk)
+    return true
+  }
+
+  /** The whole answer is in: the plugins transform it, then it goes to the client in one write. */
+  #transform (): void {
+    const buffered = this.#buffered as BufferedAnswer
+    this.#buffered = undefined
+    this.#abort = undefined // the upstream's part is over
+    const response = { status: buffered.status, headers: new HeaderList(buffered.headers), body: Buffer.concat(buffered.chunks, buffered.size) }
+    const plugins = this.#route.plugins as NonNullable<Route['plugins']>
+    plugins.runResponse(response, this.#pluginRequest as PluginRequest).then(() => {
+      if (this.#state !== State.Buffering) return // the client left meanwhile
+      this.#state = State.Done
+      const headers = response.headers
+      headers.delete('transfer-encoding')
+      headers.set('content-length', String(response.body.length))
+      const out = headers.array
+      for (let i = 0; i < this.#extraHeaders.length; i++) out.push(this.#extraHeaders[i] as string)
+      if (this.#holder.closing) out.push('connection', 'close')
+      this.#reply.hijack()
+      this.#request.bytesOut += response.body.length
+      const res = this.#reply.raw
+      if (response.status === buffered.status) res.writeHead(response.status, buffered.statusText, out)
+      else res.writeHead(response.status, out)
+      res.end(response.body)
+    }, (err: unknown) => {
+      if (this.#state === State.Buffering) this.#pluginFailed(err)
+    })
   }
 
   onError (err: Error): void {
     this.#clearTimer()
     if (this.#state === State.Done) return
+    if (this.#state === State.Buffering) {
+      // Nothing was sent yet: the client can still get a truthful answer.
+      this.#buffered = undefined
+      this.#request.upstreamError = upstreamErrorCode(err)
+      const failure = classifyUpstreamError(err)
+      const { name } = this.#route.integration
+      this.#finish(new GerbangError('UPSTREAM_UNAVAILABLE', `${name} ${failure.kind === 'unavailable' ? failure.reason : 'failed'} while sending its answer`))
+      return
+    }
     if (this.#state === State.Streaming) {
       // Headers are gone: nothing truthful can be sent, so the client must see
       // the connection break rather than a short body it would take as whole.
@@ -233,10 +391,21 @@ class Forwarding implements Dispatcher.DispatchHandler {
 
   readonly #onDeadline = (): void => {
     this.#timer = undefined
-    if (this.#state !== State.Waiting) return
+    if (this.#state !== State.Waiting && this.#state !== State.Replaying) return
     const { name, connectTimeoutMs, timeoutMs } = this.#route.integration
     const elapsed = performance.now() - this.#startedAt
     let error: GerbangError
+    if (this.#pluginPending) {
+      if (elapsed < timeoutMs) {
+        this.#timer = setTimeout(this.#onDeadline, timeoutMs - elapsed)
+        return
+      }
+      const plugin = (this.#pluginRequest as PluginRequest).running
+      this.#route.breaker.released(this.#probe)
+      this.#request.upstreamError = 'plugin'
+      this.#finish(new GerbangError('UPSTREAM_TIMEOUT', `${name}: the ${plugin} plugin did not finish within ${timeoutMs} ms`, { plugin }))
+      return
+    }
     // The timer was set for the attempt's connect deadline or the response
     // deadline, whichever came first; not connected, with the connect deadline
     // first, it was the connect deadline.
@@ -259,7 +428,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     // 'close' also follows a normal finish; only an early close matters here.
     if (this.#state === State.Done) return
     // Still waiting (a backoff included): the upstream has not said anything.
-    if (this.#state === State.Waiting) this.#route.breaker.released(this.#probe)
+    if (this.#state === State.Waiting || this.#state === State.Replaying) this.#route.breaker.released(this.#probe)
     this.#state = State.Done
     this.#clearTimer()
     this.#request.clientClosed = true
@@ -342,14 +511,37 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
   }
 
+  const headers = upstreamRequestHeaders(req, request.id, request.protocol, principal)
   const options: Dispatcher.DispatchOptions = {
     method,
     path,
-    headers: upstreamRequestHeaders(req, request.id, request.protocol, principal),
+    headers,
     body,
     // Pipelining a non-idempotent request over a reused socket is unsafe; one at a time.
     blocking: false,
     reset: false
   }
-  route.pool.dispatch(options, new Forwarding(request, reply, route, holder, extraHeaders, options, admission === 'probe'))
+  const probe = admission === 'probe'
+  if (route.plugins === null) {
+    route.pool.dispatch(options, new Forwarding(request, reply, route, holder, extraHeaders, options, probe, undefined))
+    return
+  }
+  const pluginRequest = new PluginRequest(integration.name, method, path, headers, principal?.id)
+  const forwarding = new Forwarding(request, reply, route, holder, extraHeaders, options, probe, pluginRequest)
+  // A plugin may ask to send the request again (a fresh token after a 401):
+  // a small body is kept for that; a larger one streams and is sent once.
+  if (route.plugins.retries && body === req && Number(length) <= REPLAY_BODY_LIMIT) {
+    readWhole(req).then((whole) => {
+      options.body = whole
+      forwarding.start()
+    }, () => { /* the client went away: Forwarding saw the close */ })
+  } else {
+    forwarding.start()
+  }
+}
+
+async function readWhole (body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of body) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
 }

@@ -3,6 +3,7 @@ import { Pool } from 'undici'
 import type { Integration, RoutesConfig } from '../config/routes-loader.js'
 import { policy, type Policy } from '../limits/rate-limiter.js'
 import { CircuitBreaker } from './circuit-breaker.js'
+import { PluginInstances, type PluginChain } from '../upstream-plugins/chain.js'
 
 /** An integration ready to serve: its config plus the connection pool to its upstream. */
 export interface Route {
@@ -15,6 +16,8 @@ export interface Route {
   readonly policies: readonly Policy[]
   /** The integration's circuit breaker, new with every table (always present; `enabled` is false when it is off). */
   readonly breaker: CircuitBreaker
+  /** The integration's plugins, or null when it has none (the common, faster path). */
+  readonly plugins: PluginChain | null
 }
 
 export interface UpstreamConnectOptions {
@@ -48,11 +51,25 @@ export class RouteTable {
   /**
    * @param connectOptions extra socket options for every upstream connection:
    *   a trusted CA bundle, or a custom DNS `lookup` (service discovery, tests).
+   * @param pluginInstances where integration plugins are built, and kept from one table to the next.
+   *   Throws when a plugin's `create` fails, naming the integration and plugin.
    */
-  constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {}) {
+  constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {}, pluginInstances = new PluginInstances()) {
     this.config = config
+    // Plugins first, before any pool exists, so a plugin that refuses to start leaves nothing open.
+    const chains = new Map<string, PluginChain>()
+    try {
+      for (const { name, plugins } of config.integrations) {
+        if (plugins.length > 0) chains.set(name, pluginInstances.chain(name, plugins))
+      }
+    } catch (err) {
+      pluginInstances.rollback()
+      throw err
+    }
+    pluginInstances.commit()
     const routes: Route[] = []
     for (const integration of config.integrations) {
+      const plugins = chains.get(integration.name) ?? null
       // One pool per integration: its own connect timeout, and keep-alive
       // connections reused across requests. Response deadlines are enforced by
       // the forwarder's own timer, so undici's coarse timers are left off.
@@ -65,7 +82,7 @@ export class RouteTable {
       })
       const ratePolicy = policy('default', integration.rateLimit)
       const breaker = new CircuitBreaker(integration.name, integration.circuitBreaker, integration.timeoutMs)
-      const route = { integration, pool, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy], breaker }
+      const route = { integration, pool, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy], breaker, plugins }
       routes.push(route)
       const first = firstSegment(integration.prefix)
       const list = this.#byFirstSegment.get(first) ?? []
