@@ -36,7 +36,8 @@ export async function startGateway (
     }
   })
   const logger = pino(loggerOptions('info'), sink)
-  const app = await buildApp({ routes: routesFrom(yaml, env), logger, ...extra })
+  // extra.routes, when given, replaces the yaml (routes built with test-only plugin definitions).
+  const app = await buildApp({ ...extra, routes: extra.routes ?? routesFrom(yaml, env), logger })
   t.after(async () => { await app.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo

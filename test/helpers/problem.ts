@@ -10,4 +10,6 @@ export interface Problem {
   timestamp: string
   upstreamStatus?: number
   violatedPolicies?: unknown
+  /** The integration plugin that failed (UPSTREAM_AUTH_FAILED and plugin timeouts). */
+  plugin?: string
 }
