@@ -49,7 +49,6 @@ const options = Type.Object({
 }, { additionalProperties: false })
 
 interface CachedToken {
-  token: string
   /** The value sent upstream: `Bearer <token>`. */
   header: string
   /** Date.now() after which the token is fetched again. */
@@ -63,8 +62,9 @@ export default definePlugin({
     const style = opts.style ?? 'satusehat'
     const clientAuth = opts.clientAuth ?? (style === 'satusehat' ? 'body' : 'basic')
     const timeout = opts.timeout ?? DEFAULT_TIMEOUT
-    const timeoutMs = parseDuration(timeout)
-    if (timeoutMs === undefined || timeoutMs <= 0) throw new Error('timeout must be a positive duration such as 10s')
+    const parsed = parseDuration(timeout)
+    if (parsed === undefined || parsed <= 0) throw new Error('timeout must be a positive duration such as 10s')
+    const timeoutMs = parsed
     let url: URL
     try {
       url = new URL(opts.tokenUrl)
@@ -99,7 +99,7 @@ export default definePlugin({
 
     async function fetchToken (): Promise<CachedToken> {
       const startedAt = Date.now()
-      const signal = AbortSignal.timeout(timeoutMs as number)
+      const signal = AbortSignal.timeout(timeoutMs)
       let status: number
       let text: string
       try {
@@ -149,7 +149,7 @@ export default definePlugin({
       // token_type is not checked: SATUSEHAT says "BearerToken", others "Bearer" or "bearer".
       const lifetimeMs = cacheLifetime(fields.expires_in)
       log.info({ cacheSeconds: Math.round(lifetimeMs / 1000) }, 'fetched an upstream access token')
-      return { token, header: 'Bearer ' + token, refreshAt: startedAt + lifetimeMs }
+      return { header: 'Bearer ' + token, refreshAt: startedAt + lifetimeMs }
     }
 
     function currentToken (): CachedToken | Promise<CachedToken> {

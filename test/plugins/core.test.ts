@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- routes.yaml text with ${VAR} references */
 import { describe, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
