@@ -58,20 +58,25 @@ interface CachedToken {
 export default definePlugin({
   name: 'oauth2-client-credentials',
   options,
-  create (opts, { log }) {
-    const style = opts.style ?? 'satusehat'
-    const clientAuth = opts.clientAuth ?? (style === 'satusehat' ? 'body' : 'basic')
-    const timeout = opts.timeout ?? DEFAULT_TIMEOUT
-    const parsed = parseDuration(timeout)
-    if (parsed === undefined || parsed <= 0) throw new Error('timeout must be a positive duration such as 10s')
-    const timeoutMs = parsed
+  // Run by `gerbang routes check` and every load, so create() below can trust its options.
+  check (opts) {
+    const parsed = parseDuration(opts.timeout ?? DEFAULT_TIMEOUT)
+    if (parsed === undefined || parsed <= 0) return "option 'timeout' must be a positive duration such as 10s"
     let url: URL
     try {
       url = new URL(opts.tokenUrl)
     } catch {
-      throw new Error('tokenUrl is not a URL (expected http://host/path or https://host/path)')
+      return "option 'tokenUrl' is not a URL (expected http://host/path or https://host/path)"
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('tokenUrl must be an http:// or https:// URL')
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return "option 'tokenUrl' must be an http:// or https:// URL"
+    return undefined
+  },
+  create (opts, { log }) {
+    const style = opts.style ?? 'satusehat'
+    const clientAuth = opts.clientAuth ?? (style === 'satusehat' ? 'body' : 'basic')
+    const timeout = opts.timeout ?? DEFAULT_TIMEOUT
+    const timeoutMs = parseDuration(timeout) as number
+    const url = new URL(opts.tokenUrl)
 
     // The request is the same every time: build it once.
     const form = new URLSearchParams()
