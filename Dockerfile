@@ -7,7 +7,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-# The gateway, then the admin UI's browser code (into dist/admin-ui).
+COPY plugins ./plugins
+# The gateway (with the built-in plugins, into dist/plugins), then the admin UI's browser code (into dist/admin-ui).
 RUN npx tsc -p tsconfig.json && npx tsc -p src/admin/ui/tsconfig.json && npm prune --omit=dev
 
 # --- runtime: only what `gerbang start` needs, as the unprivileged node user ---
@@ -20,6 +21,9 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/admin-ui ./dist/admin-ui
+COPY --from=build /app/dist/plugins ./dist/plugins
+# Operators' own .js plugins go in /app/plugins (or plugins/ beside their routes file).
+COPY plugins ./plugins
 COPY src/admin/ui/public ./src/admin/ui/public
 COPY package.json routes.yaml ./
 COPY bin ./bin
