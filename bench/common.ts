@@ -164,11 +164,30 @@ export async function startOrigin (): Promise<Started> {
   return { ...started, port: Number(info.port) }
 }
 
+/** What a routes file may add to the one integration `yankes` (bench/run.ts's gateway and gateway+headers). */
+export interface RoutesExtras {
+  /**
+   * Items of a `plugins:` list, one YAML item each without its `- `, e.g.
+   * `static-headers: { set: { x-a: b } }`: given to `yankes`, and to
+   * `bench-check` alike.
+   */
+  plugins?: readonly string[]
+  /**
+   * Adds a second integration, `bench-check` → http://127.0.0.1:PORT, with the
+   * very same plugins lines as `yankes`: a request sent through it shows what
+   * the gateway sends upstream. It is never under load (a Map lookup routes
+   * by first segment: one more integration costs `yankes` nothing).
+   */
+  checkPort?: number
+}
+
 /**
  * A routes file with the one integration `yankes` → the origin. `auth: none`
  * for the plain gateway; `apiKey` leaves auth at its default, an API key.
  */
-export function writeRoutesFile (file: string, originPort: number, auth: 'none' | 'apiKey'): string {
+export function writeRoutesFile (file: string, originPort: number, auth: 'none' | 'apiKey', extras: RoutesExtras = {}): string {
+  const plugins = extras.plugins ?? []
+  const pluginLines = plugins.length === 0 ? [] : ['    plugins:', ...plugins.map((p) => `      - ${p}`)]
   writeFileSync(file, [
     'defaults:',
     ...(auth === 'none' ? ['  auth: none'] : []),
@@ -178,6 +197,8 @@ export function writeRoutesFile (file: string, originPort: number, auth: 'none' 
     'integrations:',
     '  yankes:',
     `    upstream: http://127.0.0.1:${originPort}/api/v1`,
+    ...pluginLines,
+    ...(extras.checkPort === undefined ? [] : ['  bench-check:', `    upstream: http://127.0.0.1:${extras.checkPort}`, ...pluginLines]),
     ''
   ].join('\n'))
   return file
@@ -309,11 +330,13 @@ export interface LoadOptions {
   connections: number
   pipelining: number
   headers?: Record<string, string>
+  /** The request target; PATH unless told. */
+  path?: string
 }
 
 export async function load (options: LoadOptions): Promise<autocannon.Result> {
   return await autocannon({
-    url: `http://127.0.0.1:${options.port}${PATH}`,
+    url: `http://127.0.0.1:${options.port}${options.path ?? PATH}`,
     connections: options.connections,
     pipelining: options.pipelining,
     duration: options.seconds,

@@ -11,6 +11,8 @@ import { formatProblem, loadRoutesFile, type Integration } from './routes-loader
 // is logged problem by problem and changes nothing.
 
 const DEFAULT_DEBOUNCE_MS = 150
+/** However busy the directory, a reload starts at most this long after the first event of a burst. */
+const MAX_DEBOUNCE_MS = 1000
 
 export interface RoutesDiff {
   added: string[]
@@ -31,6 +33,8 @@ export class RoutesWatcher {
   readonly #options: RoutesWatcherOptions
   #watcher: FSWatcher | undefined
   #timer: NodeJS.Timeout | undefined
+  /** When the first event of the current burst came. */
+  #burstStartedAt = 0
   #running: Promise<void> | undefined
   #again = false
   #lastText: string | undefined
@@ -48,8 +52,16 @@ export class RoutesWatcher {
   }
 
   #schedule (): void {
+    const now = performance.now()
+    // Events come for every file in the directory: one written all the time
+    // beside routes.yaml (a log) must not push the reload back for ever.
+    if (this.#timer !== undefined && now - this.#burstStartedAt >= MAX_DEBOUNCE_MS) return
+    if (this.#timer === undefined) this.#burstStartedAt = now
     clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => { this.reload('file changed').catch(() => {}) }, this.#options.debounceMs ?? DEFAULT_DEBOUNCE_MS)
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.reload('file changed').catch(() => {})
+    }, this.#options.debounceMs ?? DEFAULT_DEBOUNCE_MS)
     this.#timer.unref()
   }
 

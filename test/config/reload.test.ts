@@ -170,3 +170,29 @@ test('with --workers 2, a changed routes file reloads in every worker', { timeou
   assert.equal(hupPids.size, 2, 'SIGHUP to the primary reloads every worker')
   assert.equal(gw.child.exitCode, null)
 })
+
+test('a file written all the time beside routes.yaml does not hold a reload back', { timeout: 30_000 }, async (t) => {
+  const origin = await startEchoOrigin()
+  t.after(origin.close)
+  const dir = await mkdtemp(join(tmpdir(), 'gerbang-reload-busy-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'routes.yaml')
+  await writeFile(file, routesYaml({ yankes: { upstream: origin.url } }))
+  const gw = await startGatewayProcess(t, file)
+  // A log beside it, written every 20 ms: each write is a watch event, less than the 150 ms debounce apart.
+  const log = { writing: true }
+  const writer = (async () => {
+    for (let n = 0; log.writing; n++) {
+      await writeFile(join(dir, 'gateway.log'), `line ${n}\n`, { flag: 'a' })
+      await sleep(20)
+    }
+  })()
+  t.after(async () => { log.writing = false; await writer })
+  await sleep(300)
+  const from = gw.logs.length
+  const changedAt = Date.now()
+  await replaceFile(file, routesYaml({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
+  await waitForLog(gw, from, (l) => l.msg === 'routes reloaded', 3000)
+  assert.ok(Date.now() - changedAt < 2000, `reloaded after ${Date.now() - changedAt} ms`)
+  assert.equal((await fetch(`${gw.url}/bpjs/x`)).status, 200)
+})
