@@ -414,7 +414,7 @@ function median (values: number[]): number | null {
 interface HeadersCost {
   plugin: string
   limitPct: number
-  /** Throughput lost, best run against best run: (1 − req/s ratio) × 100. The verdict's figure. */
+  /** Throughput lost, best run against best run: (1 − req/s ratio) × 100. */
   reqPerSecPct: number
   /** CPU per request added, the same two runs: (cpu µs/req ratio − 1) × 100. */
   cpuPerReqPct: number | null
@@ -425,6 +425,11 @@ interface HeadersCost {
    * machine's speed changing between the two runs, not the plugin.
    */
   perRound: Array<{ round: number, reqPerSecPct: number | null, cpuPerReqPct: number | null, originCpuPerReqPct: number | null }>
+  /**
+   * The verdict's figure: the median of the per-round changes. Each round runs
+   * the two back to back, so the machine's slow drifts (±30% between rounds
+   * on a shared 2-core VM) cancel; a best-vs-best comparison does not.
+   */
   medianReqPerSecPct: number | null
   medianCpuPerReqPct: number | null
   ok: boolean
@@ -454,7 +459,7 @@ function headersCost (runs: RunRecord[], gateway: RunRecord, headers: RunRecord)
     perRound,
     medianReqPerSecPct: median(present(perRound.map((r) => r.reqPerSecPct))),
     medianCpuPerReqPct: median(present(perRound.map((r) => r.cpuPerReqPct))),
-    ok: reqPerSecPct <= HEADERS_COST_LIMIT_PCT
+    ok: (median(present(perRound.map((r) => r.reqPerSecPct))) ?? reqPerSecPct) <= HEADERS_COST_LIMIT_PCT
   }
 }
 
@@ -635,7 +640,9 @@ async function main (): Promise<number> {
   if (failures.length > 0) out.push('', 'FAILED:', ...failures.map((f) => '  ' + f))
   out.push('')
   if (cost !== undefined) {
-    out.push(`static-headers cost: ${cost.reqPerSecPct.toFixed(1)}% (limit ${HEADERS_COST_LIMIT_PCT}%) → ${cost.ok ? 'ok' : 'OVER THE LIMIT'}`)
+    const paired = cost.medianReqPerSecPct ?? cost.reqPerSecPct
+    out.push(`static-headers cost: ${paired.toFixed(1)}% median of ${cost.perRound.length} back-to-back rounds ` +
+      `(best runs: ${cost.reqPerSecPct.toFixed(1)}%; limit ${HEADERS_COST_LIMIT_PCT}%) → ${cost.ok ? 'ok' : 'OVER THE LIMIT'}`)
   }
   out.push(`ratio: ${fmt(plain?.reqPerSec, 2)} key-ratio: ${fmt(withKey?.reqPerSec, 2)} headers-ratio: ${fmt(headersVsPlain?.reqPerSec, 2)}`)
   process.stdout.write(out.join('\n') + '\n')
