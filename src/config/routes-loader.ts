@@ -356,18 +356,23 @@ function substituteEnv (doc: Document, refs: readonly EnvRef[], env: NodeJS.Proc
 
 type SchemaError = Pick<ValueError, 'type' | 'path' | 'value' | 'message'> & { schema: { description?: string } }
 
-/** What is wrong, with the value given unless `showValue` is false (it may be a secret). */
-function schemaMessage (error: SchemaError, showValue = true, noun = 'field'): string {
+/**
+ * What is wrong, with the value given unless `showValue` is false (it may be
+ * a secret). `subject` starts a message about a value (`option 'x' must be…`);
+ * unknown and missing ones name themselves as a `noun`.
+ */
+function schemaMessage (error: SchemaError, showValue = true, noun = 'field', subject = ''): string {
   const field = error.path.split('/').pop() ?? ''
   const got = showValue ? ` (got ${JSON.stringify(error.value)})` : ''
+  const start = subject === '' ? '' : `${subject} `
   switch (error.type) {
     case ValueErrorType.ObjectAdditionalProperties:
       return `unknown ${noun} '${field}'`
     case ValueErrorType.ObjectRequiredProperty:
       return `missing required ${noun} '${field}'`
     default:
-      if (error.schema.description !== undefined) return `must be ${error.schema.description}${got}`
-      return `${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}${got}`
+      if (error.schema.description !== undefined) return `${start}must be ${error.schema.description}${got}`
+      return `${start}${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}${got}`
   }
 }
 
@@ -405,12 +410,9 @@ function configurePlugins (
       seen.add(error.path)
       valid = false
       const segments = error.path.split('/').slice(1).map(unescapePointer)
-      const option = segments.join('.')
-      const message = schemaMessage(error, false, 'option')
       problems.push({
         ...at(String(index), ref, ...segments),
-        // Missing and unknown options name themselves; others are named here.
-        message: `${ref}: ${error.type === ValueErrorType.ObjectAdditionalProperties || error.type === ValueErrorType.ObjectRequiredProperty ? message : `option '${option}' ${message}`}`
+        message: `${ref}: ${schemaMessage(error, false, 'option', `option '${segments.join('.')}'`)}`
       })
     }
     if (!valid) return

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { buffer as readBody } from 'node:stream/consumers'
 import type { Dispatcher } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { classifyUpstreamError, GerbangError, upstreamStatusError } from '../errors.js'
@@ -98,12 +99,10 @@ class Forwarding implements Dispatcher.DispatchHandler {
     reply.raw.once('close', this.#onClientClose)
   }
 
-  /** Sends the first attempt: at once, or after the integration's plugins have prepared it. */
-  start (): void {
+  /** Sends the first attempt of a request to an integration with plugins, once they have prepared it. */
+  startWithPlugins (): void {
     // The client may have left while its body was read.
-    if (this.#state !== State.Waiting) return
-    if (this.#pluginRequest === undefined) this.#route.pool.dispatch(this.#options, this)
-    else this.#runPlugins()
+    if (this.#state === State.Waiting) this.#runPlugins()
   }
 
   /** Runs the plugins' onRequest hooks, then dispatches what they made of the request. */
@@ -531,17 +530,11 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
   // A plugin may ask to send the request again (a fresh token after a 401):
   // a small body is kept for that; a larger one streams and is sent once.
   if (route.plugins.retries && body === req && Number(length) <= REPLAY_BODY_LIMIT) {
-    readWhole(req).then((whole) => {
+    readBody(req).then((whole) => {
       options.body = whole
-      forwarding.start()
+      forwarding.startWithPlugins()
     }, () => { /* the client went away: Forwarding saw the close */ })
   } else {
-    forwarding.start()
+    forwarding.startWithPlugins()
   }
-}
-
-async function readWhole (body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of body) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
 }

@@ -128,7 +128,7 @@ export class PluginChain {
     return undefined
   }
 
-  /** The first plugin that asks for another attempt after this status, if any. Throws a PluginHookError. */
+  /** Whether any plugin asks for another attempt after this status. Throws a PluginHookError. */
   wantsRetry (status: number, request: PluginRequest): boolean {
     let wanted = false
     for (const { plugin, fn } of this.#retry) {

@@ -1,7 +1,5 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { UpstreamHeaders } from './types.js'
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const INVALID_VALUE = /[\r\n\0]/
 
 /**
  * UpstreamHeaders over the flat [name, value, …] array undici sends and Node
@@ -29,8 +27,8 @@ export class HeaderList implements UpstreamHeaders {
   set (name: string, value: string): void {
     // Caught here, with the plugin's name on it, rather than as a vague
     // "upstream failed" when undici refuses the request.
-    if (!TOKEN.test(name)) throw new TypeError(`'${name}' is not a valid header name`)
-    if (INVALID_VALUE.test(value)) throw new TypeError(`the value for header '${name}' contains a line break or NUL`)
+    validateHeaderName(name)
+    validateHeaderValue(name, value)
     const lower = name.toLowerCase()
     const a = this.array
     let found = false

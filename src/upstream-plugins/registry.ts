@@ -15,7 +15,7 @@ export const BUILTIN_PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
   [staticHeaders, oauth2ClientCredentials, bpjsVclaim].map((d): [string, PluginDefinition] => [d.name, d])
 )
 
-export const PLUGIN_NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/
+const PLUGIN_NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/
 
 /** A plugin found and loaded, or why it could not be. */
 export type PluginResolution = { ok: true, definition: PluginDefinition } | { ok: false, problem: string }
@@ -28,7 +28,7 @@ const PROJECT_PLUGINS = fileURLToPath(new URL('../../../plugins/', import.meta.u
 const KIT: PluginKit = { Type, PluginFailure }
 
 /** A reference written as a path (`./x.js`, `/etc/gerbang/x.mjs`) rather than a name. */
-export function isPathRef (ref: string): boolean {
+function isPathRef (ref: string): boolean {
   return ref.includes('/') || /\.(?:m?js|ts)$/.test(ref)
 }
 
@@ -137,5 +137,5 @@ function displayPath (file: string): string {
 }
 
 function firstLine (text: string): string {
-  return text.split('\n')[0] ?? text
+  return text.split('\n', 1)[0] ?? ''
 }

@@ -110,5 +110,3 @@ export interface PluginKit {
   readonly Type: typeof Type
   readonly PluginFailure: typeof PluginFailure
 }
-
-export type PluginModuleExport = PluginDefinition | ((kit: PluginKit) => PluginDefinition)
