@@ -13,7 +13,10 @@ import { definePlugin } from '../src/upstream-plugins/types.js'
 
 // Headers the gateway owns: a plugin setting them would break the request or
 // claim an identity the client does not have.
-const RESERVED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'x-request-id', 'x-client-id', 'x-client-name'])
+const RESERVED = new Set([
+  'host', 'content-length', 'transfer-encoding', 'connection',
+  'x-request-id', 'x-client-id', 'x-client-name', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'
+])
 
 export default definePlugin({
   name: 'static-headers',

@@ -248,7 +248,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
       this.#buffered = undefined
       const { name } = this.#route.integration
       this.#finish(new GerbangError('UPSTREAM_ERROR',
-        `${name} answered more than ${responseBodyLimit} bytes, the most its ${responsePlugin} plugin reads`, { plugin: responsePlugin }))
+        `${name} answered more than ${responseBodyLimit} bytes, the most its ${responsePlugin} plugin reads`,
+        { plugin: responsePlugin, upstreamStatus: buffered.status }))
       this.#abort?.()
       return true
     }
