@@ -29,10 +29,6 @@ export const BUILT_IN_ROLES: ReadonlyMap<string, Role> = new Map([
 
 export const ROLE_NAME_PATTERN = /^[a-z][a-z0-9-]{1,39}$/
 
-export function isPermission (value: string): value is Permission {
-  return (PERMISSIONS as readonly string[]).includes(value)
-}
-
 /** The role by name, built-in first; undefined when it does not exist. */
 export async function findRole (store: Store, name: string): Promise<Role | undefined> {
   return BUILT_IN_ROLES.get(name) ?? await store.getRole(name)

@@ -12,8 +12,8 @@ import type { CounterBucket, Store } from '../store/types.js'
 //   hc:<epoch hour>     <client id> → requests                                       (kept 8 days)
 //   dc:<YYYY-MM-DD>     <client id> → requests on that day in Asia/Jakarta          (kept 40 days)
 
-const MINUTE_MS = 60_000
-const HOUR_MS = 60 * MINUTE_MS
+export const MINUTE_MS = 60_000
+export const HOUR_MS = 60 * MINUTE_MS
 const DAY_MS = 24 * HOUR_MS
 /** Asia/Jakarta is UTC+7 all year (no daylight saving). */
 export const JAKARTA_OFFSET_MS = 7 * HOUR_MS

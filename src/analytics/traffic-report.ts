@@ -1,12 +1,10 @@
 import type { Store } from '../store/types.js'
 import {
-  dayClientsBucket, ERRORS_SUFFIX, hourClientsBucket, minuteBucket, minuteClientsBucket
+  dayClientsBucket, ERRORS_SUFFIX, HOUR_MS, hourClientsBucket, MINUTE_MS, minuteBucket, minuteClientsBucket
 } from './traffic-recorder.js'
 
 // Reads the traffic counters back for the dashboard: series per integration,
 // top clients, a health verdict from the last minutes, requests today.
-
-const MINUTE_MS = 60_000
 
 export type TrafficRange = '1h' | '24h'
 
@@ -62,7 +60,7 @@ export async function summarizeTraffic (store: Store, integrations: readonly str
   // (the hour buckets that overlap it).
   const clientBuckets = range === '1h'
     ? minuteList.map(minuteClientsBucket)
-    : Array.from({ length: 25 }, (_v, i) => hourClientsBucket(Math.floor(now / (60 * MINUTE_MS)) - 24 + i))
+    : Array.from({ length: 25 }, (_v, i) => hourClientsBucket(Math.floor(now / HOUR_MS) - 24 + i))
   const [perMinute, perClientBucket] = await Promise.all([
     store.readCounts(minuteList.map(minuteBucket)),
     store.readCounts(clientBuckets)

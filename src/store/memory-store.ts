@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import {
-  StoreConflictError,
+  AUDIT_KEEP, StoreConflictError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
   type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket
 } from './types.js'
@@ -12,13 +12,20 @@ interface Expiring {
 }
 
 const DEFAULT_LIST_LIMIT = 100
-const AUDIT_KEEP = 100_000
 // The audit array may run this far past AUDIT_KEEP before it is cut back, so
 // that a full log is not shifted on every append.
 const AUDIT_SLACK = 1000
 // Expired sessions and counter buckets are dropped when read; ones never read
 // again are swept at most this often, on a write.
 const SWEEP_EVERY_MS = 60_000
+
+/** The entry under `key` unless it has expired, in which case it is dropped. */
+function live<T extends { expiresAt: number }> (entries: Map<string, T>, key: string, now = Date.now()): T | undefined {
+  const entry = entries.get(key)
+  if (entry === undefined || entry.expiresAt > now) return entry
+  entries.delete(key)
+  return undefined
+}
 
 /** Orders by a string key in code-unit order, as Redis orders its sorted-set members. */
 function byKey<T> (key: (item: T) => string): (a: T, b: T) => number {
@@ -173,12 +180,12 @@ export class MemoryStore implements Store {
   }
 
   async getSession (idHash: string): Promise<Session | undefined> {
-    const entry = this.#liveSession(idHash)
+    const entry = live(this.#sessions, idHash)
     return entry === undefined ? undefined : structuredClone(entry.session)
   }
 
   async touchSession (idHash: string, ttlMs: number): Promise<void> {
-    const entry = this.#liveSession(idHash)
+    const entry = live(this.#sessions, idHash)
     if (entry !== undefined) entry.expiresAt = Date.now() + ttlMs
   }
 
@@ -203,7 +210,7 @@ export class MemoryStore implements Store {
   async addCounts (buckets: readonly CounterBucket[]): Promise<void> {
     const now = this.#sweepIfDue()
     for (const { bucket, ttlMs, counts } of buckets) {
-      let entry = this.#liveCounters(bucket, now)
+      let entry = live(this.#counters, bucket, now)
       for (const [field, count] of counts) {
         if (count === 0) continue
         if (entry === undefined) {
@@ -218,11 +225,11 @@ export class MemoryStore implements Store {
 
   async readCounts (buckets: readonly string[]): Promise<Array<Map<string, number>>> {
     const now = Date.now()
-    return buckets.map((bucket) => new Map(this.#liveCounters(bucket, now)?.counts))
+    return buckets.map((bucket) => new Map(live(this.#counters, bucket, now)?.counts))
   }
 
   async readCountFields (bucket: string, fields: readonly string[]): Promise<number[]> {
-    const counts = this.#liveCounters(bucket, Date.now())?.counts
+    const counts = live(this.#counters, bucket)?.counts
     return fields.map((field) => counts?.get(field) ?? 0)
   }
 
@@ -281,20 +288,6 @@ export class MemoryStore implements Store {
   #sweepWindows (): void {
     const now = Date.now()
     for (const [name, window] of this.#windows) if (window.resetAt <= now) this.#windows.delete(name)
-  }
-
-  #liveSession (idHash: string): { session: Session, expiresAt: number } | undefined {
-    const entry = this.#sessions.get(idHash)
-    if (entry === undefined || entry.expiresAt > Date.now()) return entry
-    this.#sessions.delete(idHash)
-    return undefined
-  }
-
-  #liveCounters (bucket: string, now: number): { expiresAt: number, counts: Map<string, number> } | undefined {
-    const entry = this.#counters.get(bucket)
-    if (entry === undefined || entry.expiresAt > now) return entry
-    this.#counters.delete(bucket)
-    return undefined
   }
 
   // Sessions and buckets nobody reads again would otherwise stay for good.

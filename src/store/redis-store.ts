@@ -1,7 +1,7 @@
 import type { Redis, Cluster } from 'ioredis'
 import { connectRedis, type RedisClient } from './redis-connection.js'
 import {
-  StoreConflictError, StoreUnavailableError,
+  AUDIT_KEEP, StoreConflictError, StoreUnavailableError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
   type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket
 } from './types.js'
@@ -20,7 +20,7 @@ import {
 //   <p>{u}:user:<lower>     admin user, JSON
 //   <p>{u}:users            set of lowercased user emails, for listing without SCAN
 //   <p>{u}:roles            hash: role name → role, JSON
-//   <p>{s}:sess:<hmac>      admin session by cookie hash, JSON, with the session's TTL
+//   <p>{s}:sess:<sha256>    admin session by the SHA-256 of its cookie, JSON, with the session's TTL
 //   <p>{a}:audit            list of audit entries, JSON, newest first, capped
 //   <p>tr:<bucket>          hash: counter → count (traffic analytics), with the bucket's TTL
 //   <p>rl:{<group>}:<key>   a fixed rate-limit window's count, with the window's TTL
@@ -139,15 +139,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return redis.call('ZCARD', KEYS[1])`
 
-// The user and the index entry that lists it appear and go together.
-const CREATE_USER = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
-redis.call('SADD', KEYS[2], ARGV[2])
-return 1`
-
-// SADD heals the index for a user written before there was one.
-const UPDATE_USER = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'XX') then return 0 end
+// The user and the index entry that lists it appear and go together. ARGV[3]
+// is NX (create) or XX (replace); on a replace, SADD heals the index for a
+// user written before there was one.
+const SAVE_USER = `
+if not redis.call('SET', KEYS[1], ARGV[1], ARGV[3]) then return 0 end
 redis.call('SADD', KEYS[2], ARGV[2])
 return 1`
 
@@ -175,14 +171,12 @@ interface Scripts {
   gerbangSearch: (namesKey: string, start: number, stop: number, fragment: string, wanted: number) => Promise<[number, ...string[]]>
   gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
     id: string, newHash: string, graceMs: string, keyPrefix: string) => Promise<number>
-  gerbangCreateUser: (userKey: string, usersKey: string, json: string, email: string) => Promise<number>
-  gerbangUpdateUser: (userKey: string, usersKey: string, json: string, email: string) => Promise<number>
+  gerbangSaveUser: (userKey: string, usersKey: string, json: string, email: string, mode: 'NX' | 'XX') => Promise<number>
   gerbangDeleteUser: (userKey: string, usersKey: string, email: string) => Promise<number>
   gerbangAppendAudit: (auditKey: string, json: string, keep: number) => Promise<number>
 }
 
 const DEFAULT_LIST_LIMIT = 100
-const AUDIT_KEEP = 100_000
 const SEARCH_SLICE = 10_000
 
 export interface RedisStoreOptions {
@@ -212,8 +206,7 @@ export class RedisStore implements Store {
     redis.defineCommand('gerbangLease', { lua: LEASE })
     redis.defineCommand('gerbangRelease', { lua: RELEASE })
     redis.defineCommand('gerbangSearch', { numberOfKeys: 1, lua: SEARCH })
-    redis.defineCommand('gerbangCreateUser', { numberOfKeys: 2, lua: CREATE_USER })
-    redis.defineCommand('gerbangUpdateUser', { numberOfKeys: 2, lua: UPDATE_USER })
+    redis.defineCommand('gerbangSaveUser', { numberOfKeys: 2, lua: SAVE_USER })
     redis.defineCommand('gerbangDeleteUser', { numberOfKeys: 2, lua: DELETE_USER })
     redis.defineCommand('gerbangAppendAudit', { numberOfKeys: 1, lua: APPEND_AUDIT })
     // Errors surface through the commands that fail; an 'error' listener keeps
@@ -334,7 +327,7 @@ export class RedisStore implements Store {
   async createUser (user: User): Promise<void> {
     const email = user.email.toLowerCase()
     const created = await this.#run(async () =>
-      await this.#redis.gerbangCreateUser(this.#u(`user:${email}`), this.#u('users'), JSON.stringify(user), email))
+      await this.#redis.gerbangSaveUser(this.#u(`user:${email}`), this.#u('users'), JSON.stringify(user), email, 'NX'))
     if (created !== 1) throw new StoreConflictError(`a user with email '${user.email}' already exists`)
   }
 
@@ -353,7 +346,7 @@ export class RedisStore implements Store {
   async updateUser (user: User): Promise<boolean> {
     const email = user.email.toLowerCase()
     const updated = await this.#run(async () =>
-      await this.#redis.gerbangUpdateUser(this.#u(`user:${email}`), this.#u('users'), JSON.stringify(user), email))
+      await this.#redis.gerbangSaveUser(this.#u(`user:${email}`), this.#u('users'), JSON.stringify(user), email, 'XX'))
     return updated === 1
   }
 

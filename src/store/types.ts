@@ -77,7 +77,7 @@ export interface Session {
 export interface AuditEntry {
   /** ISO 8601 UTC with milliseconds. */
   at: string
-  /** The admin's email, or `cli` for the command line. */
+  /** The admin's email, `cli` for the command line, or `system` for the gateway itself (the first admin). */
   actor: string
   /** e.g. `client.create`, `client.revoke`, `client.rotate`, `user.create`, `user.update`, `user.delete`, `role.create`, `role.update`, `role.delete`, `session.login`. */
   action: string
@@ -88,6 +88,9 @@ export interface AuditEntry {
   /** What changed, never a secret. */
   details?: Record<string, string | number | boolean | string[]>
 }
+
+/** How many audit entries a store keeps: the newest ones. */
+export const AUDIT_KEEP = 100_000
 
 /** Counter increments for one bucket (a hash of named counters) that lives ttlMs after its last write. */
 export interface CounterBucket {
@@ -178,7 +181,7 @@ export interface Store {
   touchSession: (idHash: string, ttlMs: number) => Promise<void>
   deleteSession: (idHash: string) => Promise<void>
 
-  /** Appends to the audit log, which keeps the newest 100,000 entries. */
+  /** Appends to the audit log, which keeps the newest AUDIT_KEEP entries. */
   appendAudit: (entry: AuditEntry) => Promise<void>
   /** Newest first. */
   listAudit: (offset: number, limit: number) => Promise<AuditEntry[]>

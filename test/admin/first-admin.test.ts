@@ -3,12 +3,11 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { postLogin } from '../helpers/admin.js'
 import { runGerbang, startGatewayProcess } from '../helpers/process.js'
 import { startRedis } from '../helpers/redis.js'
 
-const status = async (url: string, email: string, password: string): Promise<number> => (await fetch(`${url}/admin/api/session`, {
-  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password })
-})).status
+const status = async (url: string, email: string, password: string): Promise<number> => (await postLogin(url, email, password)).status
 
 test('GERBANG_ADMIN_EMAIL and GERBANG_ADMIN_PASSWORD make the first admin once, and never reset it', async (t) => {
   const redis = await startRedis(t)

@@ -1,10 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { login, PASSWORD, startAdminGateway, USERS } from '../helpers/admin.js'
+import { login, PASSWORD, postLogin, startAdminGateway, USERS } from '../helpers/admin.js'
 import type { Problem } from '../helpers/problem.js'
 import { RedisStore } from '../../src/store/redis-store.js'
-
-const loginBody = (email: string, password: string): string => JSON.stringify({ email, password })
 
 test('a change without the session\'s CSRF token is refused and changes nothing', async (t) => {
   const gw = await startAdminGateway(t)
@@ -37,7 +35,7 @@ test('a change without the session\'s CSRF token is refused and changes nothing'
 
 test('the session cookie is httpOnly, SameSite=Strict, scoped to /admin, Secure behind HTTPS, and ends at logout', async (t) => {
   const gw = await startAdminGateway(t)
-  const res = await fetch(`${gw.url}/admin/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody(USERS.admin, PASSWORD) })
+  const res = await postLogin(gw.url, USERS.admin)
   assert.equal(res.status, 200)
   const cookie = res.headers.get('set-cookie') ?? ''
   const [pair = '', ...attributes] = cookie.split(';').map((s) => s.trim())
@@ -46,9 +44,7 @@ test('the session cookie is httpOnly, SameSite=Strict, scoped to /admin, Secure 
   assert.ok(attributes.includes('Max-Age=7200'))
   assert.equal(res.headers.get('cache-control'), 'no-store')
 
-  const https = await fetch(`${gw.url}/admin/api/session`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: loginBody(USERS.viewer, PASSWORD)
-  })
+  const https = await postLogin(gw.url, USERS.viewer, PASSWORD, { 'x-forwarded-proto': 'https' })
   assert.match(https.headers.get('set-cookie') ?? '', /; Secure$/)
 
   const anonymous = await fetch(`${gw.url}/admin/api/clients`)
@@ -76,7 +72,7 @@ test('10 wrong passwords → 429 with Retry-After, even for the right password; 
   const statuses: number[] = []
   let last: Response | undefined
   for (let i = 0; i < 10; i++) {
-    last = await fetch(`${gw.url}/admin/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody(USERS.operator, `salah-sekali-${i}`) })
+    last = await postLogin(gw.url, USERS.operator, `salah-sekali-${i}`)
     statuses.push(last.status)
   }
   assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429])
@@ -85,9 +81,9 @@ test('10 wrong passwords → 429 with Retry-After, even for the right password; 
   assert.equal(problem.code, 'RATE_LIMITED')
   const retryAfter = Number(last.headers.get('retry-after'))
   assert.ok(retryAfter > 800 && retryAfter <= 900, `Retry-After ${retryAfter}`)
-  const right = await fetch(`${gw.url}/admin/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody(USERS.operator, PASSWORD) })
+  const right = await postLogin(gw.url, USERS.operator)
   assert.equal(right.status, 429, 'the locked account stays locked for the window')
-  const failed = await fetch(`${gw.url}/admin/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody('nobody@bantenprov.go.id', 'x') })
+  const failed = await postLogin(gw.url, 'nobody@bantenprov.go.id', 'x')
   assert.equal(failed.status, 401)
   assert.equal((await failed.json() as Problem).code, 'LOGIN_FAILED')
   assert.equal((await login(gw.url, USERS.viewer)).cookie.startsWith('gerbang_session='), true)

@@ -60,13 +60,18 @@ export interface AdminSession {
   call: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Response>
 }
 
-/** Signs in through POST /admin/api/session. */
-export async function login (url: string, email: string, password = PASSWORD): Promise<AdminSession> {
-  const res = await fetch(`${url}/admin/api/session`, {
+/** POST /admin/api/session with an email and a password: the answer, whatever it is. */
+export async function postLogin (url: string, email: string, password = PASSWORD, headers: Record<string, string> = {}): Promise<Response> {
+  return await fetch(`${url}/admin/api/session`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ email, password })
   })
+}
+
+/** Signs in through POST /admin/api/session. */
+export async function login (url: string, email: string, password = PASSWORD): Promise<AdminSession> {
+  const res = await postLogin(url, email, password)
   if (res.status !== 200) throw new Error(`login as ${email} answered ${res.status}: ${await res.text()}`)
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
   const { csrfToken } = await res.json() as { csrfToken: string }

@@ -20,7 +20,7 @@ const AuditList = Type.Object({
 export async function auditRoutes (app: FastifyInstance, { store }: AdminDeps): Promise<void> {
   app.get('/audit', {
     config: { access: 'audit:read' },
-    schema: { tags: ['Admin API'], summary: 'The audit log, newest first', querystring: AuditQuery, response: answers(200, AuditList, 403) }
+    schema: { summary: 'The audit log, newest first', querystring: AuditQuery, response: answers(200, AuditList, 403) }
   }, async (request) => {
     const { offset, limit } = request.query as AuditQueryT
     const items = await store.listAudit(offset, limit + 1)

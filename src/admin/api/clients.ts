@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { ClientInputError, clientStatus } from '../../auth/clients.js'
 import { GerbangError } from '../../errors.js'
 import { requestsToday } from '../../analytics/traffic-report.js'
-import { StoreConflictError, type Client } from '../../store/types.js'
+import { StoreConflictError, type Client, type Store } from '../../store/types.js'
 import type { AdminDeps } from '../index.js'
 import { adminOf } from './index.js'
 import {
@@ -11,16 +11,19 @@ import {
   type ClientListQueryT, type NewClientBodyT
 } from './schemas.js'
 
-const TAGS = ['Admin API']
-
 const view = (client: Client, today: number): Record<string, unknown> => ({ ...client, status: clientStatus(client), requestsToday: today })
+
+/** One client's view, with its requests today read from the store. */
+async function viewOne (store: Store, client: Client): Promise<Record<string, unknown>> {
+  const [today = 0] = await requestsToday(store, [client.id])
+  return view(client, today)
+}
 
 /** Clients and their keys. A key appears in exactly two answers: create and rotate. */
 export async function clientRoutes (app: FastifyInstance, { clients, store, holder }: AdminDeps): Promise<void> {
   app.get('/integrations', {
     config: { access: 'clients:read' },
     schema: {
-      tags: TAGS,
       summary: 'The integrations a client can be given',
       response: answers(200, Type.Object({ items: Type.Array(Type.Object({ name: Type.String(), description: Type.String() })) }), 403)
     }
@@ -28,7 +31,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
 
   app.get('/clients', {
     config: { access: 'clients:read' },
-    schema: { tags: TAGS, summary: 'Clients sorted by name; search matches part of the name', querystring: ClientListQuery, response: answers(200, ClientList, 400, 403) }
+    schema: { summary: 'Clients sorted by name; search matches part of the name', querystring: ClientListQuery, response: answers(200, ClientList, 400, 403) }
   }, async (request) => {
     const { search, offset, limit } = request.query as ClientListQueryT
     const [page, total] = await Promise.all([
@@ -42,19 +45,17 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
 
   app.get('/clients/:id', {
     config: { access: 'clients:read' },
-    schema: { tags: TAGS, summary: 'One client', params: IdParams, response: answers(200, ClientView, 403, 404) }
+    schema: { summary: 'One client', params: IdParams, response: answers(200, ClientView, 403, 404) }
   }, async (request) => {
     const { id } = request.params as { id: string }
     const client = await clients.get(id)
     if (client === undefined) throw notFound(id)
-    const [today = 0] = await requestsToday(store, [id])
-    return view(client, today)
+    return await viewOne(store, client)
   })
 
   app.post('/clients', {
     config: { access: 'clients:write' },
     schema: {
-      tags: TAGS,
       summary: 'Add a client with its first key (shown once)',
       body: NewClientBody,
       response: answers(201, ClientWithKey, 400, 403, 409)
@@ -83,18 +84,17 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
 
   app.post('/clients/:id/revoke', {
     config: { access: 'clients:write' },
-    schema: { tags: TAGS, summary: 'Revoke a client: its keys and tokens stop working at once', params: IdParams, response: answers(200, Type.Object({ client: ClientView }), 403, 404) }
+    schema: { summary: 'Revoke a client: its keys and tokens stop working at once', params: IdParams, response: answers(200, Type.Object({ client: ClientView }), 403, 404) }
   }, async (request) => {
     const { id } = request.params as { id: string }
     const client = await clients.revoke(id, adminOf(request).user.email)
     if (client === undefined) throw notFound(id)
-    const [today = 0] = await requestsToday(store, [id])
-    return { client: view(client, today) }
+    return { client: await viewOne(store, client) }
   })
 
   app.post('/clients/:id/rotate', {
     config: { access: 'clients:write' },
-    schema: { tags: TAGS, summary: 'Give a client a new key (shown once); the old one stops working', params: IdParams, response: answers(200, ClientWithKey, 403, 404, 409) }
+    schema: { summary: 'Give a client a new key (shown once); the old one stops working', params: IdParams, response: answers(200, ClientWithKey, 403, 404, 409) }
   }, async (request) => {
     const { id } = request.params as { id: string }
     const rotated = await clients.rotate(id, 0, adminOf(request).user.email)
@@ -102,8 +102,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
       if (await clients.get(id) !== undefined) throw new GerbangError('CONFLICT', 'a revoked client cannot get a new key')
       throw notFound(id)
     }
-    const [today = 0] = await requestsToday(store, [id])
-    return { client: view(rotated.client, today), key: rotated.key }
+    return { client: await viewOne(store, rotated.client), key: rotated.key }
   })
 }
 

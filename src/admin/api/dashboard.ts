@@ -51,7 +51,6 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
   app.get('/dashboard', {
     config: { access: 'session' },
     schema: {
-      tags: ['Admin API'],
       summary: 'Requests per minute and error rate per integration over the last hour or day, top clients, upstream health',
       querystring: DashboardQuery,
       response: answers(200, Dashboard, 400)

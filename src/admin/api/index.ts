@@ -44,6 +44,8 @@ export async function adminApiPlugin (app: FastifyInstance, deps: AdminDeps): Pr
 
   app.addHook('onRoute', (route) => {
     if (route.config?.access === undefined) throw new Error(`admin route ${route.method.toString()} ${route.url} does not declare its access`)
+    // Every admin route is documented in the "Admin API" section of /doc.
+    route.schema = { ...route.schema, tags: ['Admin API'] }
   })
 
   app.addHook('onRequest', async (_request, reply) => {

@@ -8,8 +8,6 @@ import { BUILT_IN_ROLES } from '../rbac.js'
 import { adminOf } from './index.js'
 import { answers, NameParams, NewRoleBody, RolePutBody, RoleView, type NewRoleBodyT, type RolePutBodyT } from './schemas.js'
 
-const TAGS = ['Admin API']
-
 const view = (role: Role, builtIn: boolean): Record<string, unknown> => ({
   name: role.name, description: role.description, permissions: role.permissions, builtIn
 })
@@ -28,7 +26,6 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
   app.get('/roles', {
     config: { access: 'users:read' },
     schema: {
-      tags: TAGS,
       summary: 'Every role (built-in first) and every permission',
       response: answers(200, Type.Object({ items: Type.Array(RoleView), permissions: Type.Array(Type.String()) }), 403)
     }
@@ -42,7 +39,7 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
 
   app.post('/roles', {
     config: { access: 'roles:write' },
-    schema: { tags: TAGS, summary: 'Add a role', body: NewRoleBody, response: answers(201, Type.Object({ role: RoleView }), 400, 403, 409) }
+    schema: { summary: 'Add a role', body: NewRoleBody, response: answers(201, Type.Object({ role: RoleView }), 400, 403, 409) }
   }, async (request, reply) => {
     const body = request.body as NewRoleBodyT
     refuseBuiltIn(body.name)
@@ -57,7 +54,6 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
   app.put('/roles/:name', {
     config: { access: 'roles:write' },
     schema: {
-      tags: TAGS,
       summary: 'Change a role\'s description and permissions; its users get them at their next request',
       params: NameParams,
       body: RolePutBody,
@@ -77,7 +73,7 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
 
   app.delete('/roles/:name', {
     config: { access: 'roles:write' },
-    schema: { tags: TAGS, summary: 'Delete a role no user has', params: NameParams, response: answers(204, null, 403, 404, 409) }
+    schema: { summary: 'Delete a role no user has', params: NameParams, response: answers(204, null, 403, 404, 409) }
   }, async (request, reply) => {
     const { name } = request.params as { name: string }
     refuseBuiltIn(name)

@@ -31,7 +31,7 @@ const RoutesView = Type.Object({
 export async function routesConfigRoutes (app: FastifyInstance, { holder }: AdminDeps): Promise<void> {
   app.get('/routes', {
     config: { access: 'routes:read' },
-    schema: { tags: ['Admin API'], summary: 'The loaded routes.yaml and the result of its last reload', response: answers(200, RoutesView, 403) }
+    schema: { summary: 'The loaded routes.yaml and the result of its last reload', response: answers(200, RoutesView, 403) }
   }, async () => {
     const { config } = holder.table
     return {

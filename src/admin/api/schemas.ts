@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { PERMISSIONS } from '../../store/types.js'
+import { ROLE_NAME_PATTERN } from '../rbac.js'
 
 // JSON schemas of the admin API: Fastify validates requests with them and
 // @fastify/swagger turns them into the "Admin API" section of /doc/json.
@@ -8,7 +9,7 @@ const Iso = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' })
 const Email = Type.String({ format: 'email', maxLength: 254 })
 const Password = Type.String({ minLength: 12, maxLength: 1024, description: 'at least 12 characters' })
 const Permission = Type.Union(PERMISSIONS.map((p) => Type.Literal(p)))
-const RoleName = Type.String({ pattern: '^[a-z][a-z0-9-]{1,39}$', description: 'a-z, 0-9 and -, 2 to 40 characters' })
+const RoleName = Type.String({ pattern: ROLE_NAME_PATTERN.source, description: 'a-z, 0-9 and -, 2 to 40 characters' })
 
 export const Problem = Type.Object({
   type: Type.String(),

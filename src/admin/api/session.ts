@@ -7,8 +7,6 @@ import { adminOf } from './index.js'
 import { answers, LoginBody, SessionInfo, type LoginBodyT } from './schemas.js'
 import { publicUser } from './users.js'
 
-const TAGS = ['Admin API']
-
 function sessionInfo ({ user, permissions, session }: AdminContext): Record<string, unknown> {
   return { user: publicUser(user), permissions: [...permissions].sort(), csrfToken: session.csrfToken }
 }
@@ -18,7 +16,6 @@ export async function sessionRoutes (app: FastifyInstance, { sessions, store }: 
   app.post('/session', {
     config: { access: 'public' },
     schema: {
-      tags: TAGS,
       summary: 'Sign in with email and password; sets the httpOnly session cookie',
       body: LoginBody,
       response: answers(200, SessionInfo, 400, 429)
@@ -38,12 +35,12 @@ export async function sessionRoutes (app: FastifyInstance, { sessions, store }: 
 
   app.get('/session', {
     config: { access: 'session' },
-    schema: { tags: TAGS, summary: 'The signed-in admin, their permissions and the CSRF token', response: answers(200, SessionInfo) }
+    schema: { summary: 'The signed-in admin, their permissions and the CSRF token', response: answers(200, SessionInfo) }
   }, async (request) => sessionInfo(adminOf(request)))
 
   app.delete('/session', {
     config: { access: 'session' },
-    schema: { tags: TAGS, summary: 'Sign out', response: answers(204, null, 403) }
+    schema: { summary: 'Sign out', response: answers(204, null, 403) }
   }, async (request, reply) => {
     await sessions.logout(adminOf(request).idHash)
     reply.header('set-cookie', sessionCookie('', isHttps(request), 0))

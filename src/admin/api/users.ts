@@ -11,8 +11,6 @@ import {
   answers, EmailParams, NewUserBody, PublicUser, UserPatchBody, type NewUserBodyT, type UserPatchBodyT
 } from './schemas.js'
 
-const TAGS = ['Admin API']
-
 /** A user as the API shows it: never the password hash. */
 export function publicUser (user: User): Record<string, unknown> {
   return {
@@ -36,12 +34,12 @@ async function requireRole (store: Store, name: string): Promise<void> {
 export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): Promise<void> {
   app.get('/users', {
     config: { access: 'users:read' },
-    schema: { tags: TAGS, summary: 'Every admin-UI user', response: answers(200, Type.Object({ items: Type.Array(PublicUser) }), 403) }
+    schema: { summary: 'Every admin-UI user', response: answers(200, Type.Object({ items: Type.Array(PublicUser) }), 403) }
   }, async () => ({ items: (await store.listUsers()).map(publicUser) }))
 
   app.post('/users', {
     config: { access: 'users:write' },
-    schema: { tags: TAGS, summary: 'Add a user', body: NewUserBody, response: answers(201, Type.Object({ user: PublicUser }), 400, 403, 409) }
+    schema: { summary: 'Add a user', body: NewUserBody, response: answers(201, Type.Object({ user: PublicUser }), 400, 403, 409) }
   }, async (request, reply) => {
     const body = request.body as NewUserBodyT
     await requireRole(store, body.role)
@@ -66,7 +64,6 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
   app.patch('/users/:email', {
     config: { access: 'users:write' },
     schema: {
-      tags: TAGS,
       summary: 'Change a user\'s name, role or password (a new password ends their sessions)',
       params: EmailParams,
       body: UserPatchBody,
@@ -104,7 +101,7 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
 
   app.delete('/users/:email', {
     config: { access: 'users:write' },
-    schema: { tags: TAGS, summary: 'Delete a user; their sessions end', params: EmailParams, response: answers(204, null, 403, 404, 409) }
+    schema: { summary: 'Delete a user; their sessions end', params: EmailParams, response: answers(204, null, 403, 404, 409) }
   }, async (request, reply) => {
     const { email } = request.params as { email: string }
     const admin = adminOf(request)

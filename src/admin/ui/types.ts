@@ -97,9 +97,9 @@ export interface RouteIntegration {
   prefix: string
   upstream: string
   methods: string[] | null
-  auth: unknown
-  timeoutMs: number | null
-  rateLimit: unknown
+  auth: string
+  timeoutMs: number
+  rateLimit: string
   description: string
 }
 

@@ -130,9 +130,12 @@ export function field (label: string, control: HTMLInputElement | HTMLSelectElem
 
 /**
  * A form inside a modal whose submit awaits `save`; the dialog closes when it
- * resolves, and shows the error (staying open) when it rejects.
+ * resolves, and shows the error (staying open) when it rejects. `afterSave`
+ * runs once the dialog has closed, when a save succeeded.
  */
-export function formDialog (title: string, fields: Child[], save: (form: HTMLFormElement) => Promise<void>, submitLabel = t('common.save'), attrs: Attrs = {}): Modal {
+export function formDialog (title: string, fields: Child[], save: (form: HTMLFormElement) => Promise<void>, attrs: Attrs = {}, afterSave?: () => void): Modal {
+  const submitLabel = t('common.save')
+  let saved = false
   const errorSlot = h('div', { class: 'form-error' })
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, submitLabel)
   const form = h('form', { class: 'form' }, fields, errorSlot,
@@ -143,13 +146,17 @@ export function formDialog (title: string, fields: Child[], save: (form: HTMLFor
     errorSlot.replaceChildren()
     submit.disabled = true
     submit.textContent = t('common.saving')
-    save(form).then(() => m.close(), (err: unknown) => {
+    save(form).then(() => {
+      saved = true
+      m.close()
+    }, (err: unknown) => {
       errorSlot.replaceChildren(errorBox(err))
     }).finally(() => {
       submit.disabled = false
       submit.textContent = submitLabel
     })
   })
+  if (afterSave !== undefined) m.dialog.addEventListener('close', () => { if (saved) afterSave() })
   const first = form.querySelector<HTMLElement>('input, select, textarea')
   first?.focus()
   return m

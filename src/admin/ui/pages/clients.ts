@@ -147,7 +147,7 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
     const expiresAt = h('input', { type: 'date', name: 'expiresAt', min: jakartaToday() })
     let created: ClientWithKey | undefined
 
-    const m = formDialog(t('clients.addTitle'), [
+    formDialog(t('clients.addTitle'), [
       field(t('clients.field.name'), name, t('clients.field.nameHint')),
       field(t('common.description'), description),
       h('fieldset', { class: 'checks' },
@@ -172,8 +172,7 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
         ...(rate === '' ? {} : { rateLimit: rate }),
         ...(expiry === '' ? {} : { expiresAt: endOfJakartaDay(expiry) })
       })
-    }, t('common.save'), { 'data-testid': 'client-form' })
-    m.dialog.addEventListener('close', () => {
+    }, { 'data-testid': 'client-form' }, () => {
       if (created === undefined || signal.aborted) return
       showKeyDialog(created.client.name, created.key)
       reload()

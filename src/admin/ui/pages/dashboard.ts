@@ -8,7 +8,7 @@ import type { Dashboard, DashboardIntegration, HealthStatus, PageContext } from 
 import { badge, dataTable, errorBox, pageHeader, type BadgeKind } from '../widgets.js'
 
 const REFRESH_MS = 30_000
-type Range = '1h' | '24h'
+type Range = Dashboard['range']
 
 const HEALTH: Record<HealthStatus, BadgeKind> = { ok: 'ok', degraded: 'warn', down: 'bad', idle: 'muted' }
 

@@ -86,9 +86,8 @@ export async function rolesPage (ctx: PageContext): Promise<void> {
   }
 
   function openForm (role?: Role): void {
-    let saved = false
     const name = h('input', { type: 'text', name: 'name', required: true, pattern: '[a-z][a-z0-9\\-]{1,39}', maxlength: 40, autocomplete: 'off' })
-    const m = formDialog(role === undefined ? t('roles.addTitle') : t('roles.editTitle', { name: role.name }), [
+    formDialog(role === undefined ? t('roles.addTitle') : t('roles.editTitle', { name: role.name }), [
       role === undefined ? field(t('common.name'), name, t('roles.nameHint')) : null,
       field(t('common.description'), h('input', { type: 'text', name: 'description', value: role?.description ?? '', autocomplete: 'off' })),
       permissionBoxes(data.permissions, role?.permissions ?? [])
@@ -104,9 +103,7 @@ export async function rolesPage (ctx: PageContext): Promise<void> {
         await api.put(`/roles/${encodeURIComponent(role.name)}`, { description, permissions })
         toast(t('roles.saved', { name: role.name }))
       }
-      saved = true
-    }, t('common.save'), { 'data-testid': 'role-form' })
-    m.dialog.addEventListener('close', () => { if (saved) reload() })
+    }, { 'data-testid': 'role-form' }, reload)
   }
 
   async function remove (role: Role): Promise<void> {

@@ -5,16 +5,7 @@ import { formatNumber, t } from '../i18n.js'
 import type { PageContext, RouteIntegration, RoutesInfo } from '../types.js'
 import { badge, dataTable, pageHeader, timeEl, type Column } from '../widgets.js'
 
-/** Any value from the API as short text (objects as compact JSON). */
-function show (value: unknown): string {
-  if (value === null || value === undefined || value === '') return t('common.none')
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value)
-  if (Array.isArray(value)) return value.map(show).join(', ')
-  return JSON.stringify(value)
-}
-
-function timeout (ms: number | null): string {
-  if (ms === null || ms === undefined) return t('common.none')
+function timeout (ms: number): string {
   return ms % 1000 === 0 ? `${formatNumber(ms / 1000)} s` : `${formatNumber(ms)} ms`
 }
 
@@ -29,9 +20,9 @@ export async function routesPage (ctx: PageContext): Promise<void> {
     { label: t('routes.prefix'), cell: (i) => h('code', null, i.prefix) },
     { label: t('routes.upstream'), cell: (i) => h('code', { class: 'break' }, i.upstream) },
     { label: t('routes.methods'), cell: (i) => i.methods === null || i.methods.length === 0 ? t('common.all') : i.methods.map((m) => h('span', { class: 'tag' }, m)) },
-    { label: t('routes.auth'), cell: (i) => show(i.auth) },
+    { label: t('routes.auth'), cell: (i) => i.auth },
     { label: t('routes.timeout'), cell: (i) => timeout(i.timeoutMs), class: 'num' },
-    { label: t('routes.rateLimit'), cell: (i) => show(i.rateLimit) }
+    { label: t('routes.rateLimit'), cell: (i) => i.rateLimit }
   ]
   const reload = data.lastReload
   mount(ctx.root,
@@ -39,13 +30,13 @@ export async function routesPage (ctx: PageContext): Promise<void> {
     h('section', { class: 'card', 'data-testid': 'last-reload' },
       h('dl', { class: 'facts' },
         h('div', null, h('dt', null, t('routes.file')), h('dd', null, h('code', { class: 'break' }, data.file === '' ? '—' : data.file))),
-        h('div', null, h('dt', null, t('routes.lastReload')), h('dd', null, timeEl(reload?.at), ' ',
-          reload === undefined ? null : reload.ok ? badge(t('routes.ok'), 'ok') : badge(t('routes.failed'), 'bad'))),
+        h('div', null, h('dt', null, t('routes.lastReload')), h('dd', null, timeEl(reload.at), ' ',
+          reload.ok ? badge(t('routes.ok'), 'ok') : badge(t('routes.failed'), 'bad'))),
         ...(['added', 'removed', 'changed'] as const).map((what) => {
-          const names = reload?.[what] ?? []
+          const names = reload[what] ?? []
           return names.length === 0 ? null : h('div', null, h('dt', null, t(`routes.${what}`)), h('dd', null, names.map((n) => h('span', { class: 'tag' }, n))))
         })),
-      reload !== undefined && reload.problems.length > 0
+      reload.problems.length > 0
         ? h('div', { class: 'alert alert-error', role: 'alert' },
           h('p', null, t('routes.problems')),
           h('ul', { class: 'problems' }, reload.problems.map((p) => h('li', null, h('code', null, p)))))

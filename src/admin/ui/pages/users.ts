@@ -67,8 +67,7 @@ export async function usersPage (ctx: PageContext): Promise<void> {
   }
 
   function openAdd (): void {
-    let saved = false
-    const m = formDialog(t('users.addTitle'), [
+    formDialog(t('users.addTitle'), [
       field(t('users.email'), h('input', { type: 'email', name: 'email', required: true, autocomplete: 'off' })),
       field(t('common.name'), h('input', { type: 'text', name: 'name', required: true, autocomplete: 'off' })),
       field(t('users.role'), roleSelect(roles, roles.find((r) => r.name === 'viewer')?.name)),
@@ -78,15 +77,12 @@ export async function usersPage (ctx: PageContext): Promise<void> {
       checkPassword(password)
       const email = formValue(form, 'email')
       await api.post('/users', { email, name: formValue(form, 'name'), role: formValue(form, 'role'), password })
-      saved = true
       toast(t('users.saved', { email }))
-    }, t('common.save'), { 'data-testid': 'user-form' })
-    m.dialog.addEventListener('close', () => { if (saved) reload() })
+    }, { 'data-testid': 'user-form' }, reload)
   }
 
   function openEdit (user: User): void {
-    let saved = false
-    const m = formDialog(t('users.editTitle', { email: user.email }), [
+    formDialog(t('users.editTitle', { email: user.email }), [
       field(t('common.name'), h('input', { type: 'text', name: 'name', required: true, value: user.name, autocomplete: 'off' })),
       field(t('users.role'), roleSelect(roles, user.role))
     ], async (form) => {
@@ -96,10 +92,8 @@ export async function usersPage (ctx: PageContext): Promise<void> {
       if (name !== user.name) patch.name = name
       if (role !== user.role) patch.role = role
       if (Object.keys(patch).length > 0) await api.patch(userPath(user.email), patch)
-      saved = true
       toast(t('users.saved', { email: user.email }))
-    }, t('common.save'), { 'data-testid': 'user-form' })
-    m.dialog.addEventListener('close', () => { if (saved) reload() })
+    }, { 'data-testid': 'user-form' }, reload)
   }
 
   function openReset (user: User): void {
@@ -112,7 +106,7 @@ export async function usersPage (ctx: PageContext): Promise<void> {
       checkPassword(password)
       await api.patch(userPath(user.email), { password })
       toast(t('users.passwordSaved', { email: user.email }))
-    }, t('common.save'), { 'data-testid': 'password-form' })
+    }, { 'data-testid': 'password-form' })
   }
 
   async function remove (user: User): Promise<void> {
