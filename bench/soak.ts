@@ -26,6 +26,7 @@ import {
   rssMb, runMain, stop, stopEach, track, type Started
 } from './common.js'
 import { restartRedis, startRedis, type BenchRedis } from './redis.js'
+import { SESSION_COOKIE } from '../src/admin/sessions.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/soak.json')
@@ -72,7 +73,6 @@ const KEY_PEPPER = randomBytes(24).toString('base64url')
 const ADMIN_EMAIL = 'soak-admin@bantenprov.go.id'
 const ADMIN_PASSWORD = randomBytes(18).toString('base64url')
 const METRICS_TOKEN = randomBytes(24).toString('base64url')
-const SESSION_COOKIE = 'gerbang_session'
 
 /**
  * Error-level log lines (pino level 50) that are an expected part of what

@@ -122,7 +122,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('authenticator', authenticator)
   const docs = new DocsHolder(options.routes)
   app.decorate('docs', docs)
-  const retired = new Set<RouteTable>()
+  /** Tables a reload replaced, each with the timer that closes it. */
+  const retired = new Map<RouteTable, NodeJS.Timeout>()
   app.decorate('applyRoutes', (routes: RoutesConfig): RoutesDiff => {
     const old = holder.table
     holder.table = new RouteTable(routes, options.upstreamConnect, pluginInstances)
@@ -130,11 +131,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // A request that matched the old table may still be authenticating: it
     // dispatches on the old pools a moment later. They close after a grace
     // period; Pool.close then waits for the requests it is serving.
-    retired.add(old)
-    setTimeout(() => {
+    retired.set(old, setTimeout(() => {
       retired.delete(old)
       old.close().catch((err: unknown) => { app.log.warn({ err }, 'closing the previous routes\' connections failed') })
-    }, RETIRED_TABLE_GRACE_MS).unref()
+    }, RETIRED_TABLE_GRACE_MS).unref())
     return diffIntegrations(old.config.integrations, routes.integrations)
   })
   decorateRequestFacts(app)
@@ -165,7 +165,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('preClose', async () => { holder.closing = true })
   app.addHook('onClose', async () => {
-    await Promise.all([holder.table, ...retired].map(async (table) => { await table.close() }))
+    // Retired tables close now, and not again when their grace period ends.
+    for (const timer of retired.values()) clearTimeout(timer)
+    await Promise.all([holder.table, ...retired.keys()].map(async (table) => { await table.close() }))
     limiter.close()
     await traffic.close()
     await authenticator.close()

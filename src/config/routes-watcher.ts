@@ -98,14 +98,8 @@ export class RoutesWatcher {
     if (reason === 'file changed' && text === this.#lastText) return
     this.#lastText = text
     const loaded = await loadRoutesFile(file, env)
-    const holder = this.#app.routeTable
-    const at = new Date().toISOString()
     if (!loaded.ok) {
-      const problems = loaded.problems.map((p) => formatProblem(file, p))
-      holder.reloads.failed++
-      holder.lastReload = { at, ok: false, problems }
-      for (const problem of problems) logger.error({ routes: file, problem }, 'routes.yaml problem')
-      logger.error({ routes: file, reason, problems: problems.length }, 'routes reload refused: the previous routes keep serving')
+      this.#refuse(reason, loaded.problems.map((p) => formatProblem(file, p)))
       return
     }
     let diff: RoutesDiff
@@ -113,15 +107,23 @@ export class RoutesWatcher {
       diff = this.#app.applyRoutes(loaded.config)
     } catch (err) {
       // A plugin's own start-up refused its options: the old table keeps serving.
-      const problem = `${file}: ${(err as Error).message}`
-      holder.reloads.failed++
-      holder.lastReload = { at, ok: false, problems: [problem] }
-      logger.error({ routes: file, reason, problem }, 'routes reload refused: the previous routes keep serving')
+      this.#refuse(reason, [`${file}: ${(err as Error).message}`])
       return
     }
+    const holder = this.#app.routeTable
     holder.reloads.ok++
-    holder.lastReload = { at, ok: true, problems: [], ...diff }
+    holder.lastReload = { at: new Date().toISOString(), ok: true, problems: [], ...diff }
     logger.info({ routes: file, reason, ...diff, integrations: loaded.config.integrations.length }, 'routes reloaded')
+  }
+
+  /** Records and logs a refused reload, problem by problem; the running routes stay. */
+  #refuse (reason: string, problems: string[]): void {
+    const { file, logger } = this.#options
+    const holder = this.#app.routeTable
+    holder.reloads.failed++
+    holder.lastReload = { at: new Date().toISOString(), ok: false, problems }
+    for (const problem of problems) logger.error({ routes: file, problem }, 'routes.yaml problem')
+    logger.error({ routes: file, reason, problems: problems.length }, 'routes reload refused: the previous routes keep serving')
   }
 
   close (): void {

@@ -3,22 +3,23 @@ import { LazyRequestLogger } from './lazy-logger.js'
 import { pathOnly } from './problem.js'
 import { UpstreamCutOffError } from '../proxy/forward.js'
 import type { TrafficRecorder } from '../analytics/traffic-recorder.js'
-import type { RequestMetrics } from '../ops/metrics.js'
+import type { GatewayMetrics } from '../ops/metrics.js'
 
 /**
  * Fastify's per-request log lines replaced by one access line per request,
- * written when the response has finished: request id, integration, method, path without query string, status, upstream
- * status, duration and body bytes sent.
+ * written when the response has finished: request id, integration, method,
+ * path without query string, status, upstream status, duration and body
+ * bytes sent.
  */
 export class AccessLog extends LogController {
-  readonly #traffic: TrafficRecorder | undefined
-  readonly #metrics: RequestMetrics | undefined
+  readonly #traffic: TrafficRecorder
+  readonly #metrics: GatewayMetrics
 
   /**
    * @param traffic also counts each integration request here, for the admin dashboard
    * @param metrics also counts every request here, for /metrics
    */
-  constructor (traffic?: TrafficRecorder, metrics?: RequestMetrics) {
+  constructor (traffic: TrafficRecorder, metrics: GatewayMetrics) {
     super()
     this.#traffic = traffic
     this.#metrics = metrics
@@ -27,8 +28,8 @@ export class AccessLog extends LogController {
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (request.integration !== null) this.#traffic?.record(request.integration, request.clientId, reply.statusCode)
-    this.#metrics?.record(request, reply)
+    if (request.integration !== null) this.#traffic.record(request.integration, request.clientId, reply.statusCode)
+    this.#metrics.record(request, reply)
     const line = {
       reqId: request.id,
       integration: request.integration ?? undefined,

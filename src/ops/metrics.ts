@@ -4,6 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'pr
 import { GerbangError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import type { RouteTableHolder } from '../proxy/index.js'
+import type { BreakerState } from '../proxy/circuit-breaker.js'
 import type { Route } from '../proxy/route-table.js'
 import type { Store } from '../store/types.js'
 
@@ -26,10 +27,10 @@ const OTHER_METHOD = METHODS.length - 1
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
 /** Seconds; gateway responses and upstream answers alike (the default timeout is 30 s). */
-export const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
 /** The integration label of the gateway's own answers (/healthz, /metrics, /doc, /admin, /oauth2, 404s). */
-export const NO_INTEGRATION = ''
+const NO_INTEGRATION = ''
 
 /** Distinct upstream error codes kept per integration; any further code is counted as `other`. */
 const MAX_ERROR_CODES = 32
@@ -38,13 +39,7 @@ const MAX_ERROR_CODES = 32
 const HTTP_CODES = Array.from({ length: 100 }, (_, i) => `http_${500 + i}`)
 
 /** Breaker states as gerbang_circuit_breaker_state values. */
-const BREAKER_STATES: Readonly<Record<string, number>> = { closed: 0, 'half-open': 1, open: 2 }
-
-/** What /metrics reads of a route's breaker (src/proxy/circuit-breaker.ts). */
-interface BreakerView {
-  readonly state: string
-  readonly opens: number
-}
+const BREAKER_STATES: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 }
 
 function methodIndex (method: string | undefined): number {
   switch (method) {
@@ -173,13 +168,8 @@ export interface MetricsSources {
   store: Store
 }
 
-/** The per-request half of GatewayMetrics, as the access log sees it. */
-export interface RequestMetrics {
-  record: (request: FastifyRequest, reply: FastifyReply) => void
-}
-
 /** This app's Prometheus metrics: counted per request by the access log, read by GET /metrics. */
-export class GatewayMetrics implements RequestMetrics {
+export class GatewayMetrics {
   readonly registry = new Registry()
   readonly #series = new Map<string, Series>()
   #sources: MetricsSources | undefined
@@ -254,7 +244,7 @@ export class GatewayMetrics implements RequestMetrics {
       registers,
       collect () {
         this.reset()
-        for (const route of routes()) this.set({ integration: route.integration.name }, BREAKER_STATES[breakerOf(route)?.state ?? 'closed'] ?? 0)
+        for (const route of routes()) this.set({ integration: route.integration.name }, BREAKER_STATES[route.breaker.state])
       }
     }))
     register(new Counter({
@@ -264,7 +254,7 @@ export class GatewayMetrics implements RequestMetrics {
       registers,
       collect () {
         this.reset()
-        for (const route of routes()) this.inc({ integration: route.integration.name }, breakerOf(route)?.opens ?? 0)
+        for (const route of routes()) this.inc({ integration: route.integration.name }, route.breaker.opens)
       }
     }))
     const sources = (): MetricsSources | undefined => this.#sources
@@ -352,12 +342,6 @@ export class GatewayMetrics implements RequestMetrics {
       else if (status === 403) s.forbidden++
     }
   }
-}
-
-function breakerOf (route: Route): BreakerView | undefined {
-  // Route.breaker is src/proxy/circuit-breaker.ts's; read through this view
-  // so /metrics depends on its two getters only.
-  return (route as Route & { breaker?: BreakerView }).breaker
 }
 
 export interface MetricsPluginOptions extends MetricsSources {

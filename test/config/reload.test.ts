@@ -1,11 +1,11 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
-import { startEchoOrigin } from '../helpers/origin.js'
+import { startEchoOrigin, type Origin } from '../helpers/origin.js'
 import { startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
 
 // Acceptance: routes.yaml rewritten 20 times (integrations added, removed and
@@ -29,6 +29,27 @@ async function replaceFile (file: string, text: string): Promise<void> {
   await rename(temp, file)
 }
 
+/** An echo origin, and a routes file in a new temporary directory serving `names` from it. */
+async function routesDir (t: TestContext, prefix: string, names: string[]): Promise<{ origin: Origin, dir: string, file: string }> {
+  const origin = await startEchoOrigin()
+  t.after(origin.close)
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'routes.yaml')
+  await writeFile(file, routesYaml(Object.fromEntries(names.map((name) => [name, { upstream: origin.url }]))))
+  return { origin, dir, file }
+}
+
+/** How many processes (workers) logged 'routes reloaded' (and `match`) since `from`, polled until two did or 5 s passed. */
+async function workersReloaded (gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean = () => true): Promise<number> {
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const pids = new Set(gw.logs.slice(from).filter((l) => l.msg === 'routes reloaded' && match(l)).map((l) => l.pid))
+    if (pids.size >= 2 || Date.now() >= deadline) return pids.size
+    await sleep(20)
+  }
+}
+
 async function waitForLog (gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean, ms: number): Promise<Record<string, unknown>> {
   const deadline = Date.now() + ms
   for (;;) {
@@ -40,13 +61,8 @@ async function waitForLog (gw: GatewayProcess, from: number, match: (l: Record<s
 }
 
 test('20 rewrites of routes.yaml under 200 requests/s: no failed request on integrations that stayed, added ones work after their reload, invalid versions never apply', { timeout: 90_000 }, async (t) => {
-  const origin = await startEchoOrigin()
-  t.after(origin.close)
-  const dir = await mkdtemp(join(tmpdir(), 'gerbang-reload-'))
-  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
-  const file = join(dir, 'routes.yaml')
+  const { origin, file } = await routesDir(t, 'gerbang-reload-', ['yankes', 'satu-data'])
   const up = origin.url
-  await writeFile(file, routesYaml({ yankes: { upstream: up }, 'satu-data': { upstream: up } }))
   const gw = await startGatewayProcess(t, file)
 
   const agent = new Agent({ connections: 64 })
@@ -140,44 +156,22 @@ test('20 rewrites of routes.yaml under 200 requests/s: no failed request on inte
 })
 
 test('with --workers 2, a changed routes file reloads in every worker', { timeout: 60_000 }, async (t) => {
-  const origin = await startEchoOrigin()
-  t.after(origin.close)
-  const dir = await mkdtemp(join(tmpdir(), 'gerbang-reload-workers-'))
-  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
-  const file = join(dir, 'routes.yaml')
-  await writeFile(file, routesYaml({ yankes: { upstream: origin.url } }))
+  const { origin, file } = await routesDir(t, 'gerbang-reload-workers-', ['yankes'])
   const gw = await startGatewayProcess(t, file, {}, ['--workers', '2'])
   const from = gw.logs.length
   await replaceFile(file, routesYaml({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
-  const deadline = Date.now() + 5000
-  let pids = new Set<unknown>()
-  while (pids.size < 2 && Date.now() < deadline) {
-    pids = new Set(gw.logs.slice(from).filter((l) => l.msg === 'routes reloaded').map((l) => l.pid))
-    await sleep(20)
-  }
-  assert.equal(pids.size, 2, 'both workers reloaded')
+  assert.equal(await workersReloaded(gw, from), 2, 'both workers reloaded')
   // Whichever worker answers, bpjs is there.
   for (let i = 0; i < 10; i++) assert.equal((await fetch(`${gw.url}/bpjs/peserta/1`)).status, 200)
 
   const hup = gw.logs.length
   gw.child.kill('SIGHUP')
-  const deadline2 = Date.now() + 5000
-  let hupPids = new Set<unknown>()
-  while (hupPids.size < 2 && Date.now() < deadline2) {
-    hupPids = new Set(gw.logs.slice(hup).filter((l) => l.msg === 'routes reloaded' && l.reason === 'SIGHUP').map((l) => l.pid))
-    await sleep(20)
-  }
-  assert.equal(hupPids.size, 2, 'SIGHUP to the primary reloads every worker')
+  assert.equal(await workersReloaded(gw, hup, (l) => l.reason === 'SIGHUP'), 2, 'SIGHUP to the primary reloads every worker')
   assert.equal(gw.child.exitCode, null)
 })
 
 test('a file written all the time beside routes.yaml does not hold a reload back', { timeout: 30_000 }, async (t) => {
-  const origin = await startEchoOrigin()
-  t.after(origin.close)
-  const dir = await mkdtemp(join(tmpdir(), 'gerbang-reload-busy-'))
-  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
-  const file = join(dir, 'routes.yaml')
-  await writeFile(file, routesYaml({ yankes: { upstream: origin.url } }))
+  const { origin, dir, file } = await routesDir(t, 'gerbang-reload-busy-', ['yankes'])
   const gw = await startGatewayProcess(t, file)
   // A log beside it, written every 20 ms: each write is a watch event, less than the 150 ms debounce apart.
   const log = { writing: true }
@@ -187,12 +181,17 @@ test('a file written all the time beside routes.yaml does not hold a reload back
       await sleep(20)
     }
   })()
-  t.after(async () => { log.writing = false; await writer })
-  await sleep(300)
-  const from = gw.logs.length
-  const changedAt = Date.now()
-  await replaceFile(file, routesYaml({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
-  await waitForLog(gw, from, (l) => l.msg === 'routes reloaded', 3000)
-  assert.ok(Date.now() - changedAt < 2000, `reloaded after ${Date.now() - changedAt} ms`)
-  assert.equal((await fetch(`${gw.url}/bpjs/x`)).status, 200)
+  // Stopped here, not in t.after: the hooks that remove the directory run first.
+  try {
+    await sleep(300)
+    const from = gw.logs.length
+    const changedAt = Date.now()
+    await replaceFile(file, routesYaml({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
+    await waitForLog(gw, from, (l) => l.msg === 'routes reloaded', 3000)
+    assert.ok(Date.now() - changedAt < 2000, `reloaded after ${Date.now() - changedAt} ms`)
+    assert.equal((await fetch(`${gw.url}/bpjs/x`)).status, 200)
+  } finally {
+    log.writing = false
+    await writer
+  }
 })

@@ -2,7 +2,6 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -16,6 +15,7 @@ import type { Store } from '../../src/store/types.js'
 import { startGateway, type TestGateway } from '../helpers/gateway.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startRedis } from '../helpers/redis.js'
+import { closedPort } from '../proxy/client.js'
 
 // GET /metrics: every gerbang_* metric moves exactly as the traffic says,
 // read through a strict parser of the Prometheus text format (0.0.4).
@@ -248,14 +248,6 @@ test('the parser: escapes, groups, duplicates and histogram sums are checked', (
 
 // ---------------------------------------------------------------------------
 
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  return port
-}
-
 async function fruitOrigin (t: TestContext): Promise<Origin> {
   const origin = await startOrigin((req, res) => {
     req.resume()
@@ -418,11 +410,10 @@ test('known traffic moves every request metric by exactly its count', async (t) 
   const opens = seriesOf(m, 'gerbang_circuit_breaker_opens_total')
   const stateValue: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 }
   assert.deepEqual(Object.keys(breakers).sort(), ['mati', 'sempit', 'yankes'].map((integration) => L({ integration })))
-  for (const route of gw.app.routeTable.table.routes) {
-    const breaker = (route as { breaker?: { state: string, opens: number } }).breaker
-    const key = L({ integration: route.integration.name })
-    assert.equal(breakers[key], stateValue[breaker?.state ?? 'closed'], `${route.integration.name} state`)
-    assert.equal(opens[key], breaker?.opens ?? 0, `${route.integration.name} opens`)
+  for (const { integration, breaker } of gw.app.routeTable.table.routes) {
+    const key = L({ integration: integration.name })
+    assert.equal(breakers[key], stateValue[breaker.state], `${integration.name} state`)
+    assert.equal(opens[key], breaker.opens, `${integration.name} opens`)
   }
   assert.equal(breakers[L({ integration: 'yankes' })], 0)
 
@@ -485,9 +476,10 @@ test('routes reloads: counters, last result and time, read from app.routeTable',
 
 test('breaker states map to 0 closed, 1 half-open, 2 open; opens are counted per integration', async () => {
   const metrics = new GatewayMetrics()
-  const route = (name: string, breaker?: { state: string, opens: number }): unknown => ({ integration: { name }, breaker })
+  const route = (name: string, breaker: { state: string, opens: number }): unknown => ({ integration: { name }, breaker })
+  // d: `circuitBreaker: off`, a breaker that stays closed.
   const holder: RouteTableHolder = {
-    table: { routes: [route('a', { state: 'closed', opens: 0 }), route('b', { state: 'half-open', opens: 4 }), route('c', { state: 'open', opens: 5 }), route('d')] } as unknown as RouteTable,
+    table: { routes: [route('a', { state: 'closed', opens: 0 }), route('b', { state: 'half-open', opens: 4 }), route('c', { state: 'open', opens: 5 }), route('d', { state: 'closed', opens: 0 })] } as unknown as RouteTable,
     closing: false,
     lastReload: { at: '2026-11-21T10:10:58.353Z', ok: false, problems: ['x'] },
     reloads: { ok: 7, failed: 2 }

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { createServer as createNetServer, type Socket, type AddressInfo } from 'node:net'
 import { request as httpRequest } from 'node:http'
 import { startDroppingTcp, startOrigin, type Origin } from '../helpers/origin.js'
-import { oneIntegration, startGateway } from '../helpers/gateway.js'
-import { assertProblem, closedPort, send, type SendOptions } from './client.js'
+import { oneIntegration, startGateway, type TestGateway } from '../helpers/gateway.js'
+import { assertProblem, closedPort, send, type Answer, type SendOptions } from './client.js'
 import { trapUnhandled } from '../helpers/unhandled.js'
 
 // The process must survive every retry path without a stray rejection.
@@ -39,6 +39,18 @@ function pinJitter (t: TestContext): void {
   const random = Math.random
   Math.random = () => 0.5
   t.after(() => { Math.random = random })
+}
+
+/** A gateway whose yankes upstream refuses every connection, with retries: 5. */
+async function refusingGateway (t: TestContext, timeout: string): Promise<TestGateway> {
+  return await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${await closedPort()}`, { retries: '5', timeout }))
+}
+
+/** GET /yankes/kamar, timed from the client. */
+async function timedSend (gw: TestGateway): Promise<{ answer: Answer, ms: number }> {
+  const started = performance.now()
+  const answer = await send(gw.url, '/yankes/kamar')
+  return { answer, ms: performance.now() - started }
 }
 
 interface Case {
@@ -110,10 +122,7 @@ test('a reset with no answer is retried up to `retries` times, then answers 502 
 
 test('a refused connection with retries: 5 answers 502 after the backoff, well within the timeout', async (t) => {
   pinJitter(t)
-  const gw = await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${await closedPort()}`, { retries: '5', timeout: '5s' }))
-  const started = performance.now()
-  const answer = await send(gw.url, '/yankes/kamar')
-  const ms = performance.now() - started
+  const { answer, ms } = await timedSend(await refusingGateway(t, '5s'))
   const body = assertProblem(answer, 502, 'UPSTREAM_UNAVAILABLE', '/yankes/kamar')
   assert.equal(body.detail, 'yankes refused the connection (6 attempts)')
   // 25 + 50 + 100 + 200 + 400 ms of backoff; refusals on 127.0.0.1 take well under a millisecond.
@@ -122,12 +131,12 @@ test('a refused connection with retries: 5 answers 502 after the backoff, well w
 })
 
 test('the backoff is jittered between 0.5 and 1.5 times its base', async (t) => {
-  const gw = await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${await closedPort()}`, { retries: '5', timeout: '5s' }))
+  const gw = await refusingGateway(t, '5s')
   const delays: number[] = []
   for (let i = 0; i < 4; i++) {
-    const started = performance.now()
-    assertProblem(await send(gw.url, '/yankes/kamar'), 502, 'UPSTREAM_UNAVAILABLE')
-    delays.push(performance.now() - started)
+    const { answer, ms } = await timedSend(gw)
+    assertProblem(answer, 502, 'UPSTREAM_UNAVAILABLE')
+    delays.push(ms)
   }
   t.diagnostic(`502 after ${delays.map((d) => Math.round(d)).join(', ')} ms`)
   for (const ms of delays) assert.ok(ms >= 387 && ms < 1300, `answered after ${Math.round(ms)} ms, outside 387.5–1162.5 ms of backoff`)
@@ -143,10 +152,7 @@ test('the backoff is jittered between 0.5 and 1.5 times its base', async (t) => 
 test('a retry that cannot start before the deadline is not made: the total never exceeds timeout', async (t) => {
   pinJitter(t)
   // Backoffs of 25 and 50 ms fit in 100 ms; the third (100 ms) would start after it.
-  const gw = await startGateway(t, oneIntegration('yankes', `http://127.0.0.1:${await closedPort()}`, { retries: '5', timeout: '100ms' }))
-  const started = performance.now()
-  const answer = await send(gw.url, '/yankes/kamar')
-  const ms = performance.now() - started
+  const { answer, ms } = await timedSend(await refusingGateway(t, '100ms'))
   const body = assertProblem(answer, 502, 'UPSTREAM_UNAVAILABLE', '/yankes/kamar')
   assert.equal(body.detail, 'yankes refused the connection (3 attempts)')
   assert.ok(ms >= 75 && ms < 100, `answered after ${Math.round(ms)} ms`)
@@ -157,9 +163,7 @@ for (const retries of [0, 5]) {
     const origin = await startOrigin(() => { /* accepts, never answers */ })
     t.after(origin.close)
     const gw = await startGateway(t, oneIntegration('yankes', origin.url, { timeout: '1s', retries: String(retries) }))
-    const started = performance.now()
-    const answer = await send(gw.url, '/yankes/kamar')
-    const ms = performance.now() - started
+    const { answer, ms } = await timedSend(gw)
     const body = assertProblem(answer, 504, 'UPSTREAM_TIMEOUT', '/yankes/kamar')
     assert.equal(body.detail, 'yankes did not answer within 1000 ms')
     assert.ok(ms >= 990 && ms < 1100, `answered after ${Math.round(ms)} ms`)
@@ -174,9 +178,7 @@ test('a timeout after a retry still fires at the original deadline', async (t) =
   const origin = await startOrigin((req) => { if (requests++ === 0) req.socket.destroy() })
   t.after(origin.close)
   const gw = await startGateway(t, oneIntegration('yankes', origin.url, { timeout: '600ms' }))
-  const started = performance.now()
-  const answer = await send(gw.url, '/yankes/kamar')
-  const ms = performance.now() - started
+  const { answer, ms } = await timedSend(gw)
   assertProblem(answer, 504, 'UPSTREAM_TIMEOUT', '/yankes/kamar')
   assert.equal(origin.seen.length, 2)
   assert.ok(ms >= 590 && ms < 680, `answered after ${Math.round(ms)} ms`)
