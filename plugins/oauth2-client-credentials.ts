@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { request as undiciRequest } from 'undici'
-import { classifyUpstreamError } from '../src/errors.js'
+import { classifyUpstreamError, upstreamErrorCode } from '../src/errors.js'
 import { DURATION_PATTERN, parseDuration } from '../src/config/units.js'
 import { definePlugin, PluginFailure, type UpstreamRequest } from '../src/upstream-plugins/types.js'
 
@@ -129,7 +129,7 @@ export default definePlugin({
           throw new PluginFailure(`the token endpoint did not answer within ${timeout}`, { timeout: true })
         }
         const failure = classifyUpstreamError(err)
-        const code = errorCode(err)
+        const code = upstreamErrorCode(err)
         log.warn({ code }, 'the token request failed')
         if (failure.kind === 'timeout') {
           throw new PluginFailure('the token endpoint did not answer in time', { timeout: true })
@@ -227,14 +227,4 @@ async function readLimited (body: AsyncIterable<Buffer> & { destroy: () => unkno
 /** application/x-www-form-urlencoded encoding of one value. */
 function formEncode (value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2)
-}
-
-/** The error's code, or its cause's (undici wraps Node's), for the log. */
-function errorCode (err: unknown): string | undefined {
-  let current = err as { code?: unknown, cause?: unknown } | null | undefined
-  for (let depth = 0; depth < 4 && current != null && typeof current === 'object'; depth++) {
-    if (typeof current.code === 'string') return current.code
-    current = current.cause as typeof current
-  }
-  return undefined
 }

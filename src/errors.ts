@@ -121,6 +121,33 @@ function errorCode (err: unknown): string | undefined {
 }
 
 /**
+ * The first code on the error's cause chain (undici wraps Node's errors), for
+ * metrics, logs and the retry decision; 'unknown' when there is none.
+ */
+export function upstreamErrorCode (err: unknown): string {
+  let current: unknown = err
+  for (let depth = 0; depth < 4 && current != null; depth++) {
+    const code = errorCode(current)
+    if (code !== undefined) return code
+    current = (current as CodedError).cause
+  }
+  return 'unknown'
+}
+
+/**
+ * The upstream broke off a response already under way. An operational event
+ * like any upstream failure: the access line is a warning, and carries no
+ * stack (it says nothing about the gateway's code).
+ */
+export class UpstreamCutOffError extends Error {
+  constructor (code: string) {
+    super(`upstream failed after the response started (${code})`)
+    this.name = 'UpstreamCutOffError'
+    this.stack = `${this.name}: ${this.message}`
+  }
+}
+
+/**
  * Classifies an error thrown by undici or Node while talking to an upstream.
  * Libraries wrap errors, so the cause chain is read too.
  */

@@ -1,7 +1,7 @@
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import { LazyRequestLogger } from './lazy-logger.js'
 import { pathOnly } from './problem.js'
-import { UpstreamCutOffError } from '../proxy/forward.js'
+import { UpstreamCutOffError } from '../errors.js'
 import type { TrafficRecorder } from '../analytics/traffic-recorder.js'
 import type { GatewayMetrics } from '../ops/metrics.js'
 

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { buffer as readBody } from 'node:stream/consumers'
 import type { Dispatcher } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { classifyUpstreamError, GerbangError, upstreamStatusError } from '../errors.js'
+import { classifyUpstreamError, GerbangError, UpstreamCutOffError, upstreamErrorCode, upstreamStatusError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { isFailureStatus } from './circuit-breaker.js'
@@ -350,7 +350,9 @@ class Forwarding implements Dispatcher.DispatchHandler {
    */
   #retry (code: string, err: Error): boolean {
     const { integration, pool } = this.#route
-    if (this.#retries >= integration.retries || !RETRYABLE_CODES.has(code) || this.#options.body !== null ||
+    if (this.#retries >= integration.retries || !RETRYABLE_CODES.has(code) ||
+      // A streamed body is consumed; one kept whole for the plugins can be sent again.
+      (this.#options.body !== null && !Buffer.isBuffer(this.#options.body)) ||
       !(isIdempotent(this.#options.method) || this.#request.headers['idempotency-key'] !== undefined) ||
       // A reload retired this table and closed its pool: the original error is the truthful answer.
       pool.closed) return false
@@ -369,11 +371,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
   static #backoffEnded (self: Forwarding): void {
     self.#timer = undefined
     if (self.#state !== State.Waiting) return
-    const { pool, integration } = self.#route
-    const now = performance.now()
-    self.#attemptStartedAt = now
-    self.#timer = setTimeout(self.#onDeadline, Math.min(integration.connectTimeoutMs, self.#startedAt + integration.timeoutMs - now))
-    pool.dispatch(self.#options, self)
+    self.#armForAttempt()
+    self.#route.pool.dispatch(self.#options, self)
   }
 
   #finish (error: GerbangError): void {
@@ -436,30 +435,11 @@ class Forwarding implements Dispatcher.DispatchHandler {
   }
 }
 
-/**
- * The upstream broke off a response already under way. An operational event
- * like any upstream failure: the access line is a warning, and carries no
- * stack (it says nothing about the gateway's code).
- */
-export class UpstreamCutOffError extends Error {
-  constructor (code: string) {
-    super(`upstream failed after the response started (${code})`)
-    this.name = 'UpstreamCutOffError'
-    this.stack = `${this.name}: ${this.message}`
-  }
-}
-
 class ClientClosedError extends Error {
   readonly code = 'UND_ERR_ABORTED'
   constructor () {
     super('client closed the connection')
   }
-}
-
-/** The error's own code, or its cause's (undici wraps Node's), for metrics. */
-function upstreamErrorCode (err: Error): string {
-  const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code
-  return typeof code === 'string' ? code : 'unknown'
 }
 
 /** Logs an upstream error by its code and message, never its stack or request options. */
