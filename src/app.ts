@@ -15,12 +15,12 @@ import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
 import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
 import { PluginInstances } from './upstream-plugins/chain.js'
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js'
-import { ClientService } from './auth/clients.js'
+import { ClientInputError, ClientService } from './auth/clients.js'
 import { oauth2Plugin } from './auth/oauth2.js'
 import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
 import { MemoryStore } from './store/memory-store.js'
 import { RateLimiter } from './limits/rate-limiter.js'
-import { StoreUnavailableError, type Store } from './store/types.js'
+import { StoreConflictError, StoreUnavailableError, type Store } from './store/types.js'
 import { saneRequestId } from './proxy/headers.js'
 import { DocsHolder, docsPlugin } from './docs/index.js'
 import { adminPlugin } from './admin/index.js'
@@ -156,6 +156,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     if (error instanceof StoreUnavailableError) {
       request.log.warn({ err: error }, 'store unavailable')
       sendProblem(request, reply, new GerbangError('STORE_UNAVAILABLE', 'the store is unavailable; try again shortly'))
+      return
+    }
+    // The domain's own refusals, whichever route met them: their messages are written for the caller.
+    if (error instanceof StoreConflictError || error instanceof ClientInputError) {
+      sendProblem(request, reply, new GerbangError(error instanceof StoreConflictError ? 'CONFLICT' : 'BAD_REQUEST', error.message))
       return
     }
     const status = error.statusCode ?? 500

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { ClientInputError, clientStatus } from '../../auth/clients.js'
+import { clientStatus } from '../../auth/clients.js'
 import { GerbangError } from '../../errors.js'
 import { requestsToday } from '../../analytics/traffic-report.js'
-import { StoreConflictError, type Client, type Store } from '../../store/types.js'
+import type { Client, Store } from '../../store/types.js'
 import type { AdminDeps } from '../index.js'
 import { adminOf } from './index.js'
 import {
@@ -65,21 +65,15 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
     const known = new Set(holder.table.config.integrations.map((i) => i.name))
     const unknown = body.integrations === '*' ? undefined : body.integrations.find((i) => !known.has(i))
     if (unknown !== undefined) throw new GerbangError('BAD_REQUEST', `there is no integration named '${unknown}'`)
-    try {
-      const created = await clients.create({
-        name: body.name,
-        description: body.description ?? '',
-        integrations: body.integrations,
-        ...(body.rateLimit !== undefined && body.rateLimit !== '' ? { rateLimit: body.rateLimit } : {}),
-        ...(body.expiresAt !== undefined && body.expiresAt !== '' ? { expiresAt: body.expiresAt } : {})
-      }, adminOf(request).user.email)
-      reply.code(201)
-      return { client: view(created.client, 0), key: created.key }
-    } catch (err) {
-      if (err instanceof ClientInputError) throw new GerbangError('BAD_REQUEST', err.message)
-      if (err instanceof StoreConflictError) throw new GerbangError('CONFLICT', err.message)
-      throw err
-    }
+    const created = await clients.create({
+      name: body.name,
+      description: body.description ?? '',
+      integrations: body.integrations,
+      ...(body.rateLimit !== undefined && body.rateLimit !== '' ? { rateLimit: body.rateLimit } : {}),
+      ...(body.expiresAt !== undefined && body.expiresAt !== '' ? { expiresAt: body.expiresAt } : {})
+    }, adminOf(request).user.email)
+    reply.code(201)
+    return { client: view(created.client, 0), key: created.key }
   })
 
   app.post('/clients/:id/revoke', {

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { hashPassword } from '../../auth/passwords.js'
 import { GerbangError } from '../../errors.js'
 import { audit } from '../../store/audit.js'
-import { StoreConflictError, type AuditEntry, type Store, type User } from '../../store/types.js'
+import type { AuditEntry, Store, User } from '../../store/types.js'
 import type { AdminDeps } from '../index.js'
 import { findRole } from '../rbac.js'
 import { adminOf } from './index.js'
@@ -50,12 +50,7 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
       passwordHash: await hashPassword(body.password),
       createdAt: new Date().toISOString()
     }
-    try {
-      await store.createUser(user)
-    } catch (err) {
-      if (err instanceof StoreConflictError) throw new GerbangError('CONFLICT', err.message)
-      throw err
-    }
+    await store.createUser(user)
     await auditUser(store, adminOf(request).user.email, 'user.create', user.email, { role: user.role })
     reply.code(201)
     return { user: publicUser(user) }
