@@ -1,4 +1,6 @@
+import { GerbangError } from '../errors.js'
 import { PERMISSIONS, type Permission, type Role, type Store } from '../store/types.js'
+import type { AdminContext } from './sessions.js'
 
 // Roles and their permissions. The built-in roles live here, in code, so an
 // upgrade can extend them and nobody can lock every admin out by editing
@@ -38,4 +40,29 @@ export async function findRole (store: Store, name: string): Promise<Role | unde
 export async function permissionsOf (store: Store, roleName: string): Promise<ReadonlySet<Permission>> {
   const role = await findRole(store, roleName)
   return new Set(role?.permissions ?? [])
+}
+
+/**
+ * The rule that keeps a custom role from climbing to admin: nobody grants,
+ * or acts on someone holding, a permission they do not hold themselves.
+ * `permissions` are what the action would grant or touch; when any of them
+ * is beyond the actor's own, this refuses with PERMISSION_DENIED:
+ * "<refusal>: <holder> grants <missing>, which your role '<role>' does not have".
+ * The built-in admin holds every permission, so it is never refused here.
+ */
+export function requireWithin (
+  actor: Pick<AdminContext, 'user' | 'permissions'>, permissions: Iterable<Permission>, refusal: string, holder: string
+): void {
+  const wanted = new Set(permissions)
+  const missing = PERMISSIONS.filter((p) => wanted.has(p) && !actor.permissions.has(p))
+  if (missing.length === 0) return
+  throw new GerbangError('PERMISSION_DENIED',
+    `${refusal}: ${holder} grants ${missing.join(', ')}, which your role '${actor.user.role}' does not have`)
+}
+
+/** requireWithin for the permissions of the role named `roleName`. */
+export async function requireRoleWithin (
+  store: Store, actor: Pick<AdminContext, 'user' | 'permissions'>, roleName: string, refusal: string, holder = `the role '${roleName}'`
+): Promise<void> {
+  requireWithin(actor, await permissionsOf(store, roleName), refusal, holder)
 }

@@ -4,7 +4,8 @@ import { GerbangError } from '../../errors.js'
 import { audit } from '../../store/audit.js'
 import { PERMISSIONS, type Role, type Store } from '../../store/types.js'
 import type { AdminDeps } from '../index.js'
-import { BUILT_IN_ROLES } from '../rbac.js'
+import { BUILT_IN_ROLES, requireWithin } from '../rbac.js'
+import type { AdminContext } from '../sessions.js'
 import { adminOf } from './index.js'
 import { answers, NameParams, NewRoleBody, RolePutBody, RoleView, type NewRoleBodyT, type RolePutBodyT } from './schemas.js'
 
@@ -19,6 +20,11 @@ async function auditRole (store: Store, actor: string, action: string, role: Rol
 
 function refuseBuiltIn (name: string): void {
   if (BUILT_IN_ROLES.has(name)) throw new GerbangError('CONFLICT', `${name} is a built-in role and cannot be changed`)
+}
+
+/** Nobody edits or deletes the role they hold: that would be granting themselves permissions. */
+function refuseOwn (admin: AdminContext, name: string): void {
+  if (admin.user.role === name) throw new GerbangError('PERMISSION_DENIED', `you cannot change or delete '${name}', the role you hold; ask another admin`)
 }
 
 /** Roles and the permissions they grant; the built-in ones are read-only. */
@@ -42,11 +48,13 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
     schema: { summary: 'Add a role', body: NewRoleBody, response: answers(201, Type.Object({ role: RoleView }), 400, 403, 409) }
   }, async (request, reply) => {
     const body = request.body as NewRoleBodyT
+    const admin = adminOf(request)
     refuseBuiltIn(body.name)
+    requireWithin(admin, body.permissions, `you cannot create the role '${body.name}'`, 'it')
     if (await store.getRole(body.name) !== undefined) throw new GerbangError('CONFLICT', `a role named '${body.name}' already exists`)
     const role: Role = { name: body.name, description: body.description, permissions: body.permissions, createdAt: new Date().toISOString() }
     await store.saveRole(role)
-    await auditRole(store, adminOf(request).user.email, 'role.create', role)
+    await auditRole(store, admin.user.email, 'role.create', role)
     reply.code(201)
     return { role: view(role, false) }
   })
@@ -62,12 +70,17 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
   }, async (request) => {
     const { name } = request.params as { name: string }
     const body = request.body as RolePutBodyT
+    const admin = adminOf(request)
     refuseBuiltIn(name)
+    refuseOwn(admin, name)
     const existing = await store.getRole(name)
     if (existing === undefined) throw new GerbangError('NOT_FOUND', `there is no role named '${name}'`)
+    // Narrowing a role that grants more than the actor holds would demote its holders.
+    requireWithin(admin, existing.permissions, `you cannot change the role '${name}'`, 'it')
+    requireWithin(admin, body.permissions, `you cannot change the role '${name}'`, 'the new list')
     const role: Role = { ...existing, description: body.description, permissions: body.permissions, updatedAt: new Date().toISOString() }
     await store.saveRole(role)
-    await auditRole(store, adminOf(request).user.email, 'role.update', role)
+    await auditRole(store, admin.user.email, 'role.update', role)
     return { role: view(role, false) }
   })
 
@@ -76,11 +89,15 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
     schema: { summary: 'Delete a role no user has', params: NameParams, response: answers(204, null, 403, 404, 409) }
   }, async (request, reply) => {
     const { name } = request.params as { name: string }
+    const admin = adminOf(request)
     refuseBuiltIn(name)
+    refuseOwn(admin, name)
+    const existing = await store.getRole(name)
+    if (existing !== undefined) requireWithin(admin, existing.permissions, `you cannot delete the role '${name}'`, 'it')
     const holders = (await store.listUsers()).filter((u) => u.role === name)
     if (holders.length > 0) throw new GerbangError('CONFLICT', `${holders.length} user(s) still have the role '${name}'`)
     if (!await store.deleteRole(name)) throw new GerbangError('NOT_FOUND', `there is no role named '${name}'`)
-    await auditRole(store, adminOf(request).user.email, 'role.delete', name)
+    await auditRole(store, admin.user.email, 'role.delete', name)
     return await reply.code(204).send()
   })
 }

@@ -5,7 +5,7 @@ import { GerbangError } from '../../errors.js'
 import { audit } from '../../store/audit.js'
 import type { AuditEntry, Store, User } from '../../store/types.js'
 import type { AdminDeps } from '../index.js'
-import { findRole } from '../rbac.js'
+import { findRole, requireRoleWithin } from '../rbac.js'
 import { adminOf } from './index.js'
 import {
   answers, EmailParams, NewUserBody, PublicUser, UserPatchBody, type NewUserBodyT, type UserPatchBodyT
@@ -42,7 +42,9 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
     schema: { summary: 'Add a user', body: NewUserBody, response: answers(201, Type.Object({ user: PublicUser }), 400, 403, 409) }
   }, async (request, reply) => {
     const body = request.body as NewUserBodyT
+    const admin = adminOf(request)
     await requireRole(store, body.role)
+    await requireRoleWithin(store, admin, body.role, `you cannot give a user the role '${body.role}'`, 'it')
     const user: User = {
       email: body.email.trim(),
       name: body.name.trim(),
@@ -51,7 +53,7 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
       createdAt: new Date().toISOString()
     }
     await store.createUser(user)
-    await auditUser(store, adminOf(request).user.email, 'user.create', user.email, { role: user.role })
+    await auditUser(store, admin.user.email, 'user.create', user.email, { role: user.role })
     reply.code(201)
     return { user: publicUser(user) }
   })
@@ -70,11 +72,13 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
     const admin = adminOf(request)
     const user = await store.getUser(email)
     if (user === undefined) throw new GerbangError('NOT_FOUND', `there is no user '${email}'`)
+    await requireRoleWithin(store, admin, user.role, `you cannot change ${user.email}`, `their role '${user.role}'`)
     if (patch.role !== undefined) {
       await requireRole(store, patch.role)
       if (sameEmail(user.email, admin.user.email) && patch.role !== user.role) {
         throw new GerbangError('CONFLICT', 'you cannot change your own role; ask another admin')
       }
+      await requireRoleWithin(store, admin, patch.role, `you cannot give ${user.email} the role '${patch.role}'`, 'it')
     }
     const details: AuditEntry['details'] = {}
     if (patch.name !== undefined && patch.name.trim() !== user.name) details.name = user.name = patch.name.trim()
@@ -101,6 +105,8 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
     const { email } = request.params as { email: string }
     const admin = adminOf(request)
     if (sameEmail(email, admin.user.email)) throw new GerbangError('CONFLICT', 'you cannot delete yourself')
+    const user = await store.getUser(email)
+    if (user !== undefined) await requireRoleWithin(store, admin, user.role, `you cannot delete ${user.email}`, `their role '${user.role}'`)
     if (!await store.deleteUser(email)) throw new GerbangError('NOT_FOUND', `there is no user '${email}'`)
     await auditUser(store, admin.user.email, 'user.delete', email)
     return await reply.code(204).send()

@@ -122,7 +122,9 @@ export async function usersPage (ctx: PageContext): Promise<void> {
 
   const [, roleList] = await Promise.all([load(), canWrite ? api.get<RoleList>('/roles', { signal }) : undefined])
   if (signal.aborted) return
-  roles = roleList?.items ?? []
+  // Only the roles this admin may grant: the server refuses any whose permissions go beyond their own.
+  const mine = new Set(ctx.session.permissions)
+  roles = (roleList?.items ?? []).filter((r) => r.permissions.every((p) => mine.has(p)))
   mount(ctx.root,
     pageHeader(t('users.title'), canWrite ? button(t('common.add'), openAdd, { class: 'btn btn-primary', 'data-testid': 'user-add' }) : null),
     listSlot)
