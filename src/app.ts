@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import type { Socket } from 'node:net'
 import pino from 'pino'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import type { RoutesConfig } from './config/routes-loader.js'
-import { GerbangError, PROBLEM_CONTENT_TYPE, problemJson, type ErrorCode } from './errors.js'
+import { GerbangError, type ErrorCode } from './errors.js'
+import { compileTrustProxy, TRUST_NOBODY } from './http/client-address.js'
+import { gatewayServer } from './http/http-server.js'
+import { DEFAULT_ALLOW, HTTP_METHODS } from './config/routes-schema.js'
 import { pathOnly, sendProblem } from './http/problem.js'
 import { AccessLog } from './http/access-log.js'
 import { LazyRequestLogger } from './http/lazy-logger.js'
@@ -47,6 +49,10 @@ export interface AppOptions {
   metricsToken?: string | undefined
   /** When to shed load with 503 OVERLOADED (src/ops/pressure.ts). */
   pressure?: PressureOptions
+  /** How long a client may take to send its request headers before 408; default HEADERS_TIMEOUT_MS. */
+  headersTimeoutMs?: number
+  /** GERBANG_TRUST_PROXY: the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated CIDRs). */
+  trustProxy?: string | undefined
 }
 
 declare module 'fastify' {
@@ -72,6 +78,7 @@ declare module 'fastify' {
 }
 
 const RETIRED_TABLE_GRACE_MS = 30_000
+const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS)
 
 /** Builds the gateway: the same function serves `gerbang start`, the demo and the tests. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
@@ -81,17 +88,21 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ...(options.logger !== undefined ? { logger: options.logger } : {})
   })
   const metrics = new GatewayMetrics()
+  const trust = compileTrustProxy(options.trustProxy)
+  // Without trusted proxies Fastify reads the socket's peer directly, the cheapest way.
+  const trustProxy = trust === TRUST_NOBODY ? false : trust
   const app = Fastify({
     // A silent logger rather than none: without one Fastify skips the
     // response-finished callback that counts traffic and metrics.
     loggerInstance: options.logger ?? pino({ level: 'silent' }),
+    serverFactory: (handler) => gatewayServer(handler, options.headersTimeoutMs),
+    trustProxy,
     logController: new AccessLog(traffic, metrics),
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
     requestIdHeader: false,
     genReqId: (req) => saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
     // Our own 503 (problem+json, Connection: close) is sent while closing.
     return503OnClosing: false,
-    clientErrorHandler: answerClientError,
     // URLs the router cannot percent-decode (`/yankes/%zz`) get our problem
     // document too, not Fastify's own JSON.
     frameworkErrors: (error, request, reply) => {
@@ -145,6 +156,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.setNotFoundHandler((request, reply) => {
+    // A method no integration can be given is the method's fault, not the path's.
+    if (!KNOWN_METHODS.has(request.raw.method ?? '')) {
+      sendProblem(request, reply, new GerbangError('METHOD_NOT_ALLOWED', `Gerbang does not forward ${request.raw.method ?? ''} requests`,
+        undefined, { allow: DEFAULT_ALLOW }))
+      return
+    }
     sendProblem(request, reply, new GerbangError('ROUTE_NOT_FOUND', `no integration serves ${pathOnly(request.raw.url ?? '')}`))
   })
 
@@ -185,7 +202,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
   await app.register(docsPlugin, { docs })
   await app.register(adminPlugin, { store, clients, holder })
-  await app.register(proxyPlugin, { holder, authenticator, limiter })
+  await app.register(proxyPlugin, { holder, authenticator, limiter, trustProxy: trust })
   return app
 }
 
@@ -198,25 +215,4 @@ function codeForStatus (status: number): ErrorCode {
     case 431: return 'HEADERS_TOO_LARGE'
     default: return status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST'
   }
-}
-
-/**
- * Requests Node's HTTP parser rejects (oversized headers, malformed request
- * lines) never reach Fastify; they get a problem document on the raw socket.
- */
-function answerClientError (err: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy()
-    return
-  }
-  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST'
-  const detail = code === 'HEADERS_TOO_LARGE' ? 'the request headers are too large' : 'the request is not valid HTTP'
-  const requestId = randomUUID()
-  const error = new GerbangError(code, detail)
-  const body = problemJson(error, '/', requestId)
-  socket.end(
-    `HTTP/1.1 ${error.status} ${code === 'HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-    `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`
-  )
 }

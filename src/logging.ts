@@ -1,4 +1,5 @@
 import pino, { type LoggerOptions } from 'pino'
+import { pathOnly } from './http/problem.js'
 
 // Credentials never reach a log line: these paths are censored wherever a
 // request or response object, or a bare headers object, is logged. Explicit
@@ -22,10 +23,10 @@ export function loggerOptions (level: string): LoggerOptions {
     formatters: { level: (label) => ({ level: label }) },
     serializers: {
       // The default serializer logs the URL with its query string, which may
-      // carry an API key (apiKeyQuery); only the path is logged.
+      // carry an API key (apiKeyQuery); only the path is logged, without credentials.
       req: (req: { method?: string, url?: string, id?: string }) => ({
         method: req.method,
-        path: req.url === undefined ? undefined : req.url.split('?', 1)[0]
+        path: req.url === undefined ? undefined : pathOnly(req.url)
       }),
       err: pino.stdSerializers.err
     }

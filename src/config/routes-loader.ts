@@ -96,7 +96,13 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
   substituteEnv(doc, refs, env, lineAt, problems)
   if (problems.length > 0) return { ok: false, problems }
 
-  const raw: unknown = doc.toJS()
+  let raw: unknown
+  try {
+    raw = doc.toJS()
+  } catch (err) {
+    // The yaml library refuses alias "bombs" (anchors expanding to millions of nodes) here.
+    return { ok: false, problems: [{ path: '(yaml)', line: 1, message: `the file cannot be expanded: ${firstLine((err as Error).message)}` }] }
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, problems: [{ path: '(root)', line: 1, message: 'the file must be a mapping with an `integrations` section' }] }
   }
@@ -430,7 +436,12 @@ function configurePlugins (
 function pluginRefsIn (text: string): string[] {
   const doc = parseDocument(maskEnvRefs(text).masked, { prettyErrors: false })
   if (doc.errors.length > 0) return []
-  const raw = doc.toJS() as { integrations?: Record<string, { plugins?: unknown } | null> } | null
+  let raw: { integrations?: Record<string, { plugins?: unknown } | null> } | null
+  try {
+    raw = doc.toJS() as typeof raw
+  } catch {
+    return [] // parseRoutes reports why the file cannot be expanded
+  }
   const refs: string[] = []
   for (const entry of Object.values(raw?.integrations ?? {})) {
     if (!Array.isArray(entry?.plugins)) continue

@@ -15,7 +15,15 @@ const UpstreamErrors = Type.Union([Type.Literal('normalize'), Type.Literal('pass
   description: 'normalize or passthrough'
 })
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const
+/**
+ * What an integration without `methods` accepts. TRACE echoes the request,
+ * credentials included, back to whoever can read the answer: only an
+ * integration that lists it gets it.
+ */
+export const DEFAULT_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS.filter((m) => m !== 'TRACE'))
+/** The Allow header for a method no integration can be given (PROPFIND, PURGE). */
+export const DEFAULT_ALLOW = [...DEFAULT_METHODS].join(', ')
 const Method = Type.Union(HTTP_METHODS.map((m) => Type.Literal(m)), { description: HTTP_METHODS.join(', ') })
 
 /** `off` or `false` turns the breaker off; a mapping (may be empty) sets it up, missing fields from `defaults`. */

@@ -1,10 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GerbangError, PROBLEM_CONTENT_TYPE, problemJson } from '../errors.js'
+import { mayHoldCredential, pathWithoutCredentials } from './url-credentials.js'
 
-/** The request path without its query string: queries may carry credentials. */
+/**
+ * The request path as logs and problem documents show it: without its query
+ * string, and without credentials a client put in the path.
+ */
 export function pathOnly (url: string): string {
   const q = url.indexOf('?')
-  return q === -1 ? url : url.slice(0, q)
+  const path = q === -1 ? url : url.slice(0, q)
+  return mayHoldCredential(path) ? pathWithoutCredentials(path) : path
 }
 
 /** Answers with a problem document for `error`: the one way Gerbang says something went wrong. */

@@ -466,10 +466,11 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
 
 /**
  * Forwards a request to the route's upstream. `path` is the upstream path with
- * its query string, already checked to be safe.
+ * its query string, already checked to be safe; `peerTrusted` says whether the
+ * socket's peer is a trusted proxy whose X-Forwarded-For chain goes on.
  */
 export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, holder: RouteTableHolder,
-  principal: Principal | undefined, extraHeaders: string[]): void {
+  principal: Principal | undefined, extraHeaders: string[], peerTrusted: boolean): void {
   const req = request.raw
   const { integration, breaker } = route
   const method = req.method as Dispatcher.HttpMethod
@@ -491,7 +492,7 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
   }
 
-  const headers = upstreamRequestHeaders(req, request.id, request.protocol, principal)
+  const headers = upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, principal)
   const options: Dispatcher.DispatchOptions = {
     method,
     path,

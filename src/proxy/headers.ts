@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { SESSION_COOKIE } from '../admin/sessions.js'
 
 // Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection, never
 // the next one. `expect` is answered by this server; undici refuses it anyway.
@@ -7,11 +8,15 @@ const HOP_BY_HOP = new Set([
   'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings'
 ])
 
-// Set by the gateway itself, so a client's own values are replaced, and the
-// client's credentials for the gateway, which never go upstream.
-const SET_BY_GATEWAY = new Set([
-  'host', 'expect', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
-  'x-forwarded-port', 'x-api-key', 'x-client-id', 'x-client-name'
+// Never passed on from the client: what the gateway sets itself (its values
+// replace the client's), the client's credentials for the gateway, and the
+// headers upstream frameworks read as the client's address or the original
+// URL, which only a proxy may say (CONTRACT.md section 15). Every other
+// `x-forwarded-*` name is dropped by its prefix.
+const NOT_FROM_CLIENT = new Set([
+  'host', 'expect', 'x-request-id', 'x-api-key', 'x-client-id', 'x-client-name',
+  'forwarded', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-original-uri',
+  'x-client-ip', 'true-client-ip', 'x-cluster-client-ip'
 ])
 
 /** A bearer token is the gateway's credential on authenticated routes; other schemes are the upstream's business. */
@@ -19,14 +24,23 @@ function isBearer (value: string): boolean {
   return value.length > 7 && value.slice(0, 7).toLowerCase() === 'bearer '
 }
 
+/**
+ * Names a client must not send upstream. Names with `_` are dropped as
+ * nginx does: CGI-style stacks (WSGI, PHP, Rack) read `x_client_id` as
+ * `x-client-id`, so they would let a client speak for the gateway.
+ */
+function refusedFromClient (name: string): boolean {
+  return NOT_FROM_CLIENT.has(name) || name.includes('_') || name.startsWith('x-forwarded-')
+}
+
 /** Tokens of a Connection header other than close/keep-alive: more headers to drop. */
-function connectionTokens (value: string): Set<string> | undefined {
+function connectionTokens (value: string, into: Set<string> | undefined): Set<string> | undefined {
   // Nearly every client sends just one of these.
   if (value.length <= 10) {
     const lower = value.toLowerCase()
-    if (lower === 'keep-alive' || lower === 'close') return undefined
+    if (lower === 'keep-alive' || lower === 'close') return into
   }
-  let tokens: Set<string> | undefined
+  let tokens = into
   for (const raw of value.split(',')) {
     const token = raw.trim().toLowerCase()
     if (token === '' || token === 'close' || token === 'keep-alive') continue
@@ -38,12 +52,17 @@ function connectionTokens (value: string): Set<string> | undefined {
 
 /**
  * The headers sent upstream, as undici's flat [name, value, …] array, built in
- * one pass over the client's raw headers.
+ * one pass over the client's raw headers. Headers the client's Connection
+ * names go first, and only from the client's own: the gateway's headers are
+ * added after, so nothing the client sends can remove or replace them.
+ * `proto` is how the client reached the gateway (a trusted proxy's word
+ * included); the client's X-Forwarded-For chain is kept only when the peer
+ * is a trusted proxy (GERBANG_TRUST_PROXY).
  */
-export function upstreamRequestHeaders (req: IncomingMessage, requestId: string, forwardedProto: string,
+export function upstreamRequestHeaders (req: IncomingMessage, requestId: string, proto: string, peerTrusted: boolean,
   client?: { id: string, headerName: string }): string[] {
   const raw = req.rawHeaders
-  const out: string[] = []
+  let out: string[] = []
   let named: Set<string> | undefined
   let forwardedFor: string | undefined
   let host = ''
@@ -51,45 +70,61 @@ export function upstreamRequestHeaders (req: IncomingMessage, requestId: string,
     const name = (raw[i] as string).toLowerCase()
     const value = raw[i + 1] as string
     if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') named = connectionTokens(value)
+      if (name === 'connection') named = connectionTokens(value, named)
       continue
     }
-    if (SET_BY_GATEWAY.has(name) || (client !== undefined && name === 'authorization' && isBearer(value))) {
-      if (name === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
-      else if (name === 'host') host = value
+    if (refusedFromClient(name) || (client !== undefined && name === 'authorization' && isBearer(value))) {
+      if (name === 'x-forwarded-for') {
+        if (peerTrusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
+      } else if (name === 'host') {
+        host = value
+      }
       continue
     }
     out.push(name, value)
   }
+  if (named !== undefined) out = dropNamed(out, named)
   const peer = req.socket.remoteAddress ?? ''
   out.push(
     'x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`,
-    'x-forwarded-proto', forwardedProto,
+    'x-forwarded-proto', proto,
     'x-forwarded-host', host,
     'x-request-id', requestId
   )
   if (client !== undefined) out.push('x-client-id', client.id, 'x-client-name', client.headerName)
-  return named === undefined ? out : dropNamed(out, named)
+  return out
+}
+
+/** Whether a Set-Cookie value sets (or clears) the admin session cookie, whose name is case-folded to be safe. */
+function setsAdminCookie (value: string): boolean {
+  const eq = value.indexOf('=')
+  return eq !== -1 && value.slice(0, eq).trim().toLowerCase() === SESSION_COOKIE
 }
 
 /**
  * The upstream's response headers as Node's flat [name, value, …] array for
- * writeHead, with hop-by-hop headers removed and our x-request-id set.
+ * writeHead: hop-by-hop headers and those its Connection names removed, the
+ * admin session cookie never set or cleared by an upstream, then the
+ * gateway's own: x-request-id, and nosniff so an upstream's text is never
+ * run as script on the gateway's origin.
  */
 export function clientResponseHeaders (raw: Buffer[], requestId: string): string[] {
-  const out: string[] = []
+  let out: string[] = []
   let named: Set<string> | undefined
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1').toLowerCase()
     if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') named = connectionTokens((raw[i + 1] as Buffer).toString('latin1'))
+      if (name === 'connection') named = connectionTokens((raw[i + 1] as Buffer).toString('latin1'), named)
       continue
     }
-    if (name === 'x-request-id') continue
-    out.push(name, (raw[i + 1] as Buffer).toString('latin1'))
+    if (name === 'x-request-id' || name === 'x-content-type-options') continue
+    const value = (raw[i + 1] as Buffer).toString('latin1')
+    if (name === 'set-cookie' && setsAdminCookie(value)) continue
+    out.push(name, value)
   }
-  out.push('x-request-id', requestId)
-  return named === undefined ? out : dropNamed(out, named)
+  if (named !== undefined) out = dropNamed(out, named)
+  out.push('x-request-id', requestId, 'x-content-type-options', 'nosniff')
+  return out
 }
 
 function dropNamed (headers: string[], named: Set<string>): string[] {

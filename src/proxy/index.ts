@@ -6,6 +6,9 @@ import { pathOnly, sendProblem } from '../http/problem.js'
 import { forward } from './forward.js'
 import type { Route, RouteTable } from './route-table.js'
 import { unsafePathReason } from './safe-path.js'
+import type { TrustProxy } from '../http/client-address.js'
+import { mayHoldCredential, stripCredentials } from '../http/url-credentials.js'
+import { DEFAULT_METHODS } from '../config/routes-schema.js'
 
 /**
  * The live routing table. Requests read `table` once when they start, so a
@@ -24,10 +27,12 @@ export interface ProxyOptions {
   holder: RouteTableHolder
   authenticator: Authenticator
   limiter: RateLimiter
+  /** GERBANG_TRUST_PROXY: whose X-Forwarded-For reaches the upstream. */
+  trustProxy: TrustProxy
 }
 
 /** Every path not answered by the gateway itself is an integration's, or 404. */
-export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter }: ProxyOptions): Promise<void> {
+export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter, trustProxy }: ProxyOptions): Promise<void> {
   // The proxy never parses bodies: the raw request stream goes upstream as it arrives.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
@@ -47,10 +52,11 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     const { route, rest } = match
     const { integration } = route
     request.integration = integration.name
-    if (integration.methods !== null && !integration.methods.has(request.raw.method as string)) {
+    const methods = integration.methods ?? DEFAULT_METHODS
+    if (!methods.has(request.raw.method as string)) {
       sendProblem(request, reply, new GerbangError('METHOD_NOT_ALLOWED',
         `${integration.name} does not accept ${request.raw.method ?? ''}`, undefined,
-        { allow: [...integration.methods].join(', ') }))
+        { allow: [...methods].join(', ') }))
       return
     }
     const q = rest.indexOf('?')
@@ -64,7 +70,7 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
       return
     }
     const query = q === -1 ? '' : rest.slice(q + 1)
-    const outcome = authenticator.authenticate(request.headers, query, integration, request.raw.socket.remoteAddress)
+    const outcome = authenticator.authenticate(request.headers, query, integration, request.ip)
     if (outcome instanceof GerbangError) {
       sendProblem(request, reply, outcome)
     } else if (outcome instanceof Promise) {
@@ -88,7 +94,7 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
       policies = principal.quotaPolicy === undefined ? [rate] : [rate, principal.quotaPolicy]
     }
     // Open integrations are limited per source address.
-    const partition = principal?.id ?? `ip:${request.raw.socket.remoteAddress ?? ''}`
+    const partition = principal?.id ?? `ip:${request.ip}`
     const verdict = limiter.check(partition, route.integration.name, policies)
     if (verdict instanceof Promise) {
       verdict.then((settled) => { decide(request, reply, route, rest, q, principal, settled) }, (err: unknown) => {
@@ -118,8 +124,11 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
       const query = withoutQueryParam(rest.slice(q + 1), integration.apiKeyQuery)
       target = query === '' ? rest.slice(0, q) : `${rest.slice(0, q)}?${query}`
     }
+    // Nor does a Gerbang credential anywhere else in the URL.
+    if (mayHoldCredential(target)) target = stripCredentials(target)
     let path = integration.upstreamPathPrefix + target
     if (path.charCodeAt(0) !== 47 /* / */) path = '/' + path
-    forward(request, reply, route, path, holder, principal, limitHeaders)
+    const peerTrusted = trustProxy(request.raw.socket.remoteAddress ?? '', 0)
+    forward(request, reply, route, path, holder, principal, limitHeaders, peerTrusted)
   }
 }

@@ -163,6 +163,19 @@ test('routes check accepts a valid file and the repository routes.yaml', async (
   assert.equal(repo.code, 0, repo.stdout + repo.stderr)
 })
 
+test('routes check refuses a YAML alias bomb, naming the file', async () => {
+  const path = join(dir, 'bomb.yaml')
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+  for (const [i, name] of ['b', 'c', 'd', 'e', 'f'].entries()) {
+    const previous = 'abcde'[i] as string
+    levels.push(`${name}: &${name} [${Array(9).fill('*' + previous).join(',')}]`)
+  }
+  await writeFile(path, levels.join('\n') + '\nintegrations: {}\n')
+  const check = await runGerbang(['routes', 'check', path])
+  assert.equal(check.code, 1)
+  assert.match(check.stdout, new RegExp(`^${path.replaceAll('.', '\\.')}:\\d+: \\(yaml\\): .*alias`, 'm'))
+})
+
 test('start refuses REDIS_URL without GERBANG_KEY_PEPPER', async () => {
   const path = join(dir, 'apikey.yaml')
   await writeFile(path, 'integrations:\n  yankes:\n    upstream: http://127.0.0.1:3000\n')
