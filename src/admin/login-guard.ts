@@ -1,16 +1,30 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { GerbangError } from '../errors.js'
 import type { Store } from '../store/types.js'
 
-// Guessing passwords is slowed twice over: failed logins are counted per
-// account and per source address in the store (so every gateway process
-// shares the count), and scrypt runs a few at a time, because each
-// verification takes ~128 MiB and a quarter second of CPU.
+// Guessing passwords is slowed three ways, with counts kept in the store so
+// every gateway process shares them, and scrypt runs a few at a time, because
+// each verification takes ~128 MiB and a quarter second of CPU.
+//
+// - One address guessing one account is stopped after PAIR_FAILURES.
+// - One address guessing many accounts is stopped after ADDRESS_FAILURES.
+// - An account guessed at from many addresses is never locked (knowing an
+//   admin's email must not be enough to lock them out): each further attempt
+//   is answered more slowly, up to ACCOUNT_DELAY_MAX_MS, the right password too.
+// The address is the client's as GERBANG_TRUST_PROXY defines it, so behind a
+// load balancer one client's failures never lock out everyone else.
 
 export const LOGIN_WINDOW_MS = 15 * 60_000
-/** Failed logins per account per window. Low, since only people log in here. */
-export const ACCOUNT_FAILURES = 5
-/** Failed logins per source address per window: an office behind one NAT may hold several admins. */
+/** Failed sign-ins to one account from one address per window; then that pair waits for the window's end. */
+export const PAIR_FAILURES = 5
+/** Failed sign-ins from one address per window, to any account: an office behind one NAT may hold several admins. */
 export const ADDRESS_FAILURES = 20
+/** Failed sign-ins to one account, from anywhere, before each further attempt is slowed. */
+export const ACCOUNT_FAILURES_BEFORE_DELAY = 5
+const ACCOUNT_DELAY_BASE_MS = 250
+export const ACCOUNT_DELAY_MAX_MS = 8_000
+/** A limit never reached: the account's counter only counts. */
+const COUNT_ONLY = 1_000_000
 const CONCURRENT_VERIFICATIONS = 2
 const QUEUED_VERIFICATIONS = 16
 const GROUP = 'admin-login'
@@ -18,6 +32,12 @@ const GROUP = 'admin-login'
 export interface LoginAttempt {
   /** Gives the attempt back: a successful login does not count as a failure. */
   succeeded: () => Promise<void>
+}
+
+/** How long an attempt on an account waits after `failures` failures on it from anywhere. */
+export function accountDelayMs (failures: number): number {
+  if (failures < ACCOUNT_FAILURES_BEFORE_DELAY) return 0
+  return Math.min(ACCOUNT_DELAY_BASE_MS * 2 ** (failures - ACCOUNT_FAILURES_BEFORE_DELAY), ACCOUNT_DELAY_MAX_MS)
 }
 
 export class LoginGuard {
@@ -30,21 +50,26 @@ export class LoginGuard {
   }
 
   /**
-   * Counts one attempt against the account and the address before the
-   * password is checked; a 429 error when either has no attempts left.
+   * Counts one attempt before the password is checked: a 429 error when the
+   * address, or the address on this account, has no attempts left; a delay
+   * first when the account has failed often.
    */
   async begin (email: string, address: string): Promise<LoginAttempt | GerbangError> {
-    const keys = [`acct:${email.toLowerCase()}`, `ip:${address}`]
+    const account = email.toLowerCase()
+    const keys = [`pair:${account}|${address}`, `ip:${address}`, `acct:${account}`]
     const lease = await this.#store.lease(GROUP, [
-      { key: keys[0] as string, limit: ACCOUNT_FAILURES, windowMs: LOGIN_WINDOW_MS },
-      { key: keys[1] as string, limit: ADDRESS_FAILURES, windowMs: LOGIN_WINDOW_MS }
+      { key: keys[0] as string, limit: PAIR_FAILURES, windowMs: LOGIN_WINDOW_MS },
+      { key: keys[1] as string, limit: ADDRESS_FAILURES, windowMs: LOGIN_WINDOW_MS },
+      { key: keys[2] as string, limit: COUNT_ONLY, windowMs: LOGIN_WINDOW_MS }
     ], 1, 1)
     if (lease.granted === 0) {
       const waitMs = Math.max(...lease.resetMs.filter((_ms, i) => (lease.remaining[i] ?? 0) <= 0), 1000)
       const seconds = Math.ceil(waitMs / 1000)
-      return new GerbangError('RATE_LIMITED', `too many failed logins; try again in ${seconds} s`,
+      return new GerbangError('RATE_LIMITED', `too many failed logins from this address; try again in ${seconds} s`,
         { retryAfter: seconds }, { 'retry-after': String(seconds) })
     }
+    const delay = accountDelayMs(COUNT_ONLY - (lease.remaining[2] ?? COUNT_ONLY) - 1)
+    if (delay > 0) await sleep(delay)
     return { succeeded: async () => { await this.#store.release(GROUP, keys, 1) } }
   }
 

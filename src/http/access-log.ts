@@ -8,8 +8,8 @@ import type { GatewayMetrics } from '../ops/metrics.js'
 /**
  * Fastify's per-request log lines replaced by one access line per request,
  * written when the response has finished: request id, integration, method,
- * path without query string, status, upstream status, duration and body
- * bytes sent.
+ * path without query string or credentials, status, upstream status,
+ * duration, body bytes sent, client address and user agent.
  */
 export class AccessLog extends LogController {
   readonly #traffic: TrafficRecorder
@@ -40,6 +40,10 @@ export class AccessLog extends LogController {
       upstreamStatus: request.upstreamStatus === 0 ? undefined : request.upstreamStatus,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       bytesOut: request.bytesOut !== 0 ? request.bytesOut : Number(reply.getHeader('content-length') ?? 0),
+      // Who asked, as audits of health data will: the client's address
+      // (GERBANG_TRUST_PROXY decides whose X-Forwarded-For counts) and its user agent.
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
       err: error ?? undefined
     }
     // The root logger with the id as a field: no per-request child (LazyRequestLogger).

@@ -1,4 +1,5 @@
 import type { TestContext } from 'node:test'
+import type { AppOptions } from '../../src/app.js'
 import { hashPassword } from '../../src/auth/passwords.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
 import { RedisStore } from '../../src/store/redis-store.js'
@@ -25,7 +26,7 @@ export interface AdminGateway extends TestGateway {
  * origin, and one user per built-in role (password PASSWORD). Traffic
  * counts reach the store every 100 ms.
  */
-export async function startAdminGateway (t: TestContext): Promise<AdminGateway> {
+export async function startAdminGateway (t: TestContext, extra: Partial<AppOptions> = {}): Promise<AdminGateway> {
   const redis = await startRedis(t)
   const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
   const origin = await startEchoOrigin()
@@ -44,7 +45,8 @@ export async function startAdminGateway (t: TestContext): Promise<AdminGateway> 
     store,
     hasher: new SecretHasher(PEPPER),
     trafficFlushMs: 100,
-    authCache: { freshMs: 60_000 }
+    authCache: { freshMs: 60_000 },
+    ...extra
   })
   const passwordHash = await hashPassword(PASSWORD)
   for (const [role, email] of Object.entries(USERS)) {
