@@ -6,6 +6,7 @@ import { policy, type Policy } from '../limits/rate-limiter.js'
 import { GerbangError } from '../errors.js'
 import { StoreUnavailableError, type ResolvedCredential, type Store } from '../store/types.js'
 import { addCidr } from './clients.js'
+import { FAILURE_POLICY, FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
 import { looksLikeKey, looksLikeToken, type SecretHasher } from './secrets.js'
 
 /** Who is calling, as the hot path needs it: everything precomputed once per credential. */
@@ -41,6 +42,8 @@ export interface AuthenticatorOptions {
   unknownMs?: number
   /** How often last-use times are written to the store. */
   touchIntervalMs?: number
+  /** Invalid credentials per address before they are answered 429; defaults in failure-throttle.ts. */
+  failures?: Omit<FailureThrottleOptions, 'onLimit'>
   logger?: FastifyBaseLogger
 }
 
@@ -91,6 +94,12 @@ function toPrincipal (resolved: ResolvedCredential): Principal {
  * the pub/sub latency; a lost connection marks everything for refresh.
  * While the store is down, cached credentials keep working and unknown
  * ones answer 503 STORE_UNAVAILABLE, never 401.
+ *
+ * Invalid credentials (malformed, unknown, remembered as unknown, revoked,
+ * expired) are counted per client address in this process: past the
+ * FailureThrottle's limit, further invalid ones from that address answer
+ * 429 RATE_LIMITED with Retry-After instead of 401. Valid credentials never
+ * touch the count, so they cost nothing more and are never refused by it.
  */
 export class Authenticator {
   readonly #store: Store
@@ -104,6 +113,9 @@ export class Authenticator {
   readonly #unknown = new Map<string, number>()
   readonly #lastUsed = new Map<string, number>()
   readonly #touchTimer: NodeJS.Timeout
+  readonly #failures: FailureThrottle
+  /** Bumped by every eviction: a lookup that saw it change while in flight does not cache its answer. */
+  #generation = 0
 
   constructor (store: Store, hasher: SecretHasher, options: AuthenticatorOptions = {}) {
     this.#store = store
@@ -112,6 +124,13 @@ export class Authenticator {
     this.#freshMs = options.freshMs ?? 60_000
     this.#unknownMs = options.unknownMs ?? 5_000
     this.#logger = options.logger
+    this.#failures = new FailureThrottle({
+      ...options.failures,
+      onLimit: (address, waitMs) => {
+        this.#logger?.warn({ address, limit: this.#failures.limit, windowMs: this.#failures.windowMs, retryAfterMs: waitMs },
+          'too many invalid credentials from one address; refusing its invalid ones with 429 until its window ends')
+      }
+    })
     this.#touchTimer = setInterval(() => { this.flushLastUsed().catch(() => {}) }, options.touchIntervalMs ?? 10_000)
     this.#touchTimer.unref()
   }
@@ -156,7 +175,7 @@ export class Authenticator {
     }
     if (secret === undefined || secret === '') return MISSING()
     if (kind === 'key' ? !looksLikeKey(secret) : !looksLikeToken(secret)) {
-      return invalid(INVALID_DETAIL[kind])
+      return this.#refuse(INVALID_DETAIL[kind], remoteAddress)
     }
 
     const hash = this.#hasher.hash(secret)
@@ -169,10 +188,10 @@ export class Authenticator {
       return this.#authorize(entry.principal, kind, integration, remoteAddress, now)
     }
     const unknownUntil = this.#unknown.get(hash)
-    if (unknownUntil !== undefined && unknownUntil > now) return invalid(INVALID_DETAIL[kind])
+    if (unknownUntil !== undefined && unknownUntil > now) return this.#refuse(INVALID_DETAIL[kind], remoteAddress)
 
     return this.#lookup(hash, kind).then((principal) => principal === undefined
-      ? invalid(INVALID_DETAIL[kind])
+      ? this.#refuse(INVALID_DETAIL[kind], remoteAddress)
       : this.#authorize(principal, kind, integration, remoteAddress, Date.now()),
     (err: unknown) => {
       if (entry !== undefined) return this.#authorize(entry.principal, kind, integration, remoteAddress, Date.now())
@@ -186,6 +205,7 @@ export class Authenticator {
 
   /** Drops every cached credential of a client (it was revoked, rotated or changed). */
   evictClient (clientId: string): void {
+    this.#generation++
     for (const [hash, entry] of this.#known) {
       if (entry.principal.id === clientId) this.#known.delete(hash)
     }
@@ -207,8 +227,8 @@ export class Authenticator {
   }
 
   #authorize (principal: Principal, kind: CredentialKind, integration: Integration, remoteAddress: string | undefined, now: number): Principal | GerbangError {
-    if (principal.revoked) return invalid(`${CREDENTIAL_NAME[kind]} has been revoked`)
-    if (principal.expiresAt <= now) return invalid(`${CREDENTIAL_NAME[kind]} has expired`)
+    if (principal.revoked) return this.#refuse(`${CREDENTIAL_NAME[kind]} has been revoked`, remoteAddress)
+    if (principal.expiresAt <= now) return this.#refuse(`${CREDENTIAL_NAME[kind]} has expired`, remoteAddress)
     if (principal.integrations !== '*' && !principal.integrations.has(integration.name)) {
       return new GerbangError('INTEGRATION_FORBIDDEN', `client ${principal.name} may not call ${integration.name}`)
     }
@@ -219,16 +239,32 @@ export class Authenticator {
     return principal
   }
 
+  /** 401 CREDENTIALS_INVALID, or 429 RATE_LIMITED once the address has had too many. */
+  #refuse (detail: string, remoteAddress: string | undefined): GerbangError {
+    const waitMs = this.#failures.fail(remoteAddress)
+    if (waitMs === 0) return invalid(detail)
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000))
+    return new GerbangError('RATE_LIMITED',
+      `too many invalid credentials from this address (more than ${this.#failures.limit} in ${Math.ceil(this.#failures.windowMs / 1000)} s); retry after ${seconds} s`,
+      { violatedPolicies: [FAILURE_POLICY] }, { 'retry-after': String(seconds) })
+  }
+
   async #lookup (hash: string, kind: CredentialKind): Promise<Principal | undefined> {
+    const generation = this.#generation
     const resolved = kind === 'key' ? await this.#store.resolveKey(hash) : await this.#store.resolveToken(hash)
+    // A change announced while the store was answering (a rotation, a
+    // revocation, a new client) may postdate what it read: answer this
+    // request as found, but remember nothing from it.
+    const current = generation === this.#generation
+    this.#known.delete(hash)
     if (resolved === undefined) {
-      this.#known.delete(hash)
+      if (!current) return undefined
       if (this.#unknown.size >= this.#maxEntries) this.#unknown.clear()
       this.#unknown.set(hash, Date.now() + this.#unknownMs)
       return undefined
     }
     const principal = toPrincipal(resolved)
-    this.#known.delete(hash)
+    if (!current) return principal
     if (this.#known.size >= this.#maxEntries) {
       const oldest = this.#known.keys().next()
       if (oldest.done !== true) this.#known.delete(oldest.value)
@@ -238,6 +274,7 @@ export class Authenticator {
   }
 
   #markAllStale (): void {
+    this.#generation++
     this.#unknown.clear()
     for (const entry of this.#known.values()) entry.freshUntil = 0
   }

@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Rate } from '../config/units.js'
 import { GerbangError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import { StoreUnavailableError, type Client, type ResolvedCredential, type Store } from '../store/types.js'
+import { FAILURE_POLICY, FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
 import { generateToken, looksLikeKey, type SecretHasher } from './secrets.js'
 
 // The OAuth2 client-credentials token endpoint (RFC 6749 section 4.4),
@@ -18,6 +20,13 @@ import { generateToken, looksLikeKey, type SecretHasher } from './secrets.js'
 // OAuth exchange are RFC 6749 5.2 JSON; errors of the gateway itself (store
 // down, body too large, wrong method) are problem+json like everywhere else.
 // Neither the secret nor the token is ever logged or echoed.
+//
+// Floods (CONTRACT.md section 15): a client gets at most TOKEN_RATE tokens,
+// counted in the store so the limit holds across gateway processes (one
+// round trip per issued token; this is not the hot path). Failed client
+// authentications are counted per address, in this process: past the
+// FailureThrottle's limit, further failures from that address are answered
+// 429 RATE_LIMITED instead of 401, while correct credentials still get tokens.
 
 export const TOKEN_PATH = '/oauth2/v1/accesstoken'
 /** SATUSEHAT's token lifetime: 14399 seconds, just under four hours. */
@@ -27,12 +36,20 @@ export const TOKEN_BODY_LIMIT = 8 * 1024
 export const REALM = 'gerbang'
 const ORGANIZATION_NAME = 'Gerbang'
 const FORM_TYPE = 'application/x-www-form-urlencoded'
+/** At most 60 tokens a minute per client (CONTRACT.md section 15). */
+export const TOKEN_RATE: Rate = { limit: 60, windowMs: 60_000 }
+/** The name the token limit goes by in RateLimit headers and violatedPolicies. */
+const TOKEN_POLICY = 'tokens'
 
 export interface OAuth2Options {
   store: Store
   hasher: SecretHasher
   /** Lifetime of an issued token; default DEFAULT_TOKEN_TTL_MS. */
   tokenTtlMs?: number
+  /** Tokens per client and window; default TOKEN_RATE. */
+  tokenRate?: Rate
+  /** Failed client authentications per address before 429; defaults in failure-throttle.ts. */
+  failures?: FailureThrottleOptions
 }
 
 type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type'
@@ -67,18 +84,30 @@ export interface TokenResponse {
   api_product_list_json: string[]
 }
 
-function validateOptions (opts: OAuth2Options): number {
+function validateOptions (opts: OAuth2Options): { tokenTtlMs: number, tokenRate: Rate } {
   const ttl = opts.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS
   if (!Number.isFinite(ttl) || ttl <= 0) {
     throw new Error(`tokenTtlMs must be a positive number of milliseconds (got ${String(opts.tokenTtlMs)})`)
   }
-  return ttl
+  const rate = opts.tokenRate ?? TOKEN_RATE
+  if (!Number.isInteger(rate.limit) || rate.limit < 1 || !Number.isInteger(rate.windowMs) || rate.windowMs < 1000) {
+    throw new Error(`tokenRate must be a whole number of tokens (at least 1) per whole number of ms (at least 1000) (got ${rate.limit}/${rate.windowMs})`)
+  }
+  return { tokenTtlMs: ttl, tokenRate: rate }
 }
 
 /** POST /oauth2/v1/accesstoken, in its own encapsulated context. */
 export async function oauth2Plugin (app: FastifyInstance, opts: OAuth2Options): Promise<void> {
-  const tokenTtlMs = validateOptions(opts)
+  const { tokenTtlMs, tokenRate } = validateOptions(opts)
   const { store, hasher } = opts
+  const failures = new FailureThrottle({
+    ...opts.failures,
+    onLimit: (address, waitMs) => {
+      app.log.warn({ address, limit: failures.limit, windowMs: failures.windowMs, retryAfterMs: waitMs },
+        'oauth2: too many failed client authentications from one address; refusing its failures with 429 until its window ends')
+    }
+  })
+  const policyHeader = `"${TOKEN_POLICY}";q=${tokenRate.limit};w=${Math.ceil(tokenRate.windowMs / 1000)}`
 
   // Only form bodies here: the parsers inherited from the parent (JSON, the
   // proxy's pass-through) are dropped in this context alone.
@@ -114,18 +143,45 @@ export async function oauth2Plugin (app: FastifyInstance, opts: OAuth2Options): 
     let resolved: ResolvedCredential | undefined
     try {
       const grant = readRequest(request)
-      resolved = await authenticate(store, hasher, grant)
+      const keyHash = hasher.hash(grant.clientSecret)
+      resolved = await authenticate(store, keyHash, grant)
       const ttlMs = tokenLifetime(tokenTtlMs, resolved, grant.basic)
+      const { client } = resolved
+
+      // One store round trip: takes one of the client's tokens for this window, or none.
+      const lease = await store.lease(`oauth2:${client.id}`, [{ key: TOKEN_POLICY, limit: tokenRate.limit, windowMs: tokenRate.windowMs }], 1, 1)
+      const remaining = Math.max(0, lease.remaining[0] ?? 0)
+      const resetSeconds = Math.max(1, Math.ceil((lease.resetMs[0] ?? tokenRate.windowMs) / 1000))
+      reply.headers({
+        'ratelimit-policy': policyHeader,
+        ratelimit: `"${TOKEN_POLICY}";r=${remaining};t=${resetSeconds}`,
+        'x-ratelimit-limit': String(tokenRate.limit),
+        'x-ratelimit-remaining': String(remaining),
+        'x-ratelimit-reset': String(resetSeconds)
+      })
+      if (lease.granted < 1) {
+        request.log.info({ clientId: client.id, retryAfterS: resetSeconds }, 'oauth2 token refused: over the token rate')
+        sendProblem(request, reply, new GerbangError('RATE_LIMITED',
+          `at most ${tokenRate.limit} tokens per ${Math.ceil(tokenRate.windowMs / 1000)} s for a client; retry after ${resetSeconds} s`,
+          { violatedPolicies: [TOKEN_POLICY] }, { 'retry-after': String(resetSeconds), 'cache-control': 'no-store' }))
+        return reply
+      }
+
       const token = generateToken()
       const issuedAt = Date.now()
-      await store.saveToken(hasher.hash(token), resolved.client.id, ttlMs)
-      request.log.info({ clientId: resolved.client.id, expiresInMs: ttlMs }, 'oauth2 token issued')
+      await store.saveToken(hasher.hash(token), client.id, keyHash, ttlMs)
+      request.log.info({ clientId: client.id, expiresInMs: ttlMs }, 'oauth2 token issued')
       noStore(request, reply)
-      return tokenResponse(token, resolved.client, ttlMs, issuedAt)
+      return tokenResponse(token, client, ttlMs, issuedAt)
     } catch (err) {
       if (err instanceof OAuthError) {
         if (err.error === 'invalid_client') {
           request.log.info({ clientId: resolved?.client.id, reason: err.message }, 'oauth2 client authentication failed')
+          const waitMs = failures.fail(request.ip)
+          if (waitMs > 0) {
+            sendProblem(request, reply, tooManyFailures(waitMs, failures))
+            return reply
+          }
         }
         sendOAuthError(request, reply, err)
         return reply
@@ -258,12 +314,12 @@ function sameId (a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right)
 }
 
-/** The client the credentials belong to; OAuthError invalid_client for anything else. */
-async function authenticate (store: Store, hasher: SecretHasher, grant: TokenRequest): Promise<ResolvedCredential> {
+/** The client the credentials belong to (`keyHash` is the secret's hash); OAuthError invalid_client for anything else. */
+async function authenticate (store: Store, keyHash: string, grant: TokenRequest): Promise<ResolvedCredential> {
   const failed = new OAuthError('invalid_client', 'client authentication failed', grant.basic)
   // Not the shape of a key: refused without a store round trip.
   if (!looksLikeKey(grant.clientSecret)) throw failed
-  const resolved = await store.resolveKey(hasher.hash(grant.clientSecret))
+  const resolved = await store.resolveKey(keyHash)
   if (resolved === undefined || !sameId(resolved.client.id, grant.clientId)) throw failed
   const { client } = resolved
   if (client.revokedAt !== undefined) throw new OAuthError('invalid_client', 'the client has been revoked', grant.basic)
@@ -288,6 +344,14 @@ function tokenLifetime (tokenTtlMs: number, resolved: ResolvedCredential, basic:
 
 // ---------------------------------------------------------------------------
 // Answering
+
+/** The answer to a failed authentication from an address past its limit of failures. */
+function tooManyFailures (waitMs: number, failures: FailureThrottle): GerbangError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000))
+  return new GerbangError('RATE_LIMITED',
+    `too many failed client authentications from this address (more than ${failures.limit} in ${Math.ceil(failures.windowMs / 1000)} s); retry after ${seconds} s`,
+    { violatedPolicies: [FAILURE_POLICY] }, { 'retry-after': String(seconds), 'cache-control': 'no-store' })
+}
 
 function noStore (request: FastifyRequest, reply: FastifyReply): void {
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache').header('x-request-id', request.id)

@@ -11,12 +11,19 @@ interface Expiring {
   expiresAt: number | undefined
 }
 
+interface TokenEntry {
+  clientId: string
+  /** The key the token was minted with: it resolves only while that key does. */
+  keyHash: string
+  expiresAt: number
+}
+
 const DEFAULT_LIST_LIMIT = 100
 // The audit array may run this far past AUDIT_KEEP before it is cut back, so
 // that a full log is not shifted on every append.
 const AUDIT_SLACK = 1000
-// Expired sessions and counter buckets are dropped when read; ones never read
-// again are swept at most this often, on a write.
+// Expired sessions, tokens and counter buckets are dropped when read; ones
+// never read again are swept at most this often, on a write.
 const SWEEP_EVERY_MS = 60_000
 
 /** The entry under `key` unless it has expired, in which case it is dropped. */
@@ -46,7 +53,7 @@ export class MemoryStore implements Store {
   readonly #clients = new Map<string, Client>()
   readonly #names = new Map<string, string>()
   readonly #keys = new Map<string, Expiring>()
-  readonly #tokens = new Map<string, Expiring>()
+  readonly #tokens = new Map<string, TokenEntry>()
   readonly #users = new Map<string, User>()
   readonly #events = new EventEmitter()
   readonly #windows = new Map<string, { count: number, resetAt: number }>()
@@ -123,12 +130,21 @@ export class MemoryStore implements Store {
     }
   }
 
-  async saveToken (tokenHash: string, clientId: string, ttlMs: number): Promise<void> {
-    this.#tokens.set(tokenHash, { clientId, expiresAt: Date.now() + ttlMs })
+  async saveToken (tokenHash: string, clientId: string, keyHash: string, ttlMs: number): Promise<void> {
+    const now = this.#sweepIfDue()
+    this.#tokens.set(tokenHash, { clientId, keyHash, expiresAt: now + ttlMs })
   }
 
   async resolveToken (tokenHash: string): Promise<ResolvedCredential | undefined> {
-    return this.#resolve(this.#tokens, tokenHash)
+    const token = live(this.#tokens, tokenHash)
+    if (token === undefined) return undefined
+    // The key it was minted with must still be this client's, and alive.
+    const key = this.#resolve(this.#keys, token.keyHash)
+    if (key === undefined || key.client.id !== token.clientId) {
+      this.#tokens.delete(tokenHash)
+      return undefined
+    }
+    return { client: key.client, expiresAt: Math.min(token.expiresAt, key.expiresAt ?? Infinity) }
   }
 
   async createUser (user: User): Promise<void> {
@@ -297,6 +313,7 @@ export class MemoryStore implements Store {
     this.#nextSweep = now + SWEEP_EVERY_MS
     for (const [id, entry] of this.#sessions) if (entry.expiresAt <= now) this.#sessions.delete(id)
     for (const [bucket, entry] of this.#counters) if (entry.expiresAt <= now) this.#counters.delete(bucket)
+    for (const [hash, entry] of this.#tokens) if (entry.expiresAt <= now) this.#tokens.delete(hash)
     return now
   }
 

@@ -15,7 +15,7 @@ import {
 //   <p>{c}:names            sorted set of "<lower name>\0<id>", for listing and search
 //   <p>{c}:key:<hmac>       client id by key hash (a TTL while a rotated key is in grace)
 //   <p>{c}:keys:<id>        set of the client's key hashes
-//   <p>{c}:tok:<hmac>       client id by token hash, with the token's TTL
+//   <p>{c}:tok:<hmac>       "<client id> <key hash>" by token hash, with the token's TTL
 //   <p>{c}:lastused         hash: client id → last use
 //   <p>{u}:user:<lower>     admin user, JSON
 //   <p>{u}:users            set of lowercased user emails, for listing without SCAN
@@ -33,6 +33,26 @@ if not id then return nil end
 local client = redis.call('GET', ARGV[1] .. id)
 if not client then return nil end
 return { client, redis.call('PTTL', KEYS[1]) }`
+
+// A token resolves only while the key it was minted with is still its
+// client's (rotation deletes the key, or gives it its grace period's TTL),
+// and reports the earlier of the two expiries. A token saved before tokens
+// named their key (no space in the value) resolves no more.
+// ARGV: client key prefix, key prefix.
+const RESOLVE_TOKEN = `
+local value = redis.call('GET', KEYS[1])
+if not value then return nil end
+local space = string.find(value, ' ', 1, true)
+if not space then return nil end
+local id = string.sub(value, 1, space - 1)
+local key = ARGV[2] .. string.sub(value, space + 1)
+if redis.call('GET', key) ~= id then return nil end
+local client = redis.call('GET', ARGV[1] .. id)
+if not client then return nil end
+local ttl = redis.call('PTTL', KEYS[1])
+local keyTtl = redis.call('PTTL', key)
+if keyTtl > 0 and (ttl < 0 or keyTtl < ttl) then ttl = keyTtl end
+return { client, ttl }`
 
 const CREATE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
@@ -162,6 +182,7 @@ type ScriptResult = [string, number] | null
 
 interface Scripts {
   gerbangResolve: (key: string, clientPrefix: string) => Promise<ScriptResult>
+  gerbangResolveToken: (key: string, clientPrefix: string, keyPrefix: string) => Promise<ScriptResult>
   gerbangCreate: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
     id: string, json: string, keyHash: string, member: string) => Promise<number>
   gerbangRevoke: (clientKey: string, at: string) => Promise<string | null>
@@ -198,6 +219,7 @@ export class RedisStore implements Store {
     const redis = connectRedis(options.url)
     // Registered once; ioredis sends EVALSHA and falls back to EVAL once per script.
     redis.defineCommand('gerbangResolve', { numberOfKeys: 1, lua: RESOLVE })
+    redis.defineCommand('gerbangResolveToken', { numberOfKeys: 1, lua: RESOLVE_TOKEN })
     redis.defineCommand('gerbangCreate', { numberOfKeys: 5, lua: CREATE })
     redis.defineCommand('gerbangRotate', { numberOfKeys: 3, lua: ROTATE })
     redis.defineCommand('gerbangRevoke', { numberOfKeys: 1, lua: REVOKE })
@@ -316,12 +338,13 @@ export class RedisStore implements Store {
     await this.#run(async () => await this.#redis.hset(this.#c('lastused'), Object.fromEntries(lastUsed)))
   }
 
-  async saveToken (tokenHash: string, clientId: string, ttlMs: number): Promise<void> {
-    await this.#run(async () => await this.#redis.set(this.#c(`tok:${tokenHash}`), clientId, 'PX', ms(ttlMs)))
+  async saveToken (tokenHash: string, clientId: string, keyHash: string, ttlMs: number): Promise<void> {
+    await this.#run(async () => await this.#redis.set(this.#c(`tok:${tokenHash}`), `${clientId} ${keyHash}`, 'PX', ms(ttlMs)))
   }
 
   async resolveToken (tokenHash: string): Promise<ResolvedCredential | undefined> {
-    return await this.#resolve(this.#c(`tok:${tokenHash}`))
+    const found = await this.#run(async () => await this.#redis.gerbangResolveToken(this.#c(`tok:${tokenHash}`), this.#c('client:'), this.#c('key:')))
+    return resolved(found)
   }
 
   async createUser (user: User): Promise<void> {
@@ -516,10 +539,7 @@ export class RedisStore implements Store {
   }
 
   async #resolve (key: string): Promise<ResolvedCredential | undefined> {
-    const found = await this.#run(async () => await this.#redis.gerbangResolve(key, this.#c('client:')))
-    if (found === null) return undefined
-    const [json, pttl] = found
-    return { client: JSON.parse(json) as Client, expiresAt: pttl > 0 ? Date.now() + pttl : undefined }
+    return resolved(await this.#run(async () => await this.#redis.gerbangResolve(key, this.#c('client:'))))
   }
 
   /** Runs a command; connection failures and timeouts become StoreUnavailableError. */
@@ -534,6 +554,13 @@ export class RedisStore implements Store {
       throw new StoreUnavailableError(`the store is unavailable: ${message}`, { cause: err })
     }
   }
+}
+
+/** A client and the remaining life of the credential it was found by, as the resolve scripts answer. */
+function resolved (found: ScriptResult): ResolvedCredential | undefined {
+  if (found === null) return undefined
+  const [json, pttl] = found
+  return { client: JSON.parse(json) as Client, expiresAt: pttl > 0 ? Date.now() + pttl : undefined }
 }
 
 /** A TTL Redis accepts: a whole number of ms, at least 1. */

@@ -150,8 +150,18 @@ export interface Store {
   /** Records when clients were last seen (batched by the caller). */
   touchClients: (lastUsed: ReadonlyMap<string, string>) => Promise<void>
 
-  saveToken: (tokenHash: string, clientId: string, ttlMs: number) => Promise<void>
-  /** The client a token hash belongs to, in one round trip; undefined once the token expired. */
+  /**
+   * Saves an OAuth2 token for ttlMs, bound to the key it was minted with
+   * (`keyHash`, a key of `clientId`): rotating a key ends its tokens
+   * (CONTRACT.md section 15).
+   */
+  saveToken: (tokenHash: string, clientId: string, keyHash: string, ttlMs: number) => Promise<void>
+  /**
+   * The client a token hash belongs to, in one round trip; undefined once
+   * the token expired, and once the key it was minted with no longer
+   * resolves to the same client (rotated away, or past its grace period).
+   * `expiresAt` is the earlier of the token's expiry and that key's.
+   */
   resolveToken: (tokenHash: string) => Promise<ResolvedCredential | undefined>
 
   /** How many clients exist, revoked ones included. */

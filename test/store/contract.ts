@@ -369,7 +369,7 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
         const [made] = await createNamed(store, ['token holder'])
         const token = newHash()
         const before = Date.now()
-        await store.saveToken(token, made?.client.id ?? '', 200)
+        await store.saveToken(token, made?.client.id ?? '', made?.keyHash ?? '', 200)
         const found = await store.resolveToken(token)
         const after = Date.now()
         assert.deepEqual(found?.client, made?.client)
@@ -386,11 +386,63 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
         const store = await make(t)
         const [made] = await createNamed(store, ['revoked token holder'])
         const token = newHash()
-        await store.saveToken(token, made?.client.id ?? '', 60_000)
+        await store.saveToken(token, made?.client.id ?? '', made?.keyHash ?? '', 60_000)
         await store.revokeClient(made?.client.id ?? '', '2026-03-01T08:00:00.000Z')
         const found = await store.resolveToken(token)
         assert.equal(found?.client.id, made?.client.id)
         assert.equal(found?.client.revokedAt, '2026-03-01T08:00:00.000Z')
+      })
+
+      test('a token resolves only while the key it was minted with resolves for the same client', LIMITS, async (t) => {
+        const store = await make(t)
+        const [made, other] = await createNamed(store, ['token minter', 'someone else'])
+        const id = made?.client.id ?? ''
+        const viaKey = newHash()
+        await store.saveToken(viaKey, id, made?.keyHash ?? '', 60_000)
+        assert.equal((await store.resolveToken(viaKey))?.client.id, id)
+        // Minted with a key that is not this client's, or no key at all: never resolves.
+        const viaOthersKey = newHash()
+        await store.saveToken(viaOthersKey, id, other?.keyHash ?? '', 60_000)
+        assert.equal(await store.resolveToken(viaOthersKey), undefined)
+        const viaNoKey = newHash()
+        await store.saveToken(viaNoKey, id, newHash(), 60_000)
+        assert.equal(await store.resolveToken(viaNoKey), undefined)
+
+        // Rotation with no grace ends the old key's tokens at once, and only those.
+        const newKey = newHash()
+        assert.equal(await store.rotateKey(id, newKey, 0), true)
+        assert.equal(await store.resolveToken(viaKey), undefined)
+        const viaNewKey = newHash()
+        await store.saveToken(viaNewKey, id, newKey, 60_000)
+        const found = await store.resolveToken(viaNewKey)
+        assert.equal(found?.client.id, id)
+        assert.ok(found?.expiresAt !== undefined && found.expiresAt > Date.now() + 50_000, 'a token of a live key keeps its own expiry')
+        // Another client's tokens are untouched.
+        const othersToken = newHash()
+        await store.saveToken(othersToken, other?.client.id ?? '', other?.keyHash ?? '', 60_000)
+        assert.equal((await store.resolveToken(othersToken))?.client.id, other?.client.id)
+      })
+
+      test('in a rotation\'s grace period, an old key\'s token resolves until the key\'s expiry at most', LIMITS, async (t) => {
+        const store = await make(t)
+        const [made] = await createNamed(store, ['token through grace'])
+        const id = made?.client.id ?? ''
+        const token = newHash()
+        await store.saveToken(token, id, made?.keyHash ?? '', 60_000)
+        const before = Date.now()
+        assert.equal(await store.rotateKey(id, newHash(), 300), true)
+        const found = await store.resolveToken(token)
+        const after = Date.now()
+        assert.equal(found?.client.id, id)
+        assert.ok(found?.expiresAt !== undefined && found.expiresAt >= before + 250 && found.expiresAt <= after + 300 + 20,
+          `expiresAt ${(found?.expiresAt ?? 0) - before} ms after the rotation, want about 300 (the key's grace), not the token's 60 s`)
+        // A token shorter than the grace keeps its own expiry.
+        const short = newHash()
+        await store.saveToken(short, id, made?.keyHash ?? '', 100)
+        const shortFound = await store.resolveToken(short)
+        assert.ok(shortFound?.expiresAt !== undefined && shortFound.expiresAt <= Date.now() + 100 + 20)
+        await sleep(after + 400 - Date.now())
+        assert.equal(await store.resolveToken(token), undefined)
       })
     })
 

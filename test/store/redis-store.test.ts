@@ -70,7 +70,7 @@ async function assertAllUnavailable (store: Store, clientId: string, keyHash: st
     ['rotateKey', async () => await store.rotateKey(clientId, newHash(), 0)],
     ['resolveKey', async () => await store.resolveKey(keyHash)],
     ['touchClients', async () => { await store.touchClients(new Map([[clientId, new Date().toISOString()]])) }],
-    ['saveToken', async () => { await store.saveToken(newHash(), clientId, 60_000) }],
+    ['saveToken', async () => { await store.saveToken(newHash(), clientId, keyHash, 60_000) }],
     ['resolveToken', async () => await store.resolveToken(newHash())],
     ['createUser', async () => {
       await store.createUser({ email: `${randomUUID()}@example.org`, name: 'x', role: 'viewer', passwordHash: 'x', createdAt: new Date().toISOString() })
@@ -183,7 +183,7 @@ test('RedisStore: no key or token is stored in clear', { timeout: 10_000 }, asyn
   for (let i = 1; i <= 3; i++) {
     const { client, key } = await service.create({ name: `Secret keeper ${i}`, description: 'holds secrets', integrations: ['satusehat'] })
     const token = generateToken()
-    await store.saveToken(hasher.hash(token), client.id, 60_000)
+    await store.saveToken(hasher.hash(token), client.id, hasher.hash(key), 60_000)
     secrets.push(key, key.slice(KEY_PREFIX.length), token, token.slice(TOKEN_PREFIX.length))
     hashes.push(hasher.hash(key), hasher.hash(token))
   }
