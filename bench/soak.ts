@@ -983,8 +983,8 @@ async function main (): Promise<number> {
         s.majorGcs = m.get('nodejs_gc_duration_seconds_count{kind="major"}') ?? null
         s.storeUp = m.get('gerbang_store_up') ?? null
         for (const [name, value] of m) {
-          const match = /^gerbang_circuit_breaker_state\{integration="([^"]+)"\}$/.exec(name)
-          if (match !== null && value !== 0) s.breakers.push(`${match[1] ?? ''}:${value === 2 ? 'open' : 'half-open'}`)
+          const match = /^gerbang_circuit_breaker_state\{integration="([^"]+)",state="([^"]+)"\}$/.exec(name)
+          if (match !== null && value === 1 && match[2] !== 'closed') s.breakers.push(`${match[1] ?? ''}:${match[2] ?? ''}`)
         }
       } catch (err) {
         controlCounts.add('GET /metrics', `error ${errorName(err)}`)

@@ -177,7 +177,8 @@ function tokenEndpoint (): Record<string, unknown> {
     post: {
       tags: ['oauth2'],
       summary: 'Meminta token akses (OAuth2 client credentials)',
-      description: 'Menjawab seperti endpoint token SATUSEHAT. Token berlaku sampai kedaluwarsa atau sampai kliennya dicabut.',
+      description: 'Menjawab seperti endpoint token SATUSEHAT. Token berlaku sampai kedaluwarsa, sampai kliennya dicabut, ' +
+        'atau sampai kunci yang dipakai memintanya tidak berlaku lagi (dirotasi). Paling banyak 60 token per menit per klien.',
       operationId: 'oauth2.accessToken',
       security: [],
       parameters: [{ name: 'grant_type', in: 'query', required: true, schema: { type: 'string', enum: ['client_credentials'] } }],
@@ -215,7 +216,12 @@ function tokenEndpoint (): Record<string, unknown> {
           }
         },
         400: { description: 'Permintaan tidak sah', content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } } },
-        401: { description: 'Klien tidak dikenal atau kunci salah', content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } } }
+        401: { description: 'Klien tidak dikenal atau kunci salah', content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } } },
+        429: {
+          description: 'Lebih dari 60 token per menit untuk klien ini, atau terlalu banyak kredensial salah dari alamat ini; coba lagi setelah Retry-After',
+          headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'detik' } },
+          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }
+        }
       }
     }
   }

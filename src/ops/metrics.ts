@@ -7,8 +7,10 @@ import type { RouteTableHolder } from '../proxy/index.js'
 import type { BreakerState } from '../proxy/circuit-breaker.js'
 import type { Route } from '../proxy/route-table.js'
 import type { Store } from '../store/types.js'
+import { clusterScraper } from './cluster-metrics.js'
 
-// GET /metrics: Prometheus text for this process (README "Metrics").
+// GET /metrics: Prometheus text for this instance: this process, or with
+// --workers the sum over every worker (src/ops/cluster-metrics.ts).
 //
 // Counting happens in the access log's requestCompleted, once per request, so
 // it is the hot path: one Map lookup by integration, then array slots and
@@ -38,8 +40,8 @@ const MAX_ERROR_CODES = 32
 /** `http_500` … `http_599`, built once. */
 const HTTP_CODES = Array.from({ length: 100 }, (_, i) => `http_${500 + i}`)
 
-/** Breaker states as gerbang_circuit_breaker_state values. */
-const BREAKER_STATES: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 }
+/** Breaker states, one gerbang_circuit_breaker_state series each. */
+const BREAKER_STATES: readonly BreakerState[] = ['closed', 'half-open', 'open']
 
 function methodIndex (method: string | undefined): number {
   switch (method) {
@@ -226,25 +228,31 @@ export class GatewayMetrics {
     }))
     register(new Counter({
       name: 'gerbang_auth_failures_total',
-      help: 'Requests the gateway refused: 401 (code="credentials": missing, unknown, revoked or expired) or 403 (code="forbidden").',
-      labelNames: ['integration', 'code'] as const,
+      help: 'Requests the gateway refused: 401 (reason="credentials": missing, unknown, revoked or expired) or 403 (reason="forbidden").',
+      labelNames: ['integration', 'reason'] as const,
       registers,
       collect () {
         this.reset()
         for (const s of series()) {
-          if (s.credentialFailures > 0) this.inc({ integration: s.integration, code: 'credentials' }, s.credentialFailures)
-          if (s.forbidden > 0) this.inc({ integration: s.integration, code: 'forbidden' }, s.forbidden)
+          if (s.credentialFailures > 0) this.inc({ integration: s.integration, reason: 'credentials' }, s.credentialFailures)
+          if (s.forbidden > 0) this.inc({ integration: s.integration, reason: 'forbidden' }, s.forbidden)
         }
       }
     }))
     register(new Gauge({
       name: 'gerbang_circuit_breaker_state',
-      help: 'Each integration\'s circuit breaker: 0 closed, 1 half-open, 2 open.',
-      labelNames: ['integration'] as const,
+      help: 'Each integration\'s circuit breaker: 1 on the series of its current state (closed, half-open, open), 0 on the others.',
+      labelNames: ['integration', 'state'] as const,
       registers,
+      // With --workers: a state is reported when any worker is in it.
+      aggregator: 'max',
       collect () {
         this.reset()
-        for (const route of routes()) this.set({ integration: route.integration.name }, BREAKER_STATES[route.breaker.state])
+        for (const route of routes()) {
+          for (const state of BREAKER_STATES) {
+            this.set({ integration: route.integration.name, state }, route.breaker.state === state ? 1 : 0)
+          }
+        }
       }
     }))
     register(new Counter({
@@ -262,6 +270,8 @@ export class GatewayMetrics {
       name: 'gerbang_store_up',
       help: '1 while the store (Redis or the embedded one) answers, else 0.',
       registers,
+      // With --workers: up only when every worker reaches the store.
+      aggregator: 'min',
       collect () { this.set(sources()?.store.isAvailable() === true ? 1 : 0) }
     }))
     register(new Gauge({
@@ -269,6 +279,7 @@ export class GatewayMetrics {
       help: 'The kind of store this gateway uses (redis or memory); always 1.',
       labelNames: ['kind'] as const,
       registers,
+      aggregator: 'max',
       collect () {
         this.reset()
         const store = sources()?.store
@@ -291,12 +302,14 @@ export class GatewayMetrics {
       name: 'gerbang_routes_last_reload_success',
       help: '1 when the last routes load (start or reload) was applied, 0 when it was refused.',
       registers,
+      aggregator: 'min',
       collect () { this.set(sources()?.holder.lastReload.ok === false ? 0 : 1) }
     }))
     register(new Gauge({
       name: 'gerbang_routes_last_reload_timestamp_seconds',
       help: 'When routes were last loaded or a reload was refused, in Unix seconds.',
       registers,
+      aggregator: 'max',
       collect () {
         const at = sources()?.holder.lastReload.at
         this.set(at === undefined ? 0 : Date.parse(at) / 1000)
@@ -306,6 +319,7 @@ export class GatewayMetrics {
       name: 'gerbang_integrations',
       help: 'Integrations in the routes being served.',
       registers,
+      aggregator: 'max',
       collect () { this.set(routes().length) }
     }))
     for (const metric of defaultMetrics()) register(metric)
@@ -357,6 +371,8 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 /** GET /metrics in Prometheus text format, optionally behind a bearer token. */
 export async function metricsPlugin (app: FastifyInstance, { metrics, holder, store, token }: MetricsPluginOptions): Promise<void> {
   metrics.readFrom({ holder, store })
+  // In a `--workers` worker, a scrape reports the whole instance (src/ops/cluster-metrics.ts).
+  const scrapeCluster = clusterScraper(metrics.registry)
   // Compared as SHA-256 digests: equal lengths for timingSafeEqual, and the
   // time taken says nothing about the token's length or content.
   const expected = token === undefined || token === '' ? undefined : digest(token)
@@ -373,7 +389,15 @@ export async function metricsPlugin (app: FastifyInstance, { metrics, holder, st
         return reply
       }
     }
-    const body = await metrics.registry.metrics()
+    let body: string
+    try {
+      body = scrapeCluster === undefined ? await metrics.registry.metrics() : await scrapeCluster()
+    } catch (err) {
+      // One worker's counts alone would look like a counter reset to Prometheus.
+      request.log.warn({ err }, 'could not collect the workers\' metrics')
+      sendProblem(request, reply, new GerbangError('NOT_READY', 'the metrics of every worker could not be collected; retry', undefined, { 'retry-after': '1' }))
+      return reply
+    }
     reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store')
     return body
   })

@@ -342,8 +342,8 @@ test('known traffic moves every request metric by exactly its count', async (t) 
   await go('/yankes/forbidden', { headers: keyA }) // the upstream's own 403
   await go('/yankes/boom', { headers: keyA }) // upstream 500 → 502 UPSTREAM_ERROR
   await go('/yankes/ok', { method: 'POST', headers: keyA, body: 'x' })
-  statuses.push(await traceRequest(gw, '/yankes/ok', keyA)) // a method outside the fixed list
-  await go('/yankes/ok', { method: 'PROPFIND', headers: keyA }) // Fastify routes no WebDAV method: the gateway's 404
+  statuses.push(await traceRequest(gw, '/yankes/ok', keyA)) // a method outside the fixed list, refused unless listed: 405
+  await go('/yankes/ok', { method: 'PROPFIND', headers: keyA }) // a method no integration can have: the gateway's 405
   await go('/yankes/ok') // no key
   await go('/yankes/ok', { headers: { 'x-api-key': 'gb_' + 'A'.repeat(43) } }) // unknown key
   await go('/yankes/ok', { headers: keyB }) // not granted
@@ -354,7 +354,7 @@ test('known traffic moves every request metric by exactly its count', async (t) 
   // the gateway's own
   await go('/healthz')
   await go('/tidak-ada')
-  assert.deepEqual(statuses, [200, 200, 200, 200, 404, 404, 403, 502, 200, 200, 404, 401, 401, 403, 502, 200, 200, 429, 429, 200, 404])
+  assert.deepEqual(statuses, [200, 200, 200, 200, 404, 404, 403, 502, 200, 405, 405, 401, 401, 403, 502, 200, 200, 429, 429, 200, 404])
   await untilCounted(gw, 1 + statuses.length)
 
   const m = await scrape(gw)
@@ -363,7 +363,7 @@ test('known traffic moves every request metric by exactly its count', async (t) 
     [L({ integration: 'yankes', method: 'GET', status_class: '4xx' })]: 6,
     [L({ integration: 'yankes', method: 'GET', status_class: '5xx' })]: 1,
     [L({ integration: 'yankes', method: 'POST', status_class: '2xx' })]: 1,
-    [L({ integration: 'yankes', method: 'OTHER', status_class: '2xx' })]: 1,
+    [L({ integration: 'yankes', method: 'OTHER', status_class: '4xx' })]: 1,
     [L({ integration: 'mati', method: 'GET', status_class: '5xx' })]: 1,
     [L({ integration: 'sempit', method: 'GET', status_class: '2xx' })]: 2,
     [L({ integration: 'sempit', method: 'GET', status_class: '4xx' })]: 2,
@@ -378,8 +378,8 @@ test('known traffic moves every request metric by exactly its count', async (t) 
   })
   assert.deepEqual(seriesOf(m, 'gerbang_rate_limited_total'), { [L({ integration: 'sempit' })]: 2 })
   assert.deepEqual(seriesOf(m, 'gerbang_auth_failures_total'), {
-    [L({ integration: 'yankes', code: 'credentials' })]: 2,
-    [L({ integration: 'yankes', code: 'forbidden' })]: 1
+    [L({ integration: 'yankes', reason: 'credentials' })]: 2,
+    [L({ integration: 'yankes', reason: 'forbidden' })]: 1
   })
 
   // Histograms: one observation per request; upstream ones only where the upstream answered.
@@ -390,7 +390,7 @@ test('known traffic moves every request metric by exactly its count', async (t) 
     [L({ integration: '' })]: 4
   })
   assert.deepEqual(seriesOf(m, 'gerbang_upstream_duration_seconds', 'gerbang_upstream_duration_seconds_count'), {
-    [L({ integration: 'yankes' })]: 10,
+    [L({ integration: 'yankes' })]: 9,
     [L({ integration: 'sempit' })]: 2
   })
   // /yankes/slow took 1.1 s upstream: above the 1 s bucket, in both histograms.
@@ -406,16 +406,19 @@ test('known traffic moves every request metric by exactly its count', async (t) 
   'the gateway total includes the upstream time')
 
   // The breaker of every integration, as the route table has it.
+  // One series per state, 1 on the current one.
   const breakers = seriesOf(m, 'gerbang_circuit_breaker_state')
   const opens = seriesOf(m, 'gerbang_circuit_breaker_opens_total')
-  const stateValue: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 }
-  assert.deepEqual(Object.keys(breakers).sort(), ['mati', 'sempit', 'yankes'].map((integration) => L({ integration })))
+  const states = ['closed', 'half-open', 'open']
+  assert.deepEqual(Object.keys(breakers).sort(),
+    ['mati', 'sempit', 'yankes'].flatMap((integration) => states.map((state) => L({ integration, state }))).sort())
   for (const { integration, breaker } of gw.app.routeTable.table.routes) {
-    const key = L({ integration: integration.name })
-    assert.equal(breakers[key], stateValue[breaker.state], `${integration.name} state`)
-    assert.equal(opens[key], breaker.opens, `${integration.name} opens`)
+    for (const state of states) {
+      assert.equal(breakers[L({ integration: integration.name, state })], breaker.state === state ? 1 : 0, `${integration.name} ${state}`)
+    }
+    assert.equal(opens[L({ integration: integration.name })], breaker.opens, `${integration.name} opens`)
   }
-  assert.equal(breakers[L({ integration: 'yankes' })], 0)
+  assert.equal(breakers[L({ integration: 'yankes', state: 'closed' })], 1)
 
   assert.equal(valueOf(m, 'gerbang_store_up'), 1)
   assert.deepEqual(seriesOf(m, 'gerbang_store_info'), { [L({ kind: 'memory' })]: 1 })
@@ -460,7 +463,7 @@ test('routes reloads: counters, last result and time, read from app.routeTable',
   assert.equal(valueOf(m, 'gerbang_routes_last_reload_success'), 1)
   assert.equal(valueOf(m, 'gerbang_routes_last_reload_timestamp_seconds'), lastAt())
   assert.equal(valueOf(m, 'gerbang_integrations'), 4)
-  assert.equal(Object.keys(seriesOf(m, 'gerbang_circuit_breaker_state')).length, 4)
+  assert.equal(Object.keys(seriesOf(m, 'gerbang_circuit_breaker_state')).length, 4 * 3)
 
   const okAt = lastAt()
   await sleep(5)
@@ -474,7 +477,7 @@ test('routes reloads: counters, last result and time, read from app.routeTable',
   assert.equal(valueOf(m, 'gerbang_integrations'), 4, 'the previous routes keep serving')
 })
 
-test('breaker states map to 0 closed, 1 half-open, 2 open; opens are counted per integration', async () => {
+test('breaker states: one series per state, 1 on the current one; opens are counted per integration', async () => {
   const metrics = new GatewayMetrics()
   const route = (name: string, breaker: { state: string, opens: number }): unknown => ({ integration: { name }, breaker })
   // d: `circuitBreaker: off`, a breaker that stays closed.
@@ -486,9 +489,9 @@ test('breaker states map to 0 closed, 1 half-open, 2 open; opens are counted per
   }
   metrics.readFrom({ holder, store: { kind: 'redis', isAvailable: () => false } as unknown as Store })
   const m = parseExposition(await metrics.registry.metrics())
-  assert.deepEqual(seriesOf(m, 'gerbang_circuit_breaker_state'), {
-    [L({ integration: 'a' })]: 0, [L({ integration: 'b' })]: 1, [L({ integration: 'c' })]: 2, [L({ integration: 'd' })]: 0
-  })
+  const current: Record<string, string> = { a: 'closed', b: 'half-open', c: 'open', d: 'closed' }
+  assert.deepEqual(seriesOf(m, 'gerbang_circuit_breaker_state'), Object.fromEntries(Object.entries(current).flatMap(([integration, now]) =>
+    ['closed', 'half-open', 'open'].map((state) => [L({ integration, state }), state === now ? 1 : 0]))))
   assert.deepEqual(seriesOf(m, 'gerbang_circuit_breaker_opens_total'), {
     [L({ integration: 'a' })]: 0, [L({ integration: 'b' })]: 4, [L({ integration: 'c' })]: 5, [L({ integration: 'd' })]: 0
   })
