@@ -8,6 +8,7 @@ import { StoreUnavailableError, type ResolvedCredential, type Store } from '../s
 import { addCidr } from './clients.js'
 import { FAILURE_POLICY, FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
 import { looksLikeKey, looksLikeToken, type SecretHasher } from './secrets.js'
+import { authorizationScheme, bearerToken } from './bearer.js'
 
 /** Who is calling, as the hot path needs it: everything precomputed once per credential. */
 export interface Principal {
@@ -60,6 +61,14 @@ function invalid (detail: string): GerbangError {
 const MISSING = (): GerbangError => new GerbangError('CREDENTIALS_MISSING',
   'send an API key in the x-api-key header, or a bearer token from POST /oauth2/v1/accesstoken',
   undefined, { 'www-authenticate': WWW_AUTHENTICATE_MISSING })
+
+/** An Authorization header the gateway cannot use, and no other credential: say which scheme it was. */
+function unknownScheme (authorization: string): GerbangError {
+  return new GerbangError('CREDENTIALS_MISSING',
+    `the Authorization scheme '${authorizationScheme(authorization)}' is not accepted here: send Bearer <token> ` +
+    '(from POST /oauth2/v1/accesstoken) or an API key in the x-api-key header',
+    undefined, { 'www-authenticate': WWW_AUTHENTICATE_MISSING })
+}
 
 function policyOf (name: string, text: string | undefined): Policy | undefined {
   const rate = text === undefined ? undefined : parseRate(text)
@@ -165,12 +174,14 @@ export class Authenticator {
       secret = apiKey
     } else {
       const authorization = headers.authorization
-      if (typeof authorization === 'string' && authorization.length > 7 && authorization.slice(0, 7).toLowerCase() === 'bearer ') {
+      const token = typeof authorization === 'string' ? bearerToken(authorization) : undefined
+      if (token !== undefined) {
         kind = 'token'
-        secret = authorization.slice(7).trim()
+        secret = token
       } else {
         kind = 'key'
         secret = integration.apiKeyQuery === undefined ? undefined : queryParam(query, integration.apiKeyQuery)
+        if ((secret === undefined || secret === '') && typeof authorization === 'string') return unknownScheme(authorization)
       }
     }
     if (secret === undefined || secret === '') return MISSING()

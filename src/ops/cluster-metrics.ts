@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster'
-import { AggregatorRegistry, type Registry } from 'prom-client'
+import { AggregatorRegistry, type PrometheusContentType, type Registry } from 'prom-client'
 
 // One /metrics for the whole instance (CONTRACT.md section 11): with
 // `gerbang start --workers N`, whichever worker a scrape reaches asks the
@@ -32,7 +32,7 @@ export function serveClusterMetrics (): void {
   })
 }
 
-let workerAnswers: AggregatorRegistry | undefined
+let workerAnswers: AggregatorRegistry<PrometheusContentType> | undefined
 let nextId = 0
 const pending = new Map<number, { resolve: (text: string) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }>()
 let listening = false
