@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { SESSION_COOKIE } from '../admin/sessions.js'
+import { bearerToken } from '../auth/bearer.js'
 
 // Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection, never
 // the next one. `expect` is answered by this server; undici refuses it anyway.
@@ -19,9 +20,9 @@ const NOT_FROM_CLIENT = new Set([
   'x-client-ip', 'true-client-ip', 'x-cluster-client-ip'
 ])
 
-/** A bearer token is the gateway's credential on authenticated routes; other schemes are the upstream's business. */
+/** A bearer token (Bearer or BearerToken) is the gateway's credential on authenticated routes; other schemes are the upstream's business. */
 function isBearer (value: string): boolean {
-  return value.length > 7 && value.slice(0, 7).toLowerCase() === 'bearer '
+  return bearerToken(value) !== undefined
 }
 
 /**
