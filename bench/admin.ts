@@ -237,7 +237,8 @@ const BROWSER_HEADERS = {
   'user-agent': 'gerbang-bench-admin'
 }
 
-async function login (pool: Pool): Promise<string> {
+/** Signs in: the session cookie, and the CSRF token every admin API request carries. */
+async function login (pool: Pool): Promise<{ cookie: string, csrf: string }> {
   const res = await pool.request({
     path: '/admin/api/session',
     method: 'POST',
@@ -250,7 +251,7 @@ async function login (pool: Pool): Promise<string> {
   const cookies = Array.isArray(setCookie) ? setCookie : [setCookie ?? '']
   const value = cookies.map((c) => new RegExp(`^${SESSION_COOKIE}=([^;]+)`).exec(c)?.[1]).find((v) => v !== undefined)
   if (value === undefined) throw new Error(`POST /admin/api/session set no ${SESSION_COOKIE} cookie: ${JSON.stringify(setCookie)}`)
-  return `${SESSION_COOKIE}=${value}`
+  return { cookie: `${SESSION_COOKIE}=${value}`, csrf: (JSON.parse(text) as { csrfToken: string }).csrfToken }
 }
 
 // ---------------------------------------------------------------------------
@@ -271,9 +272,9 @@ interface Case {
 
 interface Answer { status: number, ms: number, bytes: number, body: string }
 
-async function get (pool: Pool, path: string, cookie: string): Promise<Answer> {
+async function get (pool: Pool, path: string, cookie: string, csrf: string): Promise<Answer> {
   const t0 = performance.now()
-  const res = await pool.request({ path, method: 'GET', headers: { ...BROWSER_HEADERS, cookie } })
+  const res = await pool.request({ path, method: 'GET', headers: { ...BROWSER_HEADERS, cookie, 'x-csrf-token': csrf } })
   const body = await res.body.text()
   return { status: res.statusCode, ms: performance.now() - t0, bytes: Buffer.byteLength(body), body }
 }
@@ -327,7 +328,7 @@ function topCommands (work: RedisWork | undefined, count: number): string {
   return work.slice(0, count).map((w) => `${w.command} ${w.callsPerReq}×, ${w.usPerReq.toLocaleString('en')} µs`).join('; ')
 }
 
-interface Target { pool: Pool, cookie: string, store: RedisStore, pids: { gateway: number, redis: number } }
+interface Target { pool: Pool, cookie: string, csrf: string, store: RedisStore, pids: { gateway: number, redis: number } }
 
 async function measure (t: Target, path: string, total: number, parallel: number): Promise<RunRecord> {
   const times: number[] = []
@@ -340,7 +341,7 @@ async function measure (t: Target, path: string, total: number, parallel: number
   const worker = async (): Promise<void> => {
     while (next < total) {
       next++
-      const answer = await get(t.pool, path, t.cookie)
+      const answer = await get(t.pool, path, t.cookie, t.csrf)
       times.push(answer.ms)
       statusCodes[answer.status] = (statusCodes[answer.status] ?? 0) + 1
       if (answer.status !== 200) firstError ??= answer.body.slice(0, 300)
@@ -362,9 +363,9 @@ async function measure (t: Target, path: string, total: number, parallel: number
 }
 
 async function runCase (t: Target, c: Case): Promise<CaseRecord> {
-  const first = await get(t.pool, c.path, t.cookie)
+  const first = await get(t.pool, c.path, t.cookie, t.csrf)
   const problem = first.status !== 200 ? `answered ${first.status}: ${first.body.slice(0, 300)}` : c.check?.(first.body)
-  for (let i = 1; i < (c.warmup ?? WARMUP); i++) await get(t.pool, c.path, t.cookie)
+  for (let i = 1; i < (c.warmup ?? WARMUP); i++) await get(t.pool, c.path, t.cookie, t.csrf)
   const sequential = await measure(t, c.path, c.runs ?? RUNS, 1)
   const concurrent = await measure(t, c.path, c.runs ?? RUNS, CONCURRENCY)
   return {
@@ -526,9 +527,9 @@ async function main (): Promise<number> {
     }
 
     pool = new Pool(`http://127.0.0.1:${gateway.port}`, { connections: CONCURRENCY, pipelining: 1 })
-    const cookie = await login(pool)
+    const { cookie, csrf } = await login(pool)
     say('signed in')
-    const target: Target = { pool, cookie, store, pids: { gateway: gateway.pid, redis: redis.pid } }
+    const target: Target = { pool, cookie, csrf, store, pids: { gateway: gateway.pid, redis: redis.pid } }
     const records: CaseRecord[] = []
     for (const c of cases(all)) {
       const record = await runCase(target, c)

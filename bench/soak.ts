@@ -725,6 +725,8 @@ class AdminPoller {
   readonly #pool: Pool
   readonly #control: ControlCounts
   #cookie: string | undefined
+  /** The session's CSRF token: every admin API request carries it, reads too. */
+  #csrf = ''
   /** False while the admin user does not exist (Redis emptied): a failed login would count toward the lockout. */
   userExists = true
   /** performance.now() until which a login (scrypt: ~128 MiB for a quarter second) may show in the RSS. */
@@ -749,6 +751,7 @@ class AdminPoller {
       const value = cookies.map((c) => new RegExp(`^${SESSION_COOKIE}=([^;]+)`).exec(c)?.[1]).find((v) => v !== undefined)
       if (value !== undefined) {
         this.#cookie = `${SESSION_COOKIE}=${value}`
+        this.#csrf = (JSON.parse(res.body) as { csrfToken?: string }).csrfToken ?? ''
         this.logins++
       }
     } catch (err) {
@@ -771,7 +774,7 @@ class AdminPoller {
     for (const path of paths) {
       const what = `GET ${path.split('?')[0] ?? path}${path.includes('24h') ? ' 24h' : ''}`
       try {
-        const res = await request(this.#pool, 'GET', path, { cookie: this.#cookie ?? '' })
+        const res = await request(this.#pool, 'GET', path, { cookie: this.#cookie ?? '', 'x-csrf-token': this.#csrf })
         this.#control.add(what, res.status === 200 ? 200 : `${res.status} ${answerCode(res.body) ?? ''}`.trim())
         if (res.status === 401) {
           this.#cookie = undefined

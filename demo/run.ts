@@ -56,7 +56,7 @@ function curlHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-function banner (app: FastifyInstance, base: string, key: string, adminPassword: string): string {
+function banner (app: FastifyInstance, base: string, adminBase: string, key: string, adminPassword: string): string {
   const integrations = app.routeTable.table.routes.map(({ integration: i }) =>
     `  ${i.prefix.padEnd(12)} -> ${i.origin}${i.upstreamPathPrefix}\n  ${''.padEnd(12)}    ${i.description}`)
   return [
@@ -76,7 +76,9 @@ function banner (app: FastifyInstance, base: string, key: string, adminPassword:
     '# token OAuth2 gaya SATUSEHAT (SATUSEHAT-style OAuth2 token; then: Authorization: Bearer <access_token>)',
     `curl -X POST ${quote(`${base}/oauth2/v1/accesstoken?grant_type=client_credentials`)} -d ${quote(`client_id=${CLIENT_ID_PLACEHOLDER}`)} --data-urlencode ${quote(`client_secret=${key}`)}`,
     '',
-    `Admin UI: ${base}/admin`,
+    `Admin UI: ${adminBase}/admin`,
+    '  (port tersendiri, GERBANG_ADMIN_PORT: tidak ada halaman integrasi yang berbagi origin dengannya;',
+    '   its own port: no proxied page shares its origin)',
     `  email:      ${ADMIN_EMAIL}`,
     `  kata sandi (password): ${adminPassword}`,
     `Dokumentasi API (API docs): ${base}/doc`,
@@ -92,6 +94,9 @@ function banner (app: FastifyInstance, base: string, key: string, adminPassword:
 async function main (): Promise<void> {
   // The gateway's own reading of PORT, HOST and LOG_LEVEL, with its checks and defaults.
   const settings = readEnv(process.env)
+  // The admin UI on its own port, as the README recommends: GERBANG_ADMIN_PORT,
+  // else the port after PORT (8081 beside 8080), or a free one when PORT is 0.
+  const adminPort = settings.adminPort ?? (settings.port === 0 || settings.port === 65535 ? 0 : settings.port + 1)
   const upstreams = await startDemoUpstreams('127.0.0.1')
   // A new admin password each run: the embedded store forgets it anyway.
   const adminPassword = randomBytes(12).toString('base64url')
@@ -101,6 +106,8 @@ async function main (): Promise<void> {
       routesFile: ROUTES_FILE,
       port: settings.port,
       host: settings.host,
+      adminPort,
+      adminHost: settings.adminHost,
       logLevel: settings.logLevel,
       shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
       env: {
@@ -120,12 +127,14 @@ async function main (): Promise<void> {
   }
 
   const { port } = app.server.address() as AddressInfo
+  const admin = app.adminListener?.server.address() as AddressInfo
   const demo = await app.clients.create({
     name: 'Demo',
     description: 'Klien demo (demo client) dari npm run demo',
     integrations: '*'
   })
-  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`, demo.key, adminPassword).replace(CLIENT_ID_PLACEHOLDER, demo.client.id))
+  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`, `http://${curlHost(settings.adminHost)}:${admin.port}`, demo.key, adminPassword)
+    .replace(CLIENT_ID_PLACEHOLDER, demo.client.id))
 }
 
 main().catch((err: unknown) => {

@@ -26,6 +26,8 @@ import { StoreConflictError, StoreUnavailableError, type Store } from './store/t
 import { saneRequestId } from './proxy/headers.js'
 import { DocsHolder, docsPlugin } from './docs/index.js'
 import { adminPlugin } from './admin/index.js'
+import { separateAdminListener, sharedAdminListener } from './admin/listener.js'
+import { ownBodyDeadline } from './http/body-deadline.js'
 import { TrafficRecorder } from './analytics/traffic-recorder.js'
 import { diffIntegrations, type RoutesDiff } from './config/routes-watcher.js'
 
@@ -53,6 +55,8 @@ export interface AppOptions {
   headersTimeoutMs?: number
   /** GERBANG_TRUST_PROXY: the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated CIDRs). */
   trustProxy?: string | undefined
+  /** GERBANG_ADMIN_PORT is set: /admin is served only on `app.adminListener` (src/admin/listener.ts), not on the main port. */
+  adminListener?: boolean
 }
 
 declare module 'fastify' {
@@ -195,13 +199,18 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     await authenticator.close()
     await store.close()
   })
+  // Here: after the onClose above (the admin listener drains first), before any route.
+  if (options.adminListener === true) separateAdminListener(app, (handler) => gatewayServer(handler, options.headersTimeoutMs))
+  else sharedAdminListener(app)
+  // Bodies for /oauth2 and /admin must arrive within 10 s; proxied ones stream untimed.
+  app.addHook('preParsing', ownBodyDeadline())
 
   await app.register(pressurePlugin, options.pressure ?? {})
   await app.register(healthPlugin, { holder, store })
   await app.register(metricsPlugin, { metrics, holder, store, token: options.metricsToken })
   await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
   await app.register(docsPlugin, { docs })
-  await app.register(adminPlugin, { store, clients, holder })
+  await app.register(adminPlugin, { store, clients, holder, ownOrigin: options.adminListener === true })
   await app.register(proxyPlugin, { holder, authenticator, limiter, trustProxy: trust })
   return app
 }

@@ -14,6 +14,10 @@ export interface StartOptions {
   routesFile: string
   port: number
   host: string
+  /** GERBANG_ADMIN_PORT: serve /admin on this port only (0: a free one); undefined: on `port`, beside the integrations. */
+  adminPort?: number | undefined
+  /** The admin listener's address; default `host`. */
+  adminHost?: string
   logLevel: string
   shutdownTimeoutMs: number
   env?: NodeJS.ProcessEnv
@@ -29,7 +33,7 @@ export interface StartOptions {
    * reads "worker ready" with its id, since only the primary says "gerbang is
    * ready" (once every worker is), and onReady hears the address.
    */
-  worker?: { id: number, onReady: (address: string) => void }
+  worker?: { id: number, onReady: (address: string, adminAddress: string | undefined) => void }
 }
 
 /** The store and key hasher the environment asks for, or a reason to refuse to start. */
@@ -74,7 +78,15 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
   const { store, hasher } = storeFor(options, logger)
   let app: FastifyInstance
   try {
-    app = await buildApp({ routes: loaded.config, logger, store, hasher, metricsToken: options.metricsToken, ...(options.pressure !== undefined ? { pressure: options.pressure } : {}) })
+    app = await buildApp({
+      routes: loaded.config,
+      logger,
+      store,
+      hasher,
+      metricsToken: options.metricsToken,
+      adminListener: options.adminPort !== undefined,
+      ...(options.pressure !== undefined ? { pressure: options.pressure } : {})
+    })
   } catch (err) {
     await store.close()
     throw new StartupError(`the gateway will not start:\n  ${(err as Error).message.replaceAll('\n', '\n  ')}`)
@@ -96,6 +108,17 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
   } catch (err) {
     await app.close()
     throw new StartupError(`the gateway cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`)
+  }
+  // GERBANG_ADMIN_PORT: /admin on a listener of its own (src/admin/listener.ts).
+  let adminAddress: string | undefined
+  if (options.adminPort !== undefined && app.adminListener !== null) {
+    const adminHost = options.adminHost ?? options.host
+    try {
+      adminAddress = await app.adminListener.listen(options.adminPort, adminHost)
+    } catch (err) {
+      await app.close()
+      throw new StartupError(`the admin UI cannot listen on ${adminHost}:${options.adminPort} (GERBANG_ADMIN_PORT): ${(err as Error).message}`)
+    }
   }
 
   // routes.yaml is watched, and SIGHUP reloads it too (not a reason to stop).
@@ -119,6 +142,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
 
   const ready = {
     address,
+    ...(adminAddress !== undefined ? { adminAddress } : {}),
     routes: options.routesFile,
     integrations: loaded.config.integrations.map((i) => i.name)
   }
@@ -126,7 +150,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     logger.info(ready, 'gerbang is ready')
   } else {
     logger.info({ ...ready, worker: options.worker.id }, 'worker ready')
-    options.worker.onReady(address)
+    options.worker.onReady(address, adminAddress)
   }
   return app
 }

@@ -7,7 +7,8 @@ import { createLogger } from './logging.js'
 // `gerbang start --workers N|auto`: a node:cluster primary that forks N
 // workers, each running startGateway exactly as a single process does, all
 // sharing the listening port (the primary accepts connections and hands them
-// round-robin to the workers, Node's default on Linux). The primary serves no
+// round-robin to the workers, Node's default on Linux), and the admin port
+// too when GERBANG_ADMIN_PORT is set. The primary serves no
 // requests: it checks the routes file once, says "gerbang is ready" once every
 // worker listens, restarts a worker that dies, gives up on a crash loop, and
 // on SIGTERM/SIGINT lets every worker drain and waits for them.
@@ -23,7 +24,7 @@ const RESTART_DELAY_MAX_MS = 2000
 const SHUTDOWN_MARGIN_MS = 5000
 
 // The IPC messages between primary and workers.
-interface ReadyMessage { gerbang: 'ready', address: string }
+interface ReadyMessage { gerbang: 'ready', address: string, adminAddress?: string }
 const SHUTDOWN = { gerbang: 'shutdown' } as const
 
 function isMessage<T extends { gerbang: string }> (message: unknown, kind: T['gerbang']): message is T {
@@ -64,14 +65,14 @@ export async function runWorker (env: GatewayEnv): Promise<void> {
       ...env,
       worker: {
         id: cluster.worker?.id ?? 0,
-        onReady: (address) => {
+        onReady: (address, adminAddress) => {
           ready = true
           // close-with-grace now handles these signals; only note that one
           // came. (SIGHUP is not one: it reloads the routes.)
           for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2'] as const) {
             process.once(signal, () => { signalled = true })
           }
-          process.send?.({ gerbang: 'ready', address } satisfies ReadyMessage)
+          process.send?.({ gerbang: 'ready', address, ...(adminAddress !== undefined ? { adminAddress } : {}) } satisfies ReadyMessage)
         }
       }
     })
@@ -117,13 +118,13 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
     const worker = cluster.fork()
     workers.set(worker.id, { worker, ready: false })
     worker.on('message', (message: unknown) => {
-      if (isMessage<ReadyMessage>(message, 'ready')) onReady(worker, message.address)
+      if (isMessage<ReadyMessage>(message, 'ready')) onReady(worker, message)
     })
     // IPC errors (a send racing the worker's death) surface as 'exit' anyway.
     worker.on('error', (err) => { logger.warn({ err, ...describe(worker) }, 'worker IPC error') })
   }
 
-  function onReady (worker: Worker, address: string): void {
+  function onReady (worker: Worker, { address, adminAddress }: ReadyMessage): void {
     const entry = workers.get(worker.id)
     if (entry === undefined) return
     entry.ready = true
@@ -135,6 +136,7 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
       allReady = true
       logger.info({
         address,
+        ...(adminAddress !== undefined ? { adminAddress } : {}),
         workers: count,
         pids: [...workers.values()].map((w) => w.worker.process.pid),
         routes: env.routesFile,

@@ -122,17 +122,19 @@ test('npm run demo: every printed curl command answers 200 with sample data, and
   const dashboard = json.filter(({ line }) => line.includes(`${base}/dashboard/`))
   for (const { line, body } of dashboard) assert.equal(body.type, 'success', line)
 
-  // The printed admin login opens /admin.
+  // The printed admin login opens /admin, on the admin UI's own port (GERBANG_ADMIN_PORT).
   const email = /email: +(\S+)/.exec(stdout)?.[1]
   const password = /kata sandi \(password\): +(\S+)/.exec(stdout)?.[1]
   assert.ok(email !== undefined && password !== undefined, `no admin login in the banner:\n${stdout}`)
-  assert.ok(stdout.includes(`Admin UI: ${base}/admin`))
-  const signIn = await fetch(`${base}/admin/api/session`, {
+  const adminBase = /Admin UI: (http:\/\/127\.0\.0\.1:[0-9]+)\/admin$/m.exec(stdout)?.[1]
+  assert.ok(adminBase !== undefined && adminBase !== base && !adminBase.endsWith(':0'), `the banner names the admin port:\n${stdout}`)
+  assert.equal((await fetch(`${base}/admin`)).status, 404, 'the admin UI is not on the gateway\'s port')
+  const signIn = await fetch(`${adminBase}/admin/api/session`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password })
   })
   assert.equal(signIn.status, 200, await signIn.clone().text())
   assert.equal((await signIn.json() as { user: { role: string } }).user.role, 'admin')
-  assert.equal((await fetch(`${base}/admin`)).status, 200)
+  assert.equal((await fetch(`${adminBase}/admin`)).status, 200)
 
   child.kill('SIGTERM')
   const [code, signal] = await exited

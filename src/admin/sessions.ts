@@ -8,8 +8,11 @@ import { permissionsOf } from './rbac.js'
 
 // Admin sessions. The cookie holds 32 random bytes; the store keeps only
 // their SHA-256 (a store dump cannot be replayed as cookies), the user's
-// email, and the session's CSRF token, which the UI reads from
-// GET /admin/api/session and sends back in x-csrf-token on every change.
+// email, and the session's CSRF token, which every admin API request but the
+// sign-in must carry in x-csrf-token, reads included. The UI gets the token
+// from the sign-in answer, or from the admin page itself when the browser
+// navigated to it (src/admin/ui-pages.ts): never from an answer a script on
+// another page of the same origin could fetch and read.
 
 export const SESSION_COOKIE = 'gerbang_session'
 /** A session ends after this long without a request... */
@@ -149,4 +152,24 @@ export function isCrossSite (request: FastifyRequest): boolean {
   } catch {
     return true
   }
+}
+
+/**
+ * Fetch metadata (Sec-Fetch-Site, set by the browser, never by a script) says
+ * the request comes from another site's page, and it is not a top-level
+ * navigation (a link or a bookmark, which may land on /admin from anywhere).
+ * Browsers count other ports of the same host as the same site, so this is
+ * what keeps a proxied page on the gateway's main port from using the admin
+ * port's cookie. Requests without fetch metadata (older browsers, API
+ * clients) are not refused here; the Origin check and the CSRF token apply.
+ */
+export function fromAnotherSite (request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site']
+  if (site !== 'cross-site' && site !== 'same-site') return false
+  return !(isTopLevelNavigation(request) && (request.method === 'GET' || request.method === 'HEAD'))
+}
+
+/** The browser is loading this as the document of a tab or window (not a frame, not a fetch()). */
+export function isTopLevelNavigation (request: FastifyRequest): boolean {
+  return request.headers['sec-fetch-mode'] === 'navigate' && request.headers['sec-fetch-dest'] === 'document'
 }

@@ -5,6 +5,14 @@ import type { PressureOptions } from '../ops/pressure.js'
 export interface GatewayEnv {
   port: number
   host: string
+  /**
+   * GERBANG_ADMIN_PORT: /admin and /admin/api are served on this port only
+   * (and not on PORT), so no proxied page shares the admin UI's origin.
+   * Unset: /admin shares PORT.
+   */
+  adminPort: number | undefined
+  /** GERBANG_ADMIN_HOST: the admin listener's address; default HOST. */
+  adminHost: string
   routesFile: string
   logLevel: string
   /** How long SIGTERM waits for in-flight requests before giving up. */
@@ -33,6 +41,15 @@ function pressureFromEnv (env: NodeJS.ProcessEnv): PressureOptions {
   }
 }
 
+/** GERBANG_ADMIN_PORT: unset or empty, none; 0 picks a free port (tests). */
+function adminPortFrom (value: string | undefined, port: number): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const n = Number(value)
+  if (!/^[0-9]+$/.test(value) || n > 65535) throw new Error(`GERBANG_ADMIN_PORT must be a port number, not '${value}'`)
+  if (n !== 0 && n === port) throw new Error(`GERBANG_ADMIN_PORT must differ from PORT (both are ${port}): the admin UI needs a port of its own`)
+  return n
+}
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
 export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
@@ -48,9 +65,13 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken)) {
     throw new Error('GERBANG_METRICS_TOKEN must be at least 16 characters, printable ASCII without spaces')
   }
+  const host = env.HOST ?? '0.0.0.0'
+  const adminPort = adminPortFrom(env.GERBANG_ADMIN_PORT, port)
   return {
     port,
-    host: env.HOST ?? '0.0.0.0',
+    host,
+    adminPort,
+    adminHost: env.GERBANG_ADMIN_HOST === undefined || env.GERBANG_ADMIN_HOST === '' ? host : env.GERBANG_ADMIN_HOST,
     routesFile: env.GERBANG_ROUTES ?? './routes.yaml',
     logLevel,
     shutdownTimeoutMs,

@@ -36,7 +36,9 @@ export class DocsHolder {
 const ADMIN_TAG = {
   name: 'Admin API',
   description: 'API JSON di balik UI admin /admin (the JSON API behind the admin UI). Masuk dengan POST /admin/api/session; ' +
-    'browser lalu mengirim cookie sesi, dan setiap POST, PUT, PATCH dan DELETE harus membawa header x-csrf-token dari jawaban itu.'
+    'browser lalu mengirim cookie sesi, dan setiap permintaan lain, baca maupun ubah, harus membawa header x-csrf-token dari jawaban itu ' +
+    '(the session cookie, and on every other request, reads included, the x-csrf-token from that answer). ' +
+    'Dengan GERBANG_ADMIN_PORT, /admin hanya dilayani di port itu (with GERBANG_ADMIN_PORT, /admin is served on that port only).'
 }
 
 function withAdminSection (integrations: OpenApiDocument,

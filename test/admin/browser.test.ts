@@ -328,15 +328,19 @@ test('the admin UI in chromium: login, clients and keys, search, revoke, dashboa
     assert.equal(await page.getByTestId('client-revoke').count(), 0)
     assert.equal(await page.getByTestId('client-rotate').count(), 0)
 
-    const answer = await page.evaluate(async () => {
-      const session = await (await fetch('/admin/api/session')).json() as { csrfToken: string }
+    // The viewer's own token, from the page as the browser loads it.
+    await page.reload()
+    await eventually('the viewer\'s name after the reload', async () => (await page.getByTestId('admin-name').innerText()) === 'Pak Viewer')
+    const token = await page.locator('meta[name="gerbang-csrf"]').getAttribute('content') ?? ''
+    assert.notEqual(token, '')
+    const answer = await page.evaluate(async (token) => {
       const res = await fetch('/admin/api/clients', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+        headers: { 'content-type': 'application/json', 'x-csrf-token': token },
         body: JSON.stringify({ name: 'Tidak Boleh', integrations: '*' })
       })
       return { status: res.status, body: await res.json() as { code?: string } }
-    })
+    }, token)
     assert.equal(answer.status, 403)
     assert.equal(answer.body.code, 'PERMISSION_DENIED')
     const all = await (await seeder.call('GET', '/clients?search=boleh')).json() as { items: unknown[], total: number }

@@ -27,6 +27,16 @@ declare module 'fastify' {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+// Answers are data for the admin UI's fetch(): never cached, never a document
+// another page could frame, open or sniff (a sandboxed one if opened at all).
+const API_HEADERS = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'; sandbox",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin'
+}
 
 /** The signed-in admin of a route whose access is not `public`. */
 export function adminOf (request: FastifyRequest): AdminContext {
@@ -36,8 +46,8 @@ export function adminOf (request: FastifyRequest): AdminContext {
 
 /**
  * /admin/api/*: the JSON API the admin UI is built on. Every route checks,
- * before its handler runs: the session, the CSRF token on changes, and the
- * route's permission.
+ * before its handler runs: the session, the CSRF token (on every request,
+ * reads too), and the route's permission.
  */
 export async function adminApiPlugin (app: FastifyInstance, deps: AdminDeps): Promise<void> {
   app.decorateRequest('admin', null)
@@ -49,7 +59,7 @@ export async function adminApiPlugin (app: FastifyInstance, deps: AdminDeps): Pr
   })
 
   app.addHook('onRequest', async (_request, reply) => {
-    reply.header('cache-control', 'no-store')
+    reply.headers(API_HEADERS)
   })
 
   app.addHook('preHandler', async (request) => {
@@ -76,8 +86,11 @@ async function guard (request: FastifyRequest, sessions: SessionManager): Promis
   if (access === 'public') return
   const admin = await sessions.resolve(request.headers.cookie)
   if (admin === undefined) throw new GerbangError('SESSION_REQUIRED', 'sign in first: the session is missing or has ended')
-  if (changes && !hasCsrfToken(request, admin.session)) {
-    throw new GerbangError('CSRF_INVALID', 'the x-csrf-token header is missing or wrong; read it from GET /admin/api/session')
+  // Reads too: where the admin UI shares its origin with proxied pages, a
+  // script on any of them sends this session cookie along with its fetch()
+  // and could otherwise read everything the admin may see.
+  if (!hasCsrfToken(request, admin.session)) {
+    throw new GerbangError('CSRF_INVALID', 'the x-csrf-token header is missing or wrong; the token comes with the sign-in answer (POST /admin/api/session)')
   }
   if (access !== 'session' && access !== undefined && !admin.permissions.has(access)) {
     throw new GerbangError('PERMISSION_DENIED', `this needs the ${access} permission, which the role ${admin.user.role} does not have`)

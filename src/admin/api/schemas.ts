@@ -33,7 +33,7 @@ export const PublicUser = Type.Object({
 export const SessionInfo = Type.Object({
   user: PublicUser,
   permissions: Type.Array(Type.String()),
-  csrfToken: Type.String({ description: 'send it back in x-csrf-token on every POST, PUT, PATCH and DELETE' })
+  csrfToken: Type.String({ description: 'send it back in x-csrf-token on every other admin API request, reads included' })
 })
 
 export const LoginBody = Type.Object({

@@ -35,7 +35,7 @@ export async function sessionRoutes (app: FastifyInstance, { sessions, store }: 
 
   app.get('/session', {
     config: { access: 'session' },
-    schema: { summary: 'The signed-in admin, their permissions and the CSRF token', response: answers(200, SessionInfo) }
+    schema: { summary: 'The signed-in admin and their permissions (this request, too, needs the x-csrf-token)', response: answers(200, SessionInfo) }
   }, async (request) => sessionInfo(adminOf(request)))
 
   app.delete('/session', {

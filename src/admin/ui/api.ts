@@ -1,5 +1,8 @@
 // fetch() for the admin JSON API: JSON in and out, the CSRF header on every
-// state-changing request, problem+json turned into ApiError.
+// request, problem+json turned into ApiError. The token comes with the
+// sign-in answer, or in the page itself (a meta element the server adds when
+// the browser navigated to the page while signed in); GET /admin/api/session
+// needs it too, so it is never read from there.
 import { t } from './i18n.js'
 
 const BASE = '/admin/api'
@@ -32,8 +35,32 @@ export class ApiError extends Error {
   }
 }
 
-let csrfToken = ''
+/** The token the page was served with (src/admin/ui-pages.ts), or ''. */
+function pageToken (): string {
+  return document.querySelector<HTMLMetaElement>('meta[name="gerbang-csrf"]')?.content ?? ''
+}
+
+let csrfToken = pageToken()
 let sessionLost: (() => void) | undefined
+
+const RELOADED_AT = 'gerbang-token-reload'
+
+/**
+ * The session cookie no longer matches this page's token (another tab signed
+ * in again): reloading the page brings the current session's token. At most
+ * once a minute, so a browser that never gets one ends on the login page.
+ */
+function reloadForToken (): boolean {
+  try {
+    const last = Number(sessionStorage.getItem(RELOADED_AT) ?? '0')
+    if (Date.now() - last < 60_000) return false
+    sessionStorage.setItem(RELOADED_AT, String(Date.now()))
+  } catch {
+    return false
+  }
+  location.reload()
+  return true
+}
 
 export function setCsrfToken (token: string): void {
   csrfToken = token
@@ -49,8 +76,6 @@ export interface RequestOptions {
   signal?: AbortSignal
   /** False: a 401 SESSION_REQUIRED only throws, without leaving the page (the session probe). */
   redirect?: boolean
-  /** Set on the one retry after a 403 CSRF_INVALID. */
-  retried?: boolean
 }
 
 function retryAfterSeconds (header: string | null): number | undefined {
@@ -67,7 +92,7 @@ export function isAbort (err: unknown): boolean {
 
 export async function request<T> (method: string, path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json, application/problem+json' }
-  if (method !== 'GET' && csrfToken !== '') headers['x-csrf-token'] = csrfToken
+  if (csrfToken !== '') headers['x-csrf-token'] = csrfToken
   let body: string | undefined
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json'
@@ -99,12 +124,14 @@ export async function request<T> (method: string, path: string, options: Request
     const err = new ApiError(res.status, code, message, problem.requestId ?? res.headers.get('x-request-id') ?? undefined,
       retryAfterSeconds(res.headers.get('retry-after')))
     if (res.status === 401 && code === 'SESSION_REQUIRED' && options.redirect !== false) sessionLost?.()
-    // The session was renewed elsewhere (another tab signed in again): fetch its token, try once more.
-    if (res.status === 403 && code === 'CSRF_INVALID' && options.retried !== true && method !== 'GET') {
-      const session = await request<{ csrfToken?: string }>('GET', '/session', { signal: options.signal })
-      if (typeof session?.csrfToken === 'string' && session.csrfToken !== csrfToken) {
-        csrfToken = session.csrfToken
-        return await request<T>(method, path, { ...options, retried: true })
+    if (res.status === 403 && code === 'CSRF_INVALID') {
+      if (options.redirect !== false) {
+        // The page is going away: no error message for a moment before it does.
+        if (reloadForToken()) return await new Promise<never>(() => {})
+        sessionLost?.()
+      } else if (method === 'GET') {
+        // The session probe, on a page served without a token: sign in again.
+        sessionLost?.()
       }
     }
     throw err

@@ -1,0 +1,108 @@
+import type { RequestListener, Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { GerbangError } from '../errors.js'
+import { pathOnly, sendProblem } from '../http/problem.js'
+
+// GERBANG_ADMIN_PORT: the admin UI and its API on a listener of their own, so
+// that no proxied page shares their origin (CONTRACT.md section 15; the README's
+// "Security model" says why). One Fastify app serves both listeners: the
+// second is another Node server (built like the first, with its Host checks
+// and timeouts) handing its requests to the same app, so the admin shares the
+// store, sessions, metrics and error handling with no second copy of any of
+// them. Which listener accepted a connection decides what it may reach: a
+// root onRequest hook answers 404, as for any unknown path, when an admin
+// route is asked for on the main port or any other route on the admin port.
+// In a `--workers` cluster every worker listens on both ports, each shared.
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on every route of the admin plugin (src/admin/index.ts): with an admin listener, served only there. */
+    adminRoute?: boolean
+  }
+  interface FastifyInstance {
+    /** The admin UI's own listener (GERBANG_ADMIN_PORT); null when /admin shares the gateway's port. */
+    adminListener: AdminListener | null
+  }
+}
+
+export interface AdminListener {
+  /** Starts listening; resolves with the address as http://host:port. */
+  listen: (port: number, host: string) => Promise<string>
+  readonly server: Server
+}
+
+function addressOf (server: Server): string {
+  const { address, port, family } = server.address() as AddressInfo
+  return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
+}
+
+/**
+ * Gives `app` a second listener for /admin (not yet listening: call
+ * `app.adminListener.listen`). Call it in buildApp before any plugin is
+ * registered (its hook must reach every route) and after the root onClose
+ * hook that closes the store (onClose hooks run last-added first, so the
+ * admin listener drains before the store goes).
+ */
+export function separateAdminListener (app: FastifyInstance, createServer: (handler: RequestListener) => Server): void {
+  const server = createServer((req, res) => { app.routing(req, res) })
+  const accepted = new WeakSet<Socket>()
+  server.on('connection', (socket: Socket) => { accepted.add(socket) })
+  let closing = false
+  let closed: Promise<void> = Promise.resolve()
+
+  app.decorate('adminListener', {
+    server,
+    listen: async (port: number, host: string): Promise<string> => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen({ port, host }, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      return addressOf(server)
+    }
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    const onAdminListener = accepted.has(request.raw.socket)
+    // While stopping, each admin answer ends its connection, as the main port's do.
+    if (onAdminListener && closing) reply.header('connection', 'close')
+    if (onAdminListener === (request.routeOptions.config.adminRoute === true)) return
+    const path = pathOnly(request.raw.url ?? '/')
+    sendProblem(request, reply, new GerbangError('ROUTE_NOT_FOUND', onAdminListener
+      ? `the admin port serves only the admin UI (/admin), not ${path}`
+      : `no integration serves ${path}`))
+    return reply
+  })
+
+  app.addHook('preClose', async () => {
+    closing = true
+    if (!server.listening) return
+    closed = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+    server.closeIdleConnections()
+  })
+  app.addHook('onClose', async () => { await closed })
+}
+
+/**
+ * For a gateway built without GERBANG_ADMIN_PORT: /admin shares the port, and
+ * so the origin, with every proxied page. A script on one of them could
+ * install a service worker whose scope covers /admin and serve the admin
+ * page its own code. A worker's scope is at most its script's directory (the
+ * proxy drops an upstream's Service-Worker-Allowed), so worker scripts at
+ * the root (`/layanan`, `/sw.js`) or under /admin are refused. Call it where
+ * separateAdminListener would be.
+ */
+export function sharedAdminListener (app: FastifyInstance): void {
+  app.decorate('adminListener', null)
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers['service-worker'] !== 'script') return
+    const path = pathOnly(request.raw.url ?? '/')
+    if (path.lastIndexOf('/') > 0 && path !== '/admin' && !path.startsWith('/admin/')) return
+    sendProblem(request, reply, new GerbangError('BAD_REQUEST', 'a service worker here could control the admin UI, which shares this port; ' +
+      'worker scripts must sit below an integration\'s prefix (or set GERBANG_ADMIN_PORT)'))
+    return reply
+  })
+}
