@@ -93,7 +93,8 @@ function banner (app: FastifyInstance, base: string, adminBase: string, key: str
 
 async function main (): Promise<void> {
   // The gateway's own reading of PORT, HOST and LOG_LEVEL, with its checks and defaults.
-  const settings = readEnv(process.env)
+  // The demo prints an admin password: it listens on loopback unless HOST says otherwise.
+  const settings = readEnv({ ...process.env, HOST: process.env.HOST ?? '127.0.0.1' })
   // The admin UI on its own port, as the README recommends: GERBANG_ADMIN_PORT,
   // else the port after PORT (8081 beside 8080), or a free one when PORT is 0.
   const adminPort = settings.adminPort ?? (settings.port === 0 || settings.port === 65535 ? 0 : settings.port + 1)

@@ -203,7 +203,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   if (options.adminListener === true) separateAdminListener(app, (handler) => gatewayServer(handler, options.headersTimeoutMs))
   else sharedAdminListener(app)
   // Bodies for /oauth2 and /admin must arrive within 10 s; proxied ones stream untimed.
-  app.addHook('preParsing', ownBodyDeadline())
+  ownBodyDeadline(app)
 
   await app.register(pressurePlugin, options.pressure ?? {})
   await app.register(healthPlugin, { holder, store })

@@ -18,6 +18,8 @@ export interface StartOptions {
   adminPort?: number | undefined
   /** The admin listener's address; default `host`. */
   adminHost?: string
+  /** GERBANG_TRUST_PROXY, already checked by readEnv. */
+  trustProxy?: string | undefined
   logLevel: string
   shutdownTimeoutMs: number
   env?: NodeJS.ProcessEnv
@@ -85,6 +87,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
       hasher,
       metricsToken: options.metricsToken,
       adminListener: options.adminPort !== undefined,
+      trustProxy: options.trustProxy,
       ...(options.pressure !== undefined ? { pressure: options.pressure } : {})
     })
   } catch (err) {

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import type { GatewayEnv } from './config/env.js'
 import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
 import { createLogger } from './logging.js'
+import { serveClusterMetrics } from './ops/cluster-metrics.js'
 
 // `gerbang start --workers N|auto`: a node:cluster primary that forks N
 // workers, each running startGateway exactly as a single process does, all
@@ -103,6 +104,8 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
   }
   // Workers run this same command line with the same node flags, env and stdio.
   cluster.setupPrimary({ execArgv: process.execArgv, silent: false })
+  // A scrape of any worker reports the sum over all of them.
+  serveClusterMetrics()
 
   const workers = new Map<number, { worker: Worker, ready: boolean }>()
   const deaths: number[] = []

@@ -1,6 +1,6 @@
 import type { RequestListener, Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import { GerbangError } from '../errors.js'
 import { pathOnly, sendProblem } from '../http/problem.js'
 
@@ -11,8 +11,8 @@ import { pathOnly, sendProblem } from '../http/problem.js'
 // and timeouts) handing its requests to the same app, so the admin shares the
 // store, sessions, metrics and error handling with no second copy of any of
 // them. Which listener accepted a connection decides what it may reach: a
-// root onRequest hook answers 404, as for any unknown path, when an admin
-// route is asked for on the main port or any other route on the admin port.
+// route-level onRequest hook answers 404, as for any unknown path, when an
+// admin route is asked for on the main port or any other route on the admin port.
 // In a `--workers` cluster every worker listens on both ports, each shared.
 
 declare module 'fastify' {
@@ -65,17 +65,28 @@ export function separateAdminListener (app: FastifyInstance, createServer: (hand
     }
   })
 
-  app.addHook('onRequest', async (request, reply) => {
-    const onAdminListener = accepted.has(request.raw.socket)
-    // While stopping, each admin answer ends its connection, as the main port's do.
-    if (onAdminListener && closing) reply.header('connection', 'close')
-    if (onAdminListener === (request.routeOptions.config.adminRoute === true)) return
-    const path = pathOnly(request.raw.url ?? '/')
-    sendProblem(request, reply, new GerbangError('ROUTE_NOT_FOUND', onAdminListener
-      ? `the admin port serves only the admin UI (/admin), not ${path}`
-      : `no integration serves ${path}`))
-    return reply
-  })
+  // Per route, and synchronous: the check is one WeakSet lookup, and no
+  // route runs a hook it does not need.
+  const adminOnly: onRequestHookHandler = function (request, reply, done) {
+    if (accepted.has(request.raw.socket)) {
+      // While stopping, each admin answer ends its connection, as the main port's do.
+      if (closing) reply.header('connection', 'close')
+      done()
+      return
+    }
+    sendProblem(request, reply, new GerbangError('ROUTE_NOT_FOUND', `no integration serves ${pathOnly(request.raw.url ?? '/')}`))
+  }
+  const mainOnly: onRequestHookHandler = function (request, reply, done) {
+    if (!accepted.has(request.raw.socket)) {
+      done()
+      return
+    }
+    sendProblem(request, reply, new GerbangError('ROUTE_NOT_FOUND',
+      `the admin port serves only the admin UI (/admin), not ${pathOnly(request.raw.url ?? '/')}`))
+  }
+  // By the route's pattern, prefix included: the admin plugin's own marker
+  // (config.adminRoute) is set by a hook that runs after this one.
+  app.addHook('onRoute', (route) => { addOnRequest(route, route.url === '/admin' || route.url.startsWith('/admin/') ? adminOnly : mainOnly) })
 
   app.addHook('preClose', async () => {
     closing = true
@@ -97,12 +108,24 @@ export function separateAdminListener (app: FastifyInstance, createServer: (hand
  */
 export function sharedAdminListener (app: FastifyInstance): void {
   app.decorate('adminListener', null)
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.headers['service-worker'] !== 'script') return
+  const noRootWorkers: onRequestHookHandler = function (request, reply, done) {
+    if (request.headers['service-worker'] !== 'script') {
+      done()
+      return
+    }
     const path = pathOnly(request.raw.url ?? '/')
-    if (path.lastIndexOf('/') > 0 && path !== '/admin' && !path.startsWith('/admin/')) return
+    if (path.lastIndexOf('/') > 0 && path !== '/admin' && !path.startsWith('/admin/')) {
+      done()
+      return
+    }
     sendProblem(request, reply, new GerbangError('BAD_REQUEST', 'a service worker here could control the admin UI, which shares this port; ' +
       'worker scripts must sit below an integration\'s prefix (or set GERBANG_ADMIN_PORT)'))
-    return reply
-  })
+  }
+  app.addHook('onRoute', (route) => { addOnRequest(route, noRootWorkers) })
+}
+
+/** Adds a route-level onRequest hook, after the route's own. */
+function addOnRequest (route: RouteOptions, hook: onRequestHookHandler): void {
+  const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+  route.onRequest = [...existing, hook]
 }

@@ -59,7 +59,8 @@ export function sessionCookie (value: string, secure: boolean, maxAgeMs: number)
 }
 
 export function isHttps (request: FastifyRequest): boolean {
-  return request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https'
+  // request.protocol believes X-Forwarded-Proto from a trusted proxy only (GERBANG_TRUST_PROXY).
+  return request.protocol === 'https'
 }
 
 export class SessionManager {

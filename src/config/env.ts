@@ -1,6 +1,7 @@
 // The environment, read and checked once at start (CONTRACT.md section 2).
 
 import type { PressureOptions } from '../ops/pressure.js'
+import { compileTrustProxy } from '../http/client-address.js'
 
 export interface GatewayEnv {
   port: number
@@ -13,6 +14,8 @@ export interface GatewayEnv {
   adminPort: number | undefined
   /** GERBANG_ADMIN_HOST: the admin listener's address; default HOST. */
   adminHost: string
+  /** GERBANG_TRUST_PROXY: CIDRs of the proxies whose X-Forwarded-For/-Proto are believed; undefined: nobody's. */
+  trustProxy: string | undefined
   routesFile: string
   logLevel: string
   /** How long SIGTERM waits for in-flight requests before giving up. */
@@ -66,12 +69,15 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
     throw new Error('GERBANG_METRICS_TOKEN must be at least 16 characters, printable ASCII without spaces')
   }
   const host = env.HOST ?? '0.0.0.0'
+  const trustProxy = env.GERBANG_TRUST_PROXY === '' ? undefined : env.GERBANG_TRUST_PROXY
+  compileTrustProxy(trustProxy) // throws, naming the entry that is not a CIDR
   const adminPort = adminPortFrom(env.GERBANG_ADMIN_PORT, port)
   return {
     port,
     host,
     adminPort,
     adminHost: env.GERBANG_ADMIN_HOST === undefined || env.GERBANG_ADMIN_HOST === '' ? host : env.GERBANG_ADMIN_HOST,
+    trustProxy,
     routesFile: env.GERBANG_ROUTES ?? './routes.yaml',
     logLevel,
     shutdownTimeoutMs,

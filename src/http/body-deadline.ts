@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import { GerbangError } from '../errors.js'
 
 // CONTRACT.md section 15: the body of a request to Gerbang's own endpoints
@@ -28,11 +28,23 @@ function declaresBody (headers: IncomingHttpHeaders): boolean {
   return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
-/** The preParsing hook (registered at the root, so the oauth2 and admin contexts inherit it). */
-export function ownBodyDeadline (timeoutMs = OWN_BODY_TIMEOUT_MS) {
+/**
+ * Gives Gerbang's own routes (registered after this call) the deadline, as a
+ * route-level preParsing hook: the proxy's routes run no hook for it at all.
+ */
+export function ownBodyDeadline (app: FastifyInstance, timeoutMs = OWN_BODY_TIMEOUT_MS): void {
+  const hook = bodyDeadline(timeoutMs)
+  app.addHook('onRoute', (route) => {
+    if (!isOwnRoute(route.url)) return
+    const existing = route.preParsing === undefined ? [] : Array.isArray(route.preParsing) ? route.preParsing : [route.preParsing]
+    route.preParsing = [...existing, hook]
+  })
+}
+
+function bodyDeadline (timeoutMs: number) {
   return async function bodyDeadline (request: FastifyRequest, reply: FastifyReply, payload: RequestPayload): Promise<RequestPayload> {
     const raw = request.raw
-    if (!isOwnRoute(request.routeOptions.url) || raw.complete || !declaresBody(raw.headers)) return payload
+    if (raw.complete || !declaresBody(raw.headers)) return payload
 
     // Fastify reads no body for these: once answered, a body still dribbling in only holds the socket.
     if (BODYLESS.has(raw.method ?? '')) {

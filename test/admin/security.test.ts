@@ -34,7 +34,8 @@ test('a change without the session\'s CSRF token is refused and changes nothing'
 })
 
 test('the session cookie is httpOnly, SameSite=Strict, scoped to /admin, Secure behind HTTPS, and ends at logout', async (t) => {
-  const gw = await startAdminGateway(t)
+  // The test client stands in for a TLS-terminating load balancer on 127.0.0.1.
+  const gw = await startAdminGateway(t, { trustProxy: '127.0.0.1/32' })
   const res = await postLogin(gw.url, USERS.admin)
   assert.equal(res.status, 200)
   const cookie = res.headers.get('set-cookie') ?? ''
@@ -46,6 +47,11 @@ test('the session cookie is httpOnly, SameSite=Strict, scoped to /admin, Secure 
 
   const https = await postLogin(gw.url, USERS.viewer, PASSWORD, { 'x-forwarded-proto': 'https' })
   assert.match(https.headers.get('set-cookie') ?? '', /; Secure$/)
+  // Anyone else's word for it changes nothing.
+  const untrusted = await startAdminGateway(t)
+  const spoofed = await postLogin(untrusted.url, USERS.viewer, PASSWORD, { 'x-forwarded-proto': 'https' })
+  assert.equal(spoofed.status, 200)
+  assert.doesNotMatch(spoofed.headers.get('set-cookie') ?? '', /Secure/)
 
   const anonymous = await fetch(`${gw.url}/admin/api/clients`)
   assert.equal(anonymous.status, 401)

@@ -148,6 +148,26 @@ test('--workers 2: both workers serve, the primary says ready once with every pi
   for (const [pid, count] of perPid) assert.ok(count > 0, `worker ${String(pid)} served nothing`)
 })
 
+test('--workers 2: every scrape reports the whole instance, 200 requests spread over both workers', async (t) => {
+  const gw = await startCluster(t, routesFile, 2)
+  const result = await load(`${gw.url}/echo/counted`, 10, ({ issued }) => issued < 200).done
+  assert.deepEqual(result, { issued: 200, ok: 200, failed: 0, errors: [] })
+  const served = () => gw.logs.filter((l) => l.msg === 'request' && l.path === '/echo/counted')
+  await waitFor('200 access lines', () => served().length === 200)
+  assert.equal(new Set(served().map((l) => l.pid)).size, 2, 'both workers served')
+  const series = 'gerbang_requests_total{integration="echo",method="GET",status_class="2xx"}'
+  const scrapedBy = new Set<unknown>()
+  for (let i = 0; i < 6; i++) {
+    // A fresh connection each time, so the cluster hands scrapes to both workers.
+    const res = await fetch(`${gw.url}/metrics`, { headers: { connection: 'close' } })
+    assert.equal(res.status, 200)
+    const line = (await res.text()).split('\n').find((l) => l.startsWith(series + ' '))
+    assert.equal(line, `${series} 200`, `scrape ${i + 1}`)
+  }
+  for (const l of gw.logs) if (l.msg === 'request' && l.path === '/metrics') scrapedBy.add(l.pid)
+  assert.equal(scrapedBy.size, 2, 'the scrapes reached both workers')
+})
+
 test('a worker SIGKILLed under load: the others keep serving and the primary starts a new one', async (t) => {
   const gw = await startCluster(t, routesFile, 2)
   const [victim, survivor] = gw.workerPids as [number, number]
