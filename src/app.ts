@@ -14,6 +14,7 @@ import { healthPlugin } from './ops/health.js'
 import { GatewayMetrics, metricsPlugin } from './ops/metrics.js'
 import { pressurePlugin, type PressureOptions } from './ops/pressure.js'
 import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
+import { installTracing, type Tracing } from './ops/tracing.js'
 import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
 import { PluginInstances } from './upstream-plugins/chain.js'
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js'
@@ -57,6 +58,8 @@ export interface AppOptions {
   trustProxy?: string | undefined
   /** GERBANG_ADMIN_PORT is set: /admin is served only on `app.adminListener` (src/admin/listener.ts), not on the main port. */
   adminListener?: boolean
+  /** W3C trace context, and OTLP export when configured (src/ops/tracing.ts); default: trace context only. */
+  tracing?: Tracing
 }
 
 declare module 'fastify' {
@@ -153,6 +156,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     return diffIntegrations(old.config.integrations, routes.integrations)
   })
   decorateRequestFacts(app)
+  const tracing = installTracing(app, options.tracing)
 
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id)
@@ -211,7 +215,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
   await app.register(docsPlugin, { docs })
   await app.register(adminPlugin, { store, clients, holder, ownOrigin: options.adminListener === true })
-  await app.register(proxyPlugin, { holder, authenticator, limiter, trustProxy: trust })
+  await app.register(proxyPlugin, { holder, authenticator, limiter, trustProxy: trust, tracing })
   return app
 }
 

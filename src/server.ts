@@ -9,6 +9,7 @@ import { StoreUnavailableError, type Store } from './store/types.js'
 import { ensureFirstAdmin } from './admin/first-admin.js'
 import { RoutesWatcher } from './config/routes-watcher.js'
 import type { PressureOptions } from './ops/pressure.js'
+import { tracingFromEnv } from './ops/tracing.js'
 
 export interface StartOptions {
   routesFile: string
@@ -78,6 +79,8 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
       loaded.problems.map((p) => '  ' + formatProblem(options.routesFile, p)).join('\n'))
   }
   const { store, hasher } = storeFor(options, logger)
+  // W3C trace context always; OTLP export when the OTEL_* environment asks for it.
+  const tracing = await tracingFromEnv(env, logger)
   let app: FastifyInstance
   try {
     app = await buildApp({
@@ -88,6 +91,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
       metricsToken: options.metricsToken,
       adminListener: options.adminPort !== undefined,
       trustProxy: options.trustProxy,
+      tracing,
       ...(options.pressure !== undefined ? { pressure: options.pressure } : {})
     })
   } catch (err) {

@@ -9,7 +9,8 @@ import type { GatewayMetrics } from '../ops/metrics.js'
  * Fastify's per-request log lines replaced by one access line per request,
  * written when the response has finished: request id, integration, method,
  * path without query string or credentials, status, upstream status,
- * duration, body bytes sent, client address and user agent.
+ * duration, body bytes sent, client address and user agent, and the trace
+ * id of a proxied request. Recorded spans end here too.
  */
 export class AccessLog extends LogController {
   readonly #traffic: TrafficRecorder
@@ -30,8 +31,12 @@ export class AccessLog extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (request.integration !== null) this.#traffic.record(request.integration, request.clientId, reply.statusCode)
     this.#metrics.record(request, reply)
+    const traceparent = request.traceparent
+    if (request.traceSpan !== null) request.traceSpan.end(request, reply.statusCode, error)
     const line = {
       reqId: request.id,
+      // The trace this request is part of (src/ops/tracing.ts), for proxied requests.
+      traceId: traceparent === '' ? undefined : traceparent.slice(3, 35),
       integration: request.integration ?? undefined,
       client: request.clientId ?? undefined,
       method: request.raw.method,

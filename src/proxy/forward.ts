@@ -431,6 +431,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#state = State.Done
     this.#clearTimer()
     this.#request.clientClosed = true
+    // No access line follows (the response neither finished nor failed): the spans end here.
+    this.#request.traceSpan?.end(this.#request, 0, undefined)
     this.#abort?.(new ClientClosedError())
   }
 }
@@ -492,7 +494,10 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
   }
 
-  const headers = upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, principal)
+  // The gateway's span is the upstream's parent: with a recorded trace, the CLIENT span of this call.
+  const span = request.traceSpan
+  const traceparent = span === null ? request.traceparent : span.upstream(method, integration.origin, path)
+  const headers = upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, traceparent, principal)
   const options: Dispatcher.DispatchOptions = {
     method,
     path,

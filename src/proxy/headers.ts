@@ -13,9 +13,10 @@ const HOP_BY_HOP = new Set([
 // replace the client's), the client's credentials for the gateway, and the
 // headers upstream frameworks read as the client's address or the original
 // URL, which only a proxy may say (CONTRACT.md section 15). Every other
-// `x-forwarded-*` name is dropped by its prefix.
+// `x-forwarded-*` name is dropped by its prefix. The client's traceparent is
+// replaced by the gateway's own (src/ops/tracing.ts); its tracestate goes on.
 const NOT_FROM_CLIENT = new Set([
-  'host', 'expect', 'x-request-id', 'x-api-key', 'x-client-id', 'x-client-name',
+  'host', 'expect', 'x-request-id', 'x-api-key', 'x-client-id', 'x-client-name', 'traceparent',
   'forwarded', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-original-uri',
   'x-client-ip', 'true-client-ip', 'x-cluster-client-ip'
 ])
@@ -58,10 +59,11 @@ function connectionTokens (value: string, into: Set<string> | undefined): Set<st
  * added after, so nothing the client sends can remove or replace them.
  * `proto` is how the client reached the gateway (a trusted proxy's word
  * included); the client's X-Forwarded-For chain is kept only when the peer
- * is a trusted proxy (GERBANG_TRUST_PROXY).
+ * is a trusted proxy (GERBANG_TRUST_PROXY). `traceparent` is the gateway's
+ * (the trace continued or started, its span as the parent), '' for none.
  */
 export function upstreamRequestHeaders (req: IncomingMessage, requestId: string, proto: string, peerTrusted: boolean,
-  client?: { id: string, headerName: string }): string[] {
+  traceparent: string, client?: { id: string, headerName: string }): string[] {
   const raw = req.rawHeaders
   let out: string[] = []
   let named: Set<string> | undefined
@@ -92,6 +94,7 @@ export function upstreamRequestHeaders (req: IncomingMessage, requestId: string,
     'x-forwarded-host', host,
     'x-request-id', requestId
   )
+  if (traceparent !== '') out.push('traceparent', traceparent)
   if (client !== undefined) out.push('x-client-id', client.id, 'x-client-name', client.headerName)
   return out
 }

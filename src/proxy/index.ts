@@ -9,6 +9,7 @@ import { unsafePathReason } from './safe-path.js'
 import type { TrustProxy } from '../http/client-address.js'
 import { mayHoldCredential, stripCredentials } from '../http/url-credentials.js'
 import { DEFAULT_METHODS } from '../config/routes-schema.js'
+import type { Tracing } from '../ops/tracing.js'
 
 /**
  * The live routing table. Requests read `table` once when they start, so a
@@ -29,10 +30,12 @@ export interface ProxyOptions {
   limiter: RateLimiter
   /** GERBANG_TRUST_PROXY: whose X-Forwarded-For reaches the upstream. */
   trustProxy: TrustProxy
+  /** W3C trace context for every request routed to an integration; spans when exporting. */
+  tracing: Tracing
 }
 
 /** Every path not answered by the gateway itself is an integration's, or 404. */
-export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter, trustProxy }: ProxyOptions): Promise<void> {
+export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter, trustProxy, tracing }: ProxyOptions): Promise<void> {
   // The proxy never parses bodies: the raw request stream goes upstream as it arrives.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
@@ -52,6 +55,7 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     const { route, rest } = match
     const { integration } = route
     request.integration = integration.name
+    tracing.start(request, integration.prefix)
     const methods = integration.methods ?? DEFAULT_METHODS
     if (!methods.has(request.raw.method as string)) {
       sendProblem(request, reply, new GerbangError('METHOD_NOT_ALLOWED',
@@ -74,7 +78,10 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     if (outcome instanceof GerbangError) {
       sendProblem(request, reply, outcome)
     } else if (outcome instanceof Promise) {
+      // Not cached (or stale): the credential is looked up in the store.
+      const waitedFrom = request.traceSpan === null ? 0 : performance.now()
       outcome.then((settled) => {
+        request.traceSpan?.storeWait('gerbang.auth.cache_miss', waitedFrom)
         if (settled instanceof GerbangError) sendProblem(request, reply, settled)
         else limit(request, reply, route, rest, q, settled)
       }, (err: unknown) => {
@@ -97,7 +104,12 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     const partition = principal?.id ?? `ip:${request.ip}`
     const verdict = limiter.check(partition, route.integration.name, policies)
     if (verdict instanceof Promise) {
-      verdict.then((settled) => { decide(request, reply, route, rest, q, principal, settled) }, (err: unknown) => {
+      // No tokens held here: a lease is refilled from the store.
+      const waitedFrom = request.traceSpan === null ? 0 : performance.now()
+      verdict.then((settled) => {
+        request.traceSpan?.storeWait('gerbang.ratelimit.lease_refill', waitedFrom)
+        decide(request, reply, route, rest, q, principal, settled)
+      }, (err: unknown) => {
         request.log.error({ err }, 'rate limiting failed unexpectedly')
         sendProblem(request, reply, new GerbangError('INTERNAL_ERROR', 'an internal error occurred'))
       })
