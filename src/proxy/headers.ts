@@ -105,10 +105,17 @@ function setsAdminCookie (value: string): boolean {
   return eq !== -1 && value.slice(0, eq).trim().toLowerCase() === SESSION_COOKIE
 }
 
+// Never passed on from an upstream: the gateway's own, and what would let a
+// proxied page reach the admin UI on a shared origin: its own opener policy
+// (an admin window it opens would stay scriptable from it) and a service
+// worker scope wider than its script's directory.
+const NOT_FROM_UPSTREAM = new Set(['x-request-id', 'x-content-type-options', 'cross-origin-opener-policy', 'service-worker-allowed'])
+
 /**
  * The upstream's response headers as Node's flat [name, value, …] array for
  * writeHead: hop-by-hop headers and those its Connection names removed, the
- * admin session cookie never set or cleared by an upstream, then the
+ * admin session cookie never set or cleared by an upstream, no opener policy
+ * or service-worker scope from it (NOT_FROM_UPSTREAM), then the
  * gateway's own: x-request-id, and nosniff so an upstream's text is never
  * run as script on the gateway's origin.
  */
@@ -121,7 +128,7 @@ export function clientResponseHeaders (raw: Buffer[], requestId: string): string
       if (name === 'connection') named = connectionTokens((raw[i + 1] as Buffer).toString('latin1'), named)
       continue
     }
-    if (name === 'x-request-id' || name === 'x-content-type-options') continue
+    if (NOT_FROM_UPSTREAM.has(name)) continue
     const value = (raw[i + 1] as Buffer).toString('latin1')
     if (name === 'set-cookie' && setsAdminCookie(value)) continue
     out.push(name, value)

@@ -341,9 +341,7 @@ test('on the shared port a proxied page gets no usable CSRF token, and the admin
 // opener policy stays reachable from it: a vulnerable upstream that sends
 // COOP same-origin itself gets the admin page's DOM. The proxy must not pass
 // an upstream's Cross-Origin-Opener-Policy on (src/proxy/headers.ts).
-test('on the shared port, a proxied page served with COOP same-origin gets no token either (chromium)', {
-  todo: 'the proxy still passes an upstream\'s Cross-Origin-Opener-Policy on'
-}, async (t) => {
+test('on the shared port, a proxied page served with COOP same-origin gets no token either (chromium)', async (t) => {
   await sharedPortAttack(t, { 'cross-origin-opener-policy': 'same-origin' })
 })
 

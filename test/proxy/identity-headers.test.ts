@@ -155,6 +155,8 @@ test('an upstream cannot remove x-request-id, set the admin cookie, or have its 
       'lang=id; Path=/'
     ])
     res.setHeader('x-content-type-options', 'sniff-away')
+    res.setHeader('cross-origin-opener-policy', 'same-origin')
+    res.setHeader('service-worker-allowed', '/')
     res.setHeader('content-type', 'text/html')
     res.end('<p>hello</p>')
   })
@@ -165,5 +167,7 @@ test('an upstream cannot remove x-request-id, set the admin cookie, or have its 
   assert.equal(answer.headers['x-request-id'], 'req-abc-123')
   assert.equal(answer.headers['x-content-type-options'], 'nosniff')
   assert.deepEqual(answer.headers['set-cookie'], ['lang=id; Path=/'])
+  assert.equal(answer.headers['cross-origin-opener-policy'], undefined)
+  assert.equal(answer.headers['service-worker-allowed'], undefined)
   assert.equal(answer.body.toString(), '<p>hello</p>')
 })
