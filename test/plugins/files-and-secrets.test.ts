@@ -74,6 +74,39 @@ test('an operator\'s plugin from plugins/ beside routes.yaml, and one given by p
   assert.equal(seen.headers['x-tag'], 'from-a-path')
 })
 
+// Node 24 strips types: an operator's .ts plugin beside routes.yaml loads as
+// it is, with no build step (erasable syntax only: annotations, interfaces).
+const STAMP_TS = `
+interface Kit { Type: { Object: (shape: Record<string, unknown>) => unknown, String: () => unknown } }
+interface Headers { set: (name: string, value: string) => void }
+
+export default function ({ Type }: Kit) {
+  return {
+    name: 'stamp',
+    options: Type.Object({ unit: Type.String() }),
+    create: (options: { unit: string }) => ({
+      onRequest (request: { headers: Headers }): void { request.headers.set('x-unit', options.unit) }
+    })
+  }
+}
+`
+
+test('an operator\'s TypeScript plugin beside routes.yaml loads without a build', async (t) => {
+  const dir = await tempDir(t)
+  const echo = await startEchoOrigin()
+  t.after(echo.close)
+  await writeFile(join(dir, 'plugins', 'stamp.ts'), STAMP_TS)
+  const routes = join(dir, 'routes.yaml')
+  await writeFile(routes, ['defaults:', '  auth: none', 'integrations:', '  dinkes:', `    upstream: ${echo.url}`, '    plugins:',
+    '      - stamp: { unit: puskesmas }', ''].join('\n'))
+  const check = await runGerbang(['routes', 'check', routes])
+  assert.equal(check.code, 0, check.stdout + check.stderr)
+  const gw = await startGatewayProcess(t, routes)
+  const res = await fetch(`${gw.url}/dinkes/kamar`)
+  assert.equal(res.status, 200)
+  assert.equal((await res.json() as { headers: Record<string, string> }).headers['x-unit'], 'puskesmas')
+})
+
 test('gerbang routes check names the plugin and the option that is wrong, and never prints the value', async (t) => {
   const dir = await tempDir(t)
   await writeFile(join(dir, 'plugins', 'add-instansi.js'), ADD_INSTANSI)
