@@ -179,6 +179,8 @@ export interface RoutesExtras {
    * by first segment: one more integration costs `yankes` nothing).
    */
   checkPort?: number
+  /** A `cors:` mapping for `yankes` (flow style), e.g. `{ origins: ["https://a.example"] }`: bench/run.ts's gateway+cors. */
+  cors?: string
 }
 
 /**
@@ -198,6 +200,7 @@ export function writeRoutesFile (file: string, originPort: number, auth: 'none' 
     '  yankes:',
     `    upstream: http://127.0.0.1:${originPort}/api/v1`,
     ...pluginLines,
+    ...(extras.cors === undefined ? [] : [`    cors: ${extras.cors}`]),
     ...(extras.checkPort === undefined ? [] : ['  bench-check:', `    upstream: http://127.0.0.1:${extras.checkPort}`, ...pluginLines]),
     ''
   ].join('\n'))

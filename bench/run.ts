@@ -1,7 +1,8 @@
 // Gateway vs. bare proxy, in one run: the same origin, the same route, the
 // same load, each proxy in its own process; the gateway again with the
-// static-headers plugin on the integration; and with API keys checked against
-// Redis. See bench/README.md.
+// static-headers plugin on the integration; with `cors:` on it and every
+// request from a browser origin; and with API keys checked against Redis.
+// See bench/README.md.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
@@ -49,11 +50,32 @@ const KEEP_LOGS = process.env.BENCH_KEEP_LOGS === '1' || PROFILE
 // The keyed gateway's pepper: any 16+ bytes do, as long as the client is created with the same.
 const KEY_PEPPER = randomBytes(24).toString('base64url')
 
-const ALL_TARGETS = ['bare', 'gateway', 'gateway+headers', 'gateway+key'] as const
+const ALL_TARGETS = ['bare', 'gateway', 'gateway+headers', 'gateway+origin', 'gateway+cors', 'gateway+key'] as const
 type TargetName = typeof ALL_TARGETS[number]
-const LABEL: Record<TargetName, string> = { bare: 'bare proxy', gateway: 'gateway', 'gateway+headers': 'gateway+headers', 'gateway+key': 'gateway+key' }
+const LABEL: Record<TargetName, string> = {
+  bare: 'bare proxy',
+  gateway: 'gateway',
+  'gateway+headers': 'gateway+headers',
+  'gateway+origin': 'gateway+origin',
+  'gateway+cors': 'gateway+cors',
+  'gateway+key': 'gateway+key'
+}
 /** For file and directory names. */
-const SLUG: Record<TargetName, string> = { bare: 'bare', gateway: 'gateway', 'gateway+headers': 'gateway-headers', 'gateway+key': 'gateway-key' }
+const SLUG: Record<TargetName, string> = {
+  bare: 'bare',
+  gateway: 'gateway',
+  'gateway+headers': 'gateway-headers',
+  'gateway+origin': 'gateway-origin',
+  'gateway+cors': 'gateway-cors',
+  'gateway+key': 'gateway-key'
+}
+/**
+ * Each variant and the target it is measured against, run back to back:
+ * gateway+headers against gateway; gateway+cors against gateway+origin, the
+ * plain gateway under the very same load (every request with an Origin), so
+ * the difference is what `cors:` does and not what one more request header costs.
+ */
+const PAIRS: ReadonlyArray<readonly [variant: TargetName, base: TargetName]> = [['gateway+headers', 'gateway'], ['gateway+cors', 'gateway+origin']]
 
 /** BENCH_TARGETS=gateway,gateway+headers runs those only (in the usual order); unset or empty, all of them. */
 function selectTargets (text: string | undefined): readonly TargetName[] {
@@ -74,6 +96,18 @@ const HEADERS_SET: Readonly<Record<string, string>> = { 'x-instansi': 'dinkes-ba
 const HEADER_REMOVED = 'x-debug'
 /** The acceptance: gateway+headers may lose at most this share of gateway's req/s. */
 const HEADERS_COST_LIMIT_PCT = 5
+
+/**
+ * gateway+cors: `yankes` with the contract's own example of `cors:` (an exact
+ * origin and a subdomain pattern), otherwise the plain gateway's file, and
+ * every request of the load from the exact origin, as a browser app's: each
+ * is checked against the origins and its answer carries the CORS headers
+ * (issue 13, acceptance 5: at most 3 % of req/s). gateway+origin: the plain
+ * gateway under that same load (the Origin ignored, passed on).
+ */
+const CORS_ENTRY = '{ origins: ["https://dashboard.bantenprov.go.id", "https://*.bantenprov.go.id"] }'
+const CORS_ORIGIN = 'https://dashboard.bantenprov.go.id'
+const CORS_COST_LIMIT_PCT = 3
 
 interface AccessLogCheck {
   file: string
@@ -125,6 +159,8 @@ interface Fixture {
   routesHeaders: string
   /** gateway+key: `yankes` alone, auth at its default (API key). */
   routesApiKey: string
+  /** gateway+cors: the plain gateway's file with `cors:` on `yankes`. */
+  routesCors: string
   check: CheckUpstream
   dir: string
 }
@@ -197,6 +233,46 @@ async function checkUpstreamHeaders (port: number, check: CheckUpstream, withPlu
   }
 }
 
+/**
+ * Before gateway+cors's load: a preflight and a request from CORS_ORIGIN to
+ * `yankes` must come back as CONTRACT.md section 8 has it (204, and 200 with
+ * the origin allowed and the expose list), or the bench stops: cors
+ * misconfigured or not applied is never measured as free. Two requests, each
+ * with its access line. Before gateway+origin's (the control): one request
+ * from CORS_ORIGIN, answered 200 without any CORS header. Returns how many
+ * requests were sent.
+ */
+async function checkCors (port: number, what: string, withCors: boolean): Promise<number> {
+  const url = `http://127.0.0.1:${port}${PATH}`
+  const problems: string[] = []
+  if (!withCors) {
+    const answer = await fetch(url, { headers: { origin: CORS_ORIGIN } })
+    await answer.arrayBuffer()
+    if (answer.status !== 200) problems.push(`the request got ${answer.status}, not the origin's 200`)
+    if (answer.headers.get('access-control-allow-origin') !== null) problems.push('the answer carries Access-Control-Allow-Origin: the control has no cors')
+    if (problems.length > 0) throw new Error(`${what}: ${problems.join('; ')}`)
+    return 1
+  }
+  const preflight = await fetch(url, {
+    method: 'OPTIONS',
+    headers: { origin: CORS_ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-api-key' }
+  })
+  await preflight.arrayBuffer()
+  if (preflight.status !== 204) problems.push(`the preflight got ${preflight.status}, not 204`)
+  if (preflight.headers.get('access-control-allow-origin') !== CORS_ORIGIN) {
+    problems.push(`the preflight's Access-Control-Allow-Origin is ${JSON.stringify(preflight.headers.get('access-control-allow-origin'))}`)
+  }
+  const answer = await fetch(url, { headers: { origin: CORS_ORIGIN } })
+  await answer.arrayBuffer()
+  if (answer.status !== 200) problems.push(`the request got ${answer.status}, not the origin's 200`)
+  if (answer.headers.get('access-control-allow-origin') !== CORS_ORIGIN) {
+    problems.push(`the answer's Access-Control-Allow-Origin is ${JSON.stringify(answer.headers.get('access-control-allow-origin'))}`)
+  }
+  if (!(answer.headers.get('access-control-expose-headers') ?? '').includes('x-request-id')) problems.push('the answer exposes no x-request-id')
+  if (problems.length > 0) throw new Error(`${what}: cors (${CORS_ENTRY}) is not at work for ${CORS_ORIGIN}:\n  ${problems.join('\n  ')}`)
+  return 2
+}
+
 let workDir: string | undefined
 onExit(() => {
   if (workDir !== undefined && !KEEP_LOGS) rmSync(workDir, { recursive: true, force: true })
@@ -252,7 +328,9 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
   const logFile = join(fx.dir, `${SLUG[target]}-round${round}.log`)
   const profileDir = PROFILE ? join(fx.dir, `cpu-profile-${SLUG[target]}-round${round}`) : undefined
   const keyed = target === 'gateway+key'
-  const routesFile = keyed ? fx.routesApiKey : target === 'gateway+headers' ? fx.routesHeaders : fx.routesNone
+  const cors = target === 'gateway+cors'
+  const fromBrowser = cors || target === 'gateway+origin'
+  const routesFile = keyed ? fx.routesApiKey : target === 'gateway+headers' ? fx.routesHeaders : cors ? fx.routesCors : fx.routesNone
   const started = target === 'bare'
     ? { ...await startBare(fx.origin.port, profileDir), readyProbes: { sent: 0, answered: 0 } }
     : await startGateway({
@@ -265,7 +343,8 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
       extraNodeFlags: profileFlags(profileDir),
       waitForStore: keyed
     })
-  const headers = keyed ? { 'x-api-key': fx.apiKey } : undefined
+  // gateway+cors and gateway+origin: every request as from a browser app on an allowed origin.
+  const headers: Record<string, string> | undefined = keyed ? { 'x-api-key': fx.apiKey } : fromBrowser ? { origin: CORS_ORIGIN } : undefined
   const run = async (seconds: number): Promise<Awaited<ReturnType<typeof load>>> =>
     await load({ port: started.port, seconds, connections: CONNECTIONS, pipelining: PIPELINING, ...(headers !== undefined ? { headers } : {}) })
   /** The header check's request: it has an access line like any other. */
@@ -277,6 +356,7 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
       checkRequests = 1
       await checkUpstreamHeaders(started.port, fx.check, target === 'gateway+headers', `round ${round} ${LABEL[target]}`)
     }
+    if (fromBrowser) checkRequests = await checkCors(started.port, `round ${round} ${LABEL[target]}`, cors)
     const warm = await run(WARMUP_S)
     const rssBeforeMb = rssMb(started.pid)
     const targetCpu0 = cpuUs(started.pid)
@@ -365,19 +445,27 @@ function best (runs: RunRecord[], target: TargetName): RunRecord | undefined {
 }
 
 /**
- * The targets of one round, in order. gateway and gateway+headers, the pair
- * whose ratio has a limit, run back to back and swap places every other
- * round, gateway+headers first in odd rounds: the first of a pair, and the
- * first gateway of a bench most of all, often came out slower (see
- * bench/README.md), and in round 1 that should count against the plugin, not
- * for it.
+ * The targets of one round, in order. The two of a pair (PAIRS), whose ratio
+ * has a limit, run back to back and swap places every other round, the
+ * variant first in odd rounds: the first of a pair, and the first gateway of
+ * a bench most of all, often came out slower (see bench/README.md), and in
+ * round 1 that should count against the variant, not for it.
  */
 function roundOrder (round: number): TargetName[] {
-  const order = [...TARGETS]
-  const g = order.indexOf('gateway')
-  const h = order.indexOf('gateway+headers')
-  if (round % 2 === 1 && g !== -1 && h !== -1) [order[g], order[h]] = [order[h] as TargetName, order[g] as TargetName]
+  const order: TargetName[] = []
+  for (const target of TARGETS) {
+    if (order.includes(target)) continue
+    const pair = PAIRS.find(([v, b]) => (v === target || b === target) && TARGETS.includes(v) && TARGETS.includes(b))
+    if (pair === undefined) order.push(target)
+    else order.push(...(round % 2 === 1 ? pair : [pair[1], pair[0]]))
+  }
   return order
+}
+
+/** The target a variant is measured against: its pair's, or gateway when that did not run. */
+function baseOf (variant: TargetName): TargetName {
+  const base = PAIRS.find(([v]) => v === variant)?.[1] ?? 'gateway'
+  return TARGETS.includes(base) ? base : 'gateway'
 }
 
 interface Ratios {
@@ -410,9 +498,8 @@ function median (values: number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[mid] as number : Math.round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2 * 10) / 10
 }
 
-/** What the static-headers plugin costs: gateway+headers against gateway. */
-interface HeadersCost {
-  plugin: string
+/** What a variant of the gateway costs against its base: gateway+headers (the plugin), gateway+cors. */
+interface VariantCost {
   limitPct: number
   /** Throughput lost, best run against best run: (1 − req/s ratio) × 100. */
   reqPerSecPct: number
@@ -422,7 +509,7 @@ interface HeadersCost {
    * The same two figures within each round where both ran (back to back), and
    * their medians: how steady the verdict is. originCpuPerReqPct: the origin's
    * CPU per request, the same work for both, so a change there is the
-   * machine's speed changing between the two runs, not the plugin.
+   * machine's speed changing between the two runs, not the variant.
    */
   perRound: Array<{ round: number, reqPerSecPct: number | null, cpuPerReqPct: number | null, originCpuPerReqPct: number | null }>
   /**
@@ -435,12 +522,16 @@ interface HeadersCost {
   ok: boolean
 }
 
-function headersCost (runs: RunRecord[], gateway: RunRecord, headers: RunRecord): HeadersCost {
+type HeadersCost = VariantCost & { plugin: string }
+type CorsCost = VariantCost & { cors: string, origin: string, base: TargetName }
+
+function variantCost (runs: RunRecord[], gateway: RunRecord, headers: RunRecord, variant: TargetName, limitPct: number): VariantCost {
   const neg = (v: number | null): number | null => v === null ? null : -v
-  const perRound: HeadersCost['perRound'] = []
+  const perRound: VariantCost['perRound'] = []
+  const base = baseOf(variant)
   for (let round = 1; round <= ROUNDS; round++) {
-    const g = runs.find((r) => r.round === round && r.target === 'gateway')
-    const h = runs.find((r) => r.round === round && r.target === 'gateway+headers')
+    const g = runs.find((r) => r.round === round && r.target === base)
+    const h = runs.find((r) => r.round === round && r.target === variant)
     if (g === undefined || h === undefined) continue
     perRound.push({
       round,
@@ -452,15 +543,36 @@ function headersCost (runs: RunRecord[], gateway: RunRecord, headers: RunRecord)
   const present = (values: Array<number | null>): number[] => values.filter((v): v is number => v !== null)
   const reqPerSecPct = neg(pctChange(headers.reqPerSec, gateway.reqPerSec)) ?? Number.NaN
   return {
-    plugin: STATIC_HEADERS_PLUGIN,
-    limitPct: HEADERS_COST_LIMIT_PCT,
+    limitPct,
     reqPerSecPct,
     cpuPerReqPct: pctChange(headers.cpuUsPerReq.target, gateway.cpuUsPerReq.target),
     perRound,
     medianReqPerSecPct: median(present(perRound.map((r) => r.reqPerSecPct))),
     medianCpuPerReqPct: median(present(perRound.map((r) => r.cpuPerReqPct))),
-    ok: (median(present(perRound.map((r) => r.reqPerSecPct))) ?? reqPerSecPct) <= HEADERS_COST_LIMIT_PCT
+    ok: (median(present(perRound.map((r) => r.reqPerSecPct))) ?? reqPerSecPct) <= limitPct
   }
+}
+
+/** The lines of one variant's cost in the summary: best runs, each round, their median. */
+function costLines (title: string, variant: RunRecord, gateway: RunRecord, cost: VariantCost): string[] {
+  const out = [`${title} (change in req/s, + is faster; in cpu µs/req, + is more work):`,
+    `  best runs: req/s ${fmt(variant.reqPerSec)} vs ${fmt(gateway.reqPerSec)} → ${signedPct(-cost.reqPerSecPct)}; ` +
+    `cpu µs/req ${fmt(variant.cpuUsPerReq.target)} vs ${fmt(gateway.cpuUsPerReq.target)} → ${signedPct(cost.cpuPerReqPct)}`]
+  for (const r of cost.perRound) {
+    out.push(`  round ${r.round} (back to back): req/s ${signedPct(r.reqPerSecPct === null ? null : -r.reqPerSecPct)}, cpu µs/req ${signedPct(r.cpuPerReqPct)}` +
+      ` (origin µs/req ${signedPct(r.originCpuPerReqPct)}: same work, so the machine's speed)`)
+  }
+  if (cost.perRound.length > 1) {
+    out.push(`  median of the rounds: req/s ${signedPct(cost.medianReqPerSecPct === null ? null : -cost.medianReqPerSecPct)}, cpu µs/req ${signedPct(cost.medianCpuPerReqPct)}`)
+  }
+  return out
+}
+
+/** The verdict line of one variant's cost. */
+function verdictLine (what: string, cost: VariantCost): string {
+  const paired = cost.medianReqPerSecPct ?? cost.reqPerSecPct
+  return `${what} cost: ${paired.toFixed(1)}% median of ${cost.perRound.length} back-to-back rounds ` +
+    `(best runs: ${cost.reqPerSecPct.toFixed(1)}%; limit ${cost.limitPct}%) → ${cost.ok ? 'ok' : 'OVER THE LIMIT'}`
 }
 
 /** A signed per cent for the summary: +1.5%, -0.3%. */
@@ -474,7 +586,7 @@ async function main (): Promise<number> {
   workDir = mkdtempSync(join(tmpdir(), 'gerbang-bench-'))
   process.stdout.write(`bench: node ${process.version}, ${cpus().length} CPUs, ${CONNECTIONS} connections, ` +
     `pipelining ${PIPELINING}, ${WARMUP_S} s warm-up + ${DURATION_S} s per run, ${ROUNDS} rounds of ${TARGETS.join(', ')}` +
-    `${TARGETS.includes('gateway') && TARGETS.includes('gateway+headers') ? ' (gateway and gateway+headers swap places every other round)' : ''}, ` +
+    `${PAIRS.some(([v, b]) => TARGETS.includes(v) && TARGETS.includes(b)) ? ' (the two of each pair, gateway+headers and gateway, gateway+cors and gateway+origin, swap places every other round)' : ''}, ` +
     `GET ${PATH}, gateway LOG_LEVEL=${GATEWAY_LOG_LEVEL}` +
     `${PIN ? `, pinned: each target on CPU ${TARGET_CPU}, the rest on ${OTHER_CPUS}` : ''}\n` +
     `bench: work dir ${workDir}${KEEP_LOGS ? ' (kept)' : ' (removed at the end; BENCH_KEEP_LOGS=1 keeps it)'}\n`)
@@ -498,6 +610,7 @@ async function main (): Promise<number> {
       process.stdout.write(`bench: redis-server ${redis.version} on ${redis.url}, one client (integrations '*') for gateway+key\n`)
     }
     if (TARGETS.includes('gateway+headers')) process.stdout.write(`bench: gateway+headers: plugins: [${STATIC_HEADERS_PLUGIN}]\n`)
+    if (TARGETS.includes('gateway+cors')) process.stdout.write(`bench: gateway+cors: cors: ${CORS_ENTRY}; every request with Origin: ${CORS_ORIGIN}, as gateway+origin's (no cors)\n`)
     // A directory of their own: the gateway watches its routes file's
     // directory (hot reload), and with its log file in there every log write
     // would wake the watcher. In production routes and logs are apart too.
@@ -510,6 +623,7 @@ async function main (): Promise<number> {
       routesNone: writeRoutesFile(join(routesDir, 'routes.yaml'), origin.port, 'none', { checkPort: check.port }),
       routesHeaders: writeRoutesFile(join(routesDir, 'routes-headers.yaml'), origin.port, 'none', { checkPort: check.port, plugins: [STATIC_HEADERS_PLUGIN] }),
       routesApiKey: writeRoutesFile(join(routesDir, 'routes-apikey.yaml'), origin.port, 'apiKey'),
+      routesCors: writeRoutesFile(join(routesDir, 'routes-cors.yaml'), origin.port, 'none', { cors: CORS_ENTRY }),
       check,
       dir: workDir
     }
@@ -546,7 +660,16 @@ async function main (): Promise<number> {
   const withKey = ratios(keyed, bare)
   const keyVsPlain = ratios(keyed, gateway)
   const headersVsPlain = ratios(withHeaders, gateway)
-  const cost = gateway !== undefined && withHeaders !== undefined ? headersCost(runs, gateway, withHeaders) : undefined
+  const cost: HeadersCost | undefined = gateway !== undefined && withHeaders !== undefined
+    ? { plugin: STATIC_HEADERS_PLUGIN, ...variantCost(runs, gateway, withHeaders, 'gateway+headers', HEADERS_COST_LIMIT_PCT) }
+    : undefined
+  const withCors = bests.get('gateway+cors')
+  const corsBase = bests.get(baseOf('gateway+cors'))
+  const corsVsPlain = ratios(withCors, corsBase)
+  const corsCost: CorsCost | undefined = corsBase !== undefined && withCors !== undefined
+    ? { cors: CORS_ENTRY, origin: CORS_ORIGIN, base: baseOf('gateway+cors'), ...variantCost(runs, corsBase, withCors, 'gateway+cors', CORS_COST_LIMIT_PCT) }
+    : undefined
+  const originVsPlain = ratios(bests.get('gateway+origin'), gateway)
 
   const out: string[] = []
   out.push('', 'every run:', table(RUN_HEADER, runs.map(runRow)))
@@ -555,6 +678,8 @@ async function main (): Promise<number> {
   const columns = ([
     ['gateway / bare', plain],
     ['gateway+headers / gateway', headersVsPlain],
+    ['gateway+origin / gateway', originVsPlain],
+    [`gateway+cors / ${baseOf('gateway+cors')}`, corsVsPlain],
     ['gateway+key / bare', withKey],
     ['gateway+key / gateway', keyVsPlain]
   ] as Array<[string, Ratios | null]>).filter((c): c is [string, Ratios] => c[1] !== null)
@@ -569,16 +694,11 @@ async function main (): Promise<number> {
     ]))
   }
   if (cost !== undefined && gateway !== undefined && withHeaders !== undefined) {
-    out.push('', 'static-headers plugin, gateway+headers against gateway (change in req/s, + is faster; in cpu µs/req, + is more work):')
-    out.push(`  best runs: req/s ${fmt(withHeaders.reqPerSec)} vs ${fmt(gateway.reqPerSec)} → ${signedPct(-cost.reqPerSecPct)}; ` +
-      `cpu µs/req ${fmt(withHeaders.cpuUsPerReq.target)} vs ${fmt(gateway.cpuUsPerReq.target)} → ${signedPct(cost.cpuPerReqPct)}`)
-    for (const r of cost.perRound) {
-      out.push(`  round ${r.round} (back to back): req/s ${signedPct(r.reqPerSecPct === null ? null : -r.reqPerSecPct)}, cpu µs/req ${signedPct(r.cpuPerReqPct)}` +
-        ` (origin µs/req ${signedPct(r.originCpuPerReqPct)}: same work, so the machine's speed)`)
-    }
-    if (cost.perRound.length > 1) {
-      out.push(`  median of the rounds: req/s ${signedPct(cost.medianReqPerSecPct === null ? null : -cost.medianReqPerSecPct)}, cpu µs/req ${signedPct(cost.medianCpuPerReqPct)}`)
-    }
+    out.push('', ...costLines('static-headers plugin, gateway+headers against gateway', withHeaders, gateway, cost))
+  }
+  if (corsCost !== undefined && corsBase !== undefined && withCors !== undefined) {
+    out.push('', ...costLines(`cors, gateway+cors against ${corsCost.base} (${corsCost.base === 'gateway+origin' ? 'the same load' : 'no Origin'})`,
+      withCors, corsBase, corsCost))
   }
   const logged = runs.filter((r) => r.accessLog !== undefined)
   if (logged.length > 0) out.push('', 'gateway access logs (one line per request expected):')
@@ -620,18 +740,23 @@ async function main (): Promise<number> {
       rounds: ROUNDS,
       targets: TARGETS,
       headersPlugin: STATIC_HEADERS_PLUGIN,
+      corsEntry: CORS_ENTRY,
+      corsOrigin: CORS_ORIGIN,
       gatewayLogLevel: GATEWAY_LOG_LEVEL,
       profiled: PROFILE,
       pinned: PIN
     },
     // The targets that ran (BENCH_TARGETS); a ratio is null when one of its two did not.
     best: Object.fromEntries(bests),
-    // gateway / bare (as before), gateway+key / bare, gateway+key / gateway, gateway+headers / gateway.
+    // gateway / bare (as before), gateway+key / bare, gateway+key / gateway, gateway+headers / gateway, gateway+cors / gateway+origin.
     ratio: plain,
     keyRatio: withKey,
     keyVsGatewayRatio: keyVsPlain,
     headersRatio: headersVsPlain,
     headersCost: cost ?? null,
+    corsRatio: corsVsPlain,
+    originRatio: originVsPlain,
+    corsCost: corsCost ?? null,
     runs,
     failures
   }, null, 2) + '\n')
@@ -639,12 +764,10 @@ async function main (): Promise<number> {
   out.push('', `results written to ${RESULTS_FILE}`)
   if (failures.length > 0) out.push('', 'FAILED:', ...failures.map((f) => '  ' + f))
   out.push('')
-  if (cost !== undefined) {
-    const paired = cost.medianReqPerSecPct ?? cost.reqPerSecPct
-    out.push(`static-headers cost: ${paired.toFixed(1)}% median of ${cost.perRound.length} back-to-back rounds ` +
-      `(best runs: ${cost.reqPerSecPct.toFixed(1)}%; limit ${HEADERS_COST_LIMIT_PCT}%) → ${cost.ok ? 'ok' : 'OVER THE LIMIT'}`)
-  }
-  out.push(`ratio: ${fmt(plain?.reqPerSec, 2)} key-ratio: ${fmt(withKey?.reqPerSec, 2)} headers-ratio: ${fmt(headersVsPlain?.reqPerSec, 2)}`)
+  if (cost !== undefined) out.push(verdictLine('static-headers', cost))
+  if (corsCost !== undefined) out.push(verdictLine('cors', corsCost))
+  out.push(`ratio: ${fmt(plain?.reqPerSec, 2)} key-ratio: ${fmt(withKey?.reqPerSec, 2)} headers-ratio: ${fmt(headersVsPlain?.reqPerSec, 2)} ` +
+    `cors-ratio: ${fmt(corsVsPlain?.reqPerSec, 2)}`)
   process.stdout.write(out.join('\n') + '\n')
   return failures.length > 0 ? 1 : 0
 }

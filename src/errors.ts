@@ -8,6 +8,7 @@ export const codes = {
   CREDENTIALS_MISSING: { status: 401, title: 'Unauthorized' },
   CREDENTIALS_INVALID: { status: 401, title: 'Unauthorized' },
   INTEGRATION_FORBIDDEN: { status: 403, title: 'Forbidden' },
+  CORS_ORIGIN_FORBIDDEN: { status: 403, title: 'Forbidden' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Not Found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed' },
   REQUEST_TIMEOUT: { status: 408, title: 'Request Timeout' },

@@ -227,13 +227,22 @@ function tokenEndpoint (): Record<string, unknown> {
   }
 }
 
+/** For the tag: the origins of browser apps the integration's `cors:` allows (CONTRACT.md section 8); '' without cors. */
+function corsNote ({ cors }: Integration): string {
+  if (cors === null) return ''
+  const origins = cors.origins[0] === '*'
+    ? 'semua asal (`*`)'
+    : cors.origins.map((o) => `\`${o}\``).join(', ') + (cors.origins.some((o) => o.includes('*')) ? ' (`*.` = setiap subdomain)' : '')
+  return `\n\n**CORS (aplikasi peramban):** asal yang diizinkan: ${origins}${cors.credentials ? '; dengan kredensial (cookie)' : ''}.`
+}
+
 /** The OpenAPI 3.1 document of every integration in `routes`. */
 export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
   const comps = components()
   const paths: Record<string, Record<string, unknown>> = {}
   const tags: Array<Record<string, unknown>> = []
   for (const integration of routes.integrations) {
-    tags.push({ name: integration.name, description: integration.description !== '' ? integration.description : `Integrasi ${integration.name}` })
+    tags.push({ name: integration.name, description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) + corsNote(integration) })
     for (const [kind, entries] of Object.entries(integration.docs?.components ?? {})) {
       comps[kind] = { ...(comps[kind] ?? {}), ...entries }
     }

@@ -19,6 +19,11 @@ declare module 'fastify' {
     upstreamMs: number
     /** Why the upstream failed (an undici/Node code such as ECONNREFUSED, or 'timeout'), or null. */
     upstreamError: string | null
+    /**
+     * The CORS headers every answer to this request carries (src/proxy/cors.ts),
+     * as a flat [name, value, …] array; null when its integration has no cors.
+     */
+    corsHeaders: readonly string[] | null
   }
 }
 
@@ -30,4 +35,5 @@ export function decorateRequestFacts (app: FastifyInstance): void {
   app.decorateRequest('clientId', null)
   app.decorateRequest('upstreamMs', -1)
   app.decorateRequest('upstreamError', null)
+  app.decorateRequest('corsHeaders', null)
 }

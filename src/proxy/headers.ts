@@ -117,9 +117,11 @@ const NOT_FROM_UPSTREAM = new Set(['x-request-id', 'x-content-type-options', 'cr
  * admin session cookie never set or cleared by an upstream, no opener policy
  * or service-worker scope from it (NOT_FROM_UPSTREAM), then the
  * gateway's own: x-request-id, and nosniff so an upstream's text is never
- * run as script on the gateway's origin.
+ * run as script on the gateway's origin. With `gatewayCors` (the integration
+ * has `cors:`), the upstream's Access-Control-* headers are dropped: the
+ * gateway's own replace them (src/proxy/cors.ts).
  */
-export function clientResponseHeaders (raw: Buffer[], requestId: string): string[] {
+export function clientResponseHeaders (raw: Buffer[], requestId: string, gatewayCors = false): string[] {
   let out: string[] = []
   let named: Set<string> | undefined
   for (let i = 0; i < raw.length; i += 2) {
@@ -128,7 +130,7 @@ export function clientResponseHeaders (raw: Buffer[], requestId: string): string
       if (name === 'connection') named = connectionTokens((raw[i + 1] as Buffer).toString('latin1'), named)
       continue
     }
-    if (NOT_FROM_UPSTREAM.has(name)) continue
+    if (NOT_FROM_UPSTREAM.has(name) || (gatewayCors && name.startsWith('access-control-'))) continue
     const value = (raw[i + 1] as Buffer).toString('latin1')
     if (name === 'set-cookie' && setsAdminCookie(value)) continue
     out.push(name, value)

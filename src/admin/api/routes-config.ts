@@ -23,7 +23,11 @@ const RoutesView = Type.Object({
     auth: Type.String(),
     timeoutMs: Type.Integer(),
     rateLimit: Type.String(),
-    description: Type.String()
+    description: Type.String(),
+    cors: Type.Union([Type.Object({
+      origins: Type.Array(Type.String()),
+      credentials: Type.Boolean()
+    }), Type.Null()], { description: 'the browser origins its cors: allows (CONTRACT.md section 8); null: none' })
   }))
 })
 
@@ -46,7 +50,8 @@ export async function routesConfigRoutes (app: FastifyInstance, { holder }: Admi
         auth: i.auth,
         timeoutMs: i.timeoutMs,
         rateLimit: formatRate(i.rateLimit),
-        description: i.description
+        description: i.description,
+        cors: i.cors === null ? null : { origins: [...i.cors.origins], credentials: i.cors.credentials }
       }))
     }
   })

@@ -171,6 +171,8 @@ const STRINGS = {
   'routes.auth': ['Autentikasi', 'Authentication'],
   'routes.timeout': ['Batas waktu', 'Timeout'],
   'routes.rateLimit': ['Batas laju', 'Rate limit'],
+  'routes.cors': ['CORS (asal peramban)', 'CORS (browser origins)'],
+  'routes.corsCredentials': ['dengan kredensial', 'with credentials'],
   'routes.yaml': ['Isi {file}', 'Contents of {file}'],
   'audit.title': ['Log Audit', 'Audit log'],
   'audit.at': ['Waktu', 'Time'],

@@ -101,6 +101,8 @@ export interface RouteIntegration {
   timeoutMs: number
   rateLimit: string
   description: string
+  /** The browser origins its cors: allows; null: none. */
+  cors: { origins: string[], credentials: boolean } | null
 }
 
 export interface RoutesInfo {
