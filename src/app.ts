@@ -31,6 +31,7 @@ import { separateAdminListener, sharedAdminListener } from './admin/listener.js'
 import { ownBodyDeadline } from './http/body-deadline.js'
 import { TrafficRecorder } from './analytics/traffic-recorder.js'
 import { diffIntegrations, type RoutesDiff } from './config/routes-watcher.js'
+import { WebSocketRelay } from './proxy/websocket.js'
 
 export interface AppOptions {
   routes: RoutesConfig
@@ -140,12 +141,18 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('authenticator', authenticator)
   const docs = new DocsHolder(options.routes)
   app.decorate('docs', docs)
+  // WebSocket upgrades on the gateway's own server (not the admin listener's).
+  const webSockets = new WebSocketRelay({ authenticator, metrics, logger: app.log, upstreamConnect: options.upstreamConnect })
+  webSockets.listen(app.server)
+  metrics.readWebSocketsFrom(() => webSockets.openCounts())
   /** Tables a reload replaced, each with the timer that closes it. */
   const retired = new Map<RouteTable, NodeJS.Timeout>()
   app.decorate('applyRoutes', (routes: RoutesConfig): RoutesDiff => {
     const old = holder.table
     holder.table = new RouteTable(routes, options.upstreamConnect, pluginInstances)
     docs.rebuild(routes)
+    // Sockets of an integration removed, or no longer taking WebSocket, are closed.
+    webSockets.routesChanged(routes.integrations)
     // A request that matched the old table may still be authenticating: it
     // dispatches on the old pools a moment later. They close after a grace
     // period; Pool.close then waits for the requests it is serving.
@@ -194,6 +201,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.addHook('preClose', async () => { holder.closing = true })
+  // Once the drain has begun, open WebSockets are closed with 1001 (Node's server.close waits for them).
+  app.addHook('preClose', async () => { webSockets.closeAll() })
   app.addHook('onClose', async () => {
     // Retired tables close now, and not again when their grace period ends.
     for (const timer of retired.values()) clearTimeout(timer)
@@ -215,7 +224,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
   await app.register(docsPlugin, { docs })
   await app.register(adminPlugin, { store, clients, holder, ownOrigin: options.adminListener === true })
-  await app.register(proxyPlugin, { holder, authenticator, limiter, trustProxy: trust, tracing })
+  await app.register(proxyPlugin, { holder, authenticator, limiter, trustProxy: trust, tracing, webSockets })
   return app
 }
 

@@ -125,6 +125,8 @@ export class Authenticator {
   readonly #failures: FailureThrottle
   /** Bumped by every eviction: a lookup that saw it change while in flight does not cache its answer. */
   #generation = 0
+  /** Told of every change once the cache has dropped it (src/proxy/websocket.ts checks its open sockets again). */
+  readonly #changeListeners: Array<(clientId: string | undefined) => void> = []
 
   constructor (store: Store, hasher: SecretHasher, options: AuthenticatorOptions = {}) {
     this.#store = store
@@ -222,6 +224,16 @@ export class Authenticator {
     }
     // A new client's key may have been remembered as unknown.
     this.#unknown.clear()
+    for (const listener of this.#changeListeners) listener(clientId)
+  }
+
+  /**
+   * Calls `listener` after each change to a client has been applied here
+   * (its next authentication asks the store), with undefined when changes
+   * may have been missed and every client is to be checked again.
+   */
+  onChange (listener: (clientId: string | undefined) => void): void {
+    this.#changeListeners.push(listener)
   }
 
   /** Writes the batched last-use times; failures are logged and forgotten. */
@@ -288,6 +300,7 @@ export class Authenticator {
     this.#generation++
     this.#unknown.clear()
     for (const entry of this.#known.values()) entry.freshUntil = 0
+    for (const listener of this.#changeListeners) listener(undefined)
   }
 }
 

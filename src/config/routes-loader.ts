@@ -4,13 +4,14 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Documen
 import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import {
-  DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
+  DEFAULT_METHODS, DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
   type IntegrationEntry, type RoutesFile
 } from './routes-schema.js'
 import { fetchOpenApiDocuments, inlineOperations, openapiOperations, pathParams, type IntegrationDocs } from './operations.js'
 import { parseDuration, parseRate, parseSize, type Rate } from './units.js'
 import { BUILTIN_PLUGINS, resolvePluginRefs, type PluginResolution } from '../upstream-plugins/registry.js'
 import type { ConfiguredPlugin } from '../upstream-plugins/chain.js'
+import { checkCors, CorsPolicy } from '../proxy/cors.js'
 
 /** One problem in a routes file: where it is (YAML path and line) and what is wrong. */
 export interface RoutesProblem {
@@ -31,6 +32,8 @@ export interface Integration {
   /** Allowed methods, or null for all. */
   methods: ReadonlySet<string> | null
   timeoutMs: number
+  /** Longest silence between two chunks of an answer once its headers arrived, and between WebSocket messages (either way); default timeoutMs. */
+  idleTimeoutMs: number
   connectTimeoutMs: number
   rateLimit: Rate
   auth: 'apiKey' | 'none'
@@ -42,10 +45,14 @@ export interface Integration {
   circuitBreaker: CircuitBreakerSettings | null
   description: string
   apiKeyQuery: string | undefined
+  /** Accepts WebSocket upgrades (src/proxy/websocket.ts). */
+  websocket: boolean
   /** What /doc shows for it (inline `operations:` or its `openapi:` file); null: a catch-all. Not used by the proxy. */
   docs: IntegrationDocs | null
   /** Its plugins in routes.yaml order, options checked and defaults filled in; [] when none. */
   plugins: ConfiguredPlugin[]
+  /** Browser apps (`cors:`, its own or defaults'), compiled for the proxy; null: none, answers as without CORS. */
+  cors: CorsPolicy | null
 }
 
 export interface CircuitBreakerSettings {
@@ -119,9 +126,19 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
   if (problems.length > 0) return { ok: false, problems }
 
   const file = raw as RoutesFile
+  if (typeof file.defaults?.cors === 'object') {
+    for (const problem of checkCors(file.defaults.cors, parseDuration)) {
+      const segments = ['defaults', 'cors', ...problem.segments]
+      problems.push({ path: dotted(segments), line: lineOf(doc, segments, lineAt), message: problem.message })
+    }
+  }
   if (zeroOpenFor(file.defaults?.circuitBreaker)) {
     const segments = ['defaults', 'circuitBreaker', 'openFor']
     problems.push({ path: dotted(segments), line: lineOf(doc, segments, lineAt), message: 'openFor must be longer than 0' })
+  }
+  if (file.defaults?.idleTimeout !== undefined && parseDuration(file.defaults.idleTimeout) === 0) {
+    const segments = ['defaults', 'idleTimeout']
+    problems.push({ path: dotted(segments), line: lineOf(doc, segments, lineAt), message: 'idleTimeout must be longer than 0' })
   }
   const integrations: Integration[] = []
   const prefixes = new Map<string, string>()
@@ -158,6 +175,12 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
 
     if (zeroOpenFor(entry.circuitBreaker)) {
       problems.push({ ...at('circuitBreaker', 'openFor'), message: 'openFor must be longer than 0' })
+    }
+    if (typeof entry.cors === 'object') {
+      for (const problem of checkCors(entry.cors, parseDuration)) problems.push({ ...at('cors', ...problem.segments), message: problem.message })
+    }
+    if (entry.idleTimeout !== undefined && parseDuration(entry.idleTimeout) === 0) {
+      problems.push({ ...at('idleTimeout'), message: 'idleTimeout must be longer than 0' })
     }
 
     if (entry.operations !== undefined && entry.openapi !== undefined) {
@@ -238,6 +261,8 @@ function compile (
     rewritePrefix,
     methods: entry.methods === undefined ? null : new Set(expandMethods(entry.methods)),
     timeoutMs: parseDuration(pick('timeout')) as number,
+    // The integration's own idleTimeout, else defaults', else its timeout.
+    idleTimeoutMs: parseDuration(entry.idleTimeout ?? defaults.idleTimeout ?? pick('timeout')) as number,
     connectTimeoutMs: parseDuration(pick('connectTimeout')) as number,
     rateLimit: parseRate(pick('rateLimit')) as Rate,
     auth: pick('auth'),
@@ -247,9 +272,18 @@ function compile (
     circuitBreaker: breakerSettings(entry.circuitBreaker, defaults.circuitBreaker),
     description: entry.description ?? '',
     apiKeyQuery: entry.apiKeyQuery,
+    websocket: entry.websocket === true,
     docs: null,
-    plugins: []
+    plugins: [],
+    cors: corsPolicy(entry, defaults)
   }
+}
+
+/** The integration's `cors:` (false: none), else defaults', compiled for the methods it accepts. */
+function corsPolicy (entry: IntegrationEntry, defaults: NonNullable<RoutesFile['defaults']>): CorsPolicy | null {
+  const cors = entry.cors ?? defaults.cors
+  if (cors === undefined || cors === false) return null
+  return new CorsPolicy(cors, entry.methods === undefined ? DEFAULT_METHODS : expandMethods(entry.methods), parseDuration)
 }
 
 type BreakerEntry = IntegrationEntry['circuitBreaker']

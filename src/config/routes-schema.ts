@@ -36,15 +36,36 @@ const CircuitBreaker = Type.Union([
   }, { additionalProperties: false })
 ], { description: 'off, false, or a mapping { failures: 1..1000, openFor: <duration> }' })
 
+/**
+ * Browser apps (CONTRACT.md section 8); origins, patterns and the rest are
+ * checked further and compiled in src/proxy/cors.ts. `false` turns off a
+ * `cors:` of defaults for one integration.
+ */
+const Cors = Type.Union([
+  Type.Literal(false),
+  Type.Object({
+    origins: Type.Array(Type.String(), {
+      minItems: 1,
+      description: 'a list of one or more origins: "https://host[:port]", "https://*.domain" (any subdomain) or "*" (any origin)'
+    }),
+    credentials: Type.Optional(Type.Boolean({ description: 'true or false' })),
+    maxAge: Type.Optional(Duration),
+    headers: Type.Optional(Type.Array(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", description: 'a header name like x-custom' })))
+  }, { additionalProperties: false })
+], { description: 'false, or a mapping { origins: [...], credentials: true|false, maxAge: <duration>, headers: [...] }' })
+
 const shared = {
   timeout: Type.Optional(Duration),
+  /** Longest silence between two chunks of an answer once its headers arrived (and between WebSocket messages); default: timeout. */
+  idleTimeout: Type.Optional(Duration),
   connectTimeout: Type.Optional(Duration),
   rateLimit: Type.Optional(Rate),
   auth: Type.Optional(Auth),
   bodyLimit: Type.Optional(Size),
   upstreamErrors: Type.Optional(UpstreamErrors),
   retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, description: 'an integer from 0 to 5' })),
-  circuitBreaker: Type.Optional(CircuitBreaker)
+  circuitBreaker: Type.Optional(CircuitBreaker),
+  cors: Type.Optional(Cors)
 }
 
 export const DefaultsSchema = Type.Object(shared, { additionalProperties: false })
@@ -87,6 +108,8 @@ export const IntegrationSchema = Type.Object({
   methods: Type.Optional(Type.Array(Method, { minItems: 1, uniqueItems: true })),
   description: Type.Optional(Type.String()),
   apiKeyQuery: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
+  /** Accepts WebSocket upgrades (CONTRACT.md section 9). */
+  websocket: Type.Optional(Type.Boolean({ description: 'true or false' })),
   operations: Type.Optional(Type.Array(OperationSchema)),
   plugins: Type.Optional(Type.Array(Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), {
     minProperties: 1,

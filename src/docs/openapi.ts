@@ -236,13 +236,37 @@ function corsNote ({ cors }: Integration): string {
   return `\n\n**CORS (aplikasi peramban):** asal yang diizinkan: ${origins}${cors.credentials ? '; dengan kredensial (cookie)' : ''}.`
 }
 
+/**
+ * Whether the integration accepts WebSocket (`websocket: true`): on every
+ * tag as `x-websocket`, and for readers in the description of those that
+ * do, with where to connect and how a browser sends its key.
+ */
+function webSocketTag (integration: Integration, tag: { name: string, description: string }): Record<string, unknown> {
+  if (!integration.websocket) return { ...tag, 'x-websocket': false }
+  const key = integration.auth === 'none'
+    ? ''
+    : integration.apiKeyQuery === undefined
+      ? ' Kunci API di header `x-api-key` (atau token di `Authorization: Bearer`).'
+      : ` Kunci API di header \`x-api-key\`, atau dari peramban di parameter kueri \`${integration.apiKeyQuery}\`` +
+        ` (\`new WebSocket('wss://<gateway>${integration.prefix}/…?${integration.apiKeyQuery}=<kunci>')\`).`
+  return {
+    ...tag,
+    description: `${tag.description}\n\n**WebSocket:** diterima di \`ws(s)://<gateway>${integration.prefix}/…\`.${key}` +
+      ` Koneksi yang diam lebih dari ${integration.idleTimeoutMs / 1000} detik (idleTimeout) ditutup.`,
+    'x-websocket': true
+  }
+}
+
 /** The OpenAPI 3.1 document of every integration in `routes`. */
 export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
   const comps = components()
   const paths: Record<string, Record<string, unknown>> = {}
   const tags: Array<Record<string, unknown>> = []
   for (const integration of routes.integrations) {
-    tags.push({ name: integration.name, description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) + corsNote(integration) })
+    tags.push(webSocketTag(integration, {
+      name: integration.name,
+      description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) + corsNote(integration)
+    }))
     for (const [kind, entries] of Object.entries(integration.docs?.components ?? {})) {
       comps[kind] = { ...(comps[kind] ?? {}), ...entries }
     }

@@ -170,11 +170,15 @@ export interface MetricsSources {
   store: Store
 }
 
+/** Open WebSockets per integration (src/proxy/websocket.ts), read at scrape time. */
+export type WebSocketCounts = () => Iterable<[string, number]>
+
 /** This app's Prometheus metrics: counted per request by the access log, read by GET /metrics. */
 export class GatewayMetrics {
   readonly registry = new Registry()
   readonly #series = new Map<string, Series>()
   #sources: MetricsSources | undefined
+  #webSockets: WebSocketCounts | undefined
 
   constructor () {
     // registers: [] keeps each metric out of prom-client's global registry.
@@ -315,6 +319,20 @@ export class GatewayMetrics {
         this.set(at === undefined ? 0 : Date.parse(at) / 1000)
       }
     }))
+    const webSockets = (): WebSocketCounts | undefined => this.#webSockets
+    register(new Gauge({
+      name: 'gerbang_websockets_open',
+      help: 'WebSocket connections open through the gateway, by integration (every integration with websocket: true, 0 included).',
+      labelNames: ['integration'] as const,
+      registers,
+      // With --workers: the instance's sockets are every worker's.
+      aggregator: 'sum',
+      collect () {
+        this.reset()
+        for (const route of routes()) if (route.integration.websocket) this.set({ integration: route.integration.name }, 0)
+        for (const [integration, open] of webSockets()?.() ?? []) this.set({ integration }, open)
+      }
+    }))
     register(new Gauge({
       name: 'gerbang_integrations',
       help: 'Integrations in the routes being served.',
@@ -328,6 +346,21 @@ export class GatewayMetrics {
   /** Where scrape-time values come from; set by metricsPlugin. */
   readFrom (sources: MetricsSources): void {
     this.#sources = sources
+  }
+
+  /** Where the open WebSockets are counted; set by buildApp. */
+  readWebSocketsFrom (counts: WebSocketCounts): void {
+    this.#webSockets = counts
+  }
+
+  /** An upstream failure outside any request's access line (a WebSocket that broke off mid-session). */
+  upstreamError (integration: string, code: string): void {
+    let s = this.#series.get(integration)
+    if (s === undefined) {
+      s = new Series(integration)
+      this.#series.set(integration, s)
+    }
+    s.upstreamError(code)
   }
 
   /** Counts one finished request (AccessLog.requestCompleted); every request, the gateway's own included. */

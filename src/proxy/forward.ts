@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { classifyUpstreamError, GerbangError, UpstreamCutOffError, upstreamErrorCode, upstreamStatusError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { pushCorsHeaders } from './cors.js'
 import { isFailureStatus } from './circuit-breaker.js'
 import type { Principal } from '../auth/authenticator.js'
 import type { RouteTableHolder } from './index.js'
@@ -34,6 +35,12 @@ const BACKOFF_BASE_MS = 25
  */
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
 
+/**
+ * While a slow client holds the upstream back (its response buffer full),
+ * the silence is not the upstream's: the idle check looks again this often.
+ */
+const HELD_BACK_CHECK_MS = 250
+
 /** RFC 9110 section 9.2.2: sending these twice has the effect of sending them once. */
 function isIdempotent (method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE'
@@ -48,7 +55,10 @@ function isIdempotent (method: string): boolean {
  * timeout", so the connect and response deadlines are one Node timer here.
  * The response deadline counts from the first dispatch: a retry (the same
  * handler dispatched again, after a backoff held in that same timer slot)
- * never moves it.
+ * never moves it. Once the answer's headers are in, the same timer watches
+ * its silences: more than the integration's idleTimeout between two chunks
+ * (the time of the last one is all a chunk records) cuts the answer, so a
+ * stream that keeps sending outlives `timeout`.
  *
  * Each request tells its integration's circuit breaker one outcome, once, as
  * it leaves the Waiting state: success or failure from the upstream's answer,
@@ -71,6 +81,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
   #attemptStartedAt: number
   #retries = 0
   #state = State.Waiting
+  /** When the last chunk of the answer arrived (its headers, before the first). */
+  #lastChunkAt = 0
   #connected = false
   #abort: ((err?: Error) => void) | undefined
   /** The deadline timer, or during a backoff the timer that starts the retry. */
@@ -182,9 +194,18 @@ class Forwarding implements Dispatcher.DispatchHandler {
         return true
       }
     }
-    this.#clearTimer()
+    const now = performance.now()
+    this.#lastChunkAt = now
+    // The deadline timer stays: from here it checks the answer's silences
+    // (#onDeadline), so it must fire within idleTimeout. It fires by the
+    // response deadline at the latest, which is soon enough unless
+    // idleTimeout is the shorter of the two.
+    if (this.#timer === undefined || this.#startedAt + integration.timeoutMs - now > integration.idleTimeoutMs) {
+      this.#clearTimer()
+      this.#timer = setTimeout(this.#onDeadline, integration.idleTimeoutMs)
+    }
     this.#request.upstreamStatus = statusCode
-    this.#request.upstreamMs = performance.now() - this.#startedAt
+    this.#request.upstreamMs = now - this.#startedAt
     if (isFailureStatus(statusCode)) breaker.failed(this.#probe, this.#request.log)
     else breaker.succeeded(this.#probe, this.#request.log)
 
@@ -202,15 +223,16 @@ class Forwarding implements Dispatcher.DispatchHandler {
 
     if (plugins !== null && plugins.responseBodyLimit > 0 && this.#options.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304) {
       this.#state = State.Buffering
-      this.#buffered = { status: statusCode, statusText, headers: clientResponseHeaders(rawHeaders, this.#request.id), chunks: [], size: 0 }
+      this.#buffered = { status: statusCode, statusText, headers: clientResponseHeaders(rawHeaders, this.#request.id, integration.cors !== null), chunks: [], size: 0 }
       return true
     }
 
     const res = this.#reply.raw
     this.#state = State.Streaming
     this.#reply.hijack()
-    const headers = clientResponseHeaders(rawHeaders, this.#request.id)
+    const headers = clientResponseHeaders(rawHeaders, this.#request.id, integration.cors !== null)
     for (let i = 0; i < this.#extraHeaders.length; i++) headers.push(this.#extraHeaders[i] as string)
+    pushCorsHeaders(headers, this.#request)
     // While draining, a kept-alive connection would hold the shutdown open.
     if (this.#holder.closing) headers.push('connection', 'close')
     res.writeHead(statusCode, statusText, headers)
@@ -219,8 +241,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
   }
 
   onData (chunk: Buffer): boolean {
-    if (this.#state === State.Buffering) return this.#buffer(chunk)
+    if (this.#state === State.Buffering) {
+      this.#lastChunkAt = performance.now()
+      return this.#buffer(chunk)
+    }
     if (this.#state !== State.Streaming) return true // discarded upstream error or replayed body
+    this.#lastChunkAt = performance.now()
     this.#request.bytesOut += chunk.length
     return this.#reply.raw.write(chunk)
   }
@@ -228,6 +254,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
   onComplete (): void {
     if (this.#state === State.Streaming) {
       this.#state = State.Done
+      this.#clearTimer()
       this.#reply.raw.end()
     } else if (this.#state === State.Replaying) {
       const preq = this.#pluginRequest as PluginRequest
@@ -236,6 +263,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
       preq.attempt = 1
       this.#runPlugins()
     } else if (this.#state === State.Buffering) {
+      this.#clearTimer()
       this.#transform()
     }
   }
@@ -272,6 +300,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
       headers.set('content-length', String(response.body.length))
       const out = headers.array
       for (let i = 0; i < this.#extraHeaders.length; i++) out.push(this.#extraHeaders[i] as string)
+      pushCorsHeaders(out, this.#request)
       if (this.#holder.closing) out.push('connection', 'close')
       this.#reply.hijack()
       this.#request.bytesOut += response.body.length
@@ -390,6 +419,10 @@ class Forwarding implements Dispatcher.DispatchHandler {
 
   readonly #onDeadline = (): void => {
     this.#timer = undefined
+    if (this.#state === State.Streaming || this.#state === State.Buffering) {
+      this.#checkIdle()
+      return
+    }
     if (this.#state !== State.Waiting && this.#state !== State.Replaying) return
     const { name, connectTimeoutMs, timeoutMs } = this.#route.integration
     const elapsed = performance.now() - this.#startedAt
@@ -420,6 +453,45 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#request.upstreamError = 'timeout'
     this.#route.breaker.failed(this.#probe, this.#request.log)
     this.#finish(error)
+    this.#abort?.(error)
+  }
+
+  /**
+   * The timer fired while the answer is coming: past idleTimeout without a
+   * chunk, the answer is cut; otherwise the timer is set for the end of the
+   * current silence. A buffered answer can still become a 504; a streamed
+   * one has its headers out, so the client's connection is destroyed
+   * (a short body must not pass for a whole one).
+   */
+  #checkIdle (): void {
+    const { name, idleTimeoutMs } = this.#route.integration
+    const now = performance.now()
+    const res = this.#reply.raw
+    if (this.#state === State.Streaming && res.writableNeedDrain) {
+      // The client is not reading: the gateway is holding the upstream back.
+      this.#lastChunkAt = now
+      this.#timer = setTimeout(this.#onDeadline, Math.min(idleTimeoutMs, HELD_BACK_CHECK_MS))
+      return
+    }
+    const silentMs = now - this.#lastChunkAt
+    if (silentMs < idleTimeoutMs) {
+      this.#timer = setTimeout(this.#onDeadline, idleTimeoutMs - silentMs)
+      return
+    }
+    const error = new GerbangError('UPSTREAM_TIMEOUT', `${name} sent nothing for ${idleTimeoutMs} ms (idleTimeout) while sending its answer`)
+    this.#request.upstreamError = 'idle_timeout'
+    if (this.#state === State.Buffering) {
+      this.#buffered = undefined
+      this.#finish(error)
+      this.#abort?.(error)
+      return
+    }
+    this.#state = State.Done
+    this.#request.log.warn({ integration: name, idleMs: idleTimeoutMs, silentMs: Math.round(silentMs) },
+      'upstream sent nothing for idleTimeout while streaming its answer; client connection destroyed')
+    // As in onError: the access line and the metrics come from the response's 'error'.
+    if (res.listenerCount('error') > 0) res.emit('error', new UpstreamCutOffError('idle_timeout'))
+    res.destroy()
     this.#abort?.(error)
   }
 

@@ -10,6 +10,8 @@ import type { TrustProxy } from '../http/client-address.js'
 import { mayHoldCredential, stripCredentials } from '../http/url-credentials.js'
 import { DEFAULT_METHODS } from '../config/routes-schema.js'
 import type { Tracing } from '../ops/tracing.js'
+import { webSocketRefusal, type WebSocketRelay } from './websocket.js'
+import { admitCors } from './cors.js'
 
 /**
  * The live routing table. Requests read `table` once when they start, so a
@@ -32,10 +34,12 @@ export interface ProxyOptions {
   trustProxy: TrustProxy
   /** W3C trace context for every request routed to an integration; spans when exporting. */
   tracing: Tracing
+  /** Takes over admitted WebSocket upgrades (integrations with `websocket: true`). */
+  webSockets: WebSocketRelay
 }
 
 /** Every path not answered by the gateway itself is an integration's, or 404. */
-export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter, trustProxy, tracing }: ProxyOptions): Promise<void> {
+export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter, trustProxy, tracing, webSockets }: ProxyOptions): Promise<void> {
   // The proxy never parses bodies: the raw request stream goes upstream as it arrives.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
@@ -56,6 +60,14 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     const { integration } = route
     request.integration = integration.name
     tracing.start(request, integration.prefix)
+    // Browser apps (src/proxy/cors.ts): a preflight is answered here, a foreign origin refused.
+    if (integration.cors !== null) {
+      const cors = admitCors(integration.cors, integration.name, request, reply)
+      if (cors !== true) {
+        if (cors !== false) sendProblem(request, reply, cors)
+        return
+      }
+    }
     const methods = integration.methods ?? DEFAULT_METHODS
     if (!methods.has(request.raw.method as string)) {
       sendProblem(request, reply, new GerbangError('METHOD_NOT_ALLOWED',
@@ -68,6 +80,15 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     if (unsafe !== undefined) {
       sendProblem(request, reply, new GerbangError('BAD_REQUEST', unsafe))
       return
+    }
+    // A WebSocket upgrade (src/proxy/websocket.ts): refused before its credentials are looked at
+    // when the integration does not take WebSocket or the handshake is malformed.
+    if (request.raw.upgrade) {
+      const refusal = webSocketRefusal(request.raw, integration)
+      if (refusal !== undefined) {
+        sendProblem(request, reply, refusal)
+        return
+      }
     }
     if (integration.auth === 'none') {
       limit(request, reply, route, rest, q, undefined)
@@ -141,6 +162,7 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     let path = integration.upstreamPathPrefix + target
     if (path.charCodeAt(0) !== 47 /* / */) path = '/' + path
     const peerTrusted = trustProxy(request.raw.socket.remoteAddress ?? '', 0)
-    forward(request, reply, route, path, holder, principal, limitHeaders, peerTrusted)
+    if (request.raw.upgrade) webSockets.open(request, reply, route, path, principal, peerTrusted, limitHeaders)
+    else forward(request, reply, route, path, holder, principal, limitHeaders, peerTrusted)
   }
 }

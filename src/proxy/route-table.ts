@@ -71,14 +71,17 @@ export class RouteTable {
     for (const integration of config.integrations) {
       const plugins = chains.get(integration.name) ?? null
       // One pool per integration: its own connect timeout, and keep-alive
-      // connections reused across requests. Response deadlines are enforced by
-      // the forwarder's own timer, so undici's coarse timers are left off.
+      // connections reused across requests. Response deadlines, and the
+      // idleTimeout between chunks of a streamed or buffered answer, are
+      // enforced by the forwarder's own timer, so undici's coarse timers are
+      // left off, but for a body the gateway only drains (an answer replaced
+      // by a problem document): its bodyTimeout comes a second after idleTimeout.
       const pool = new Pool(integration.origin, {
         connect: { ...connectOptions, timeout: integration.connectTimeoutMs + 1000 },
         keepAliveTimeout: 4_000,
         keepAliveMaxTimeout: KEEP_ALIVE_TIMEOUT_MS,
         headersTimeout: 0,
-        bodyTimeout: integration.timeoutMs
+        bodyTimeout: integration.idleTimeoutMs + 1000
       })
       const ratePolicy = policy('default', integration.rateLimit)
       const breaker = new CircuitBreaker(integration.name, integration.circuitBreaker, integration.timeoutMs)

@@ -27,7 +27,9 @@ const RoutesView = Type.Object({
     cors: Type.Union([Type.Object({
       origins: Type.Array(Type.String()),
       credentials: Type.Boolean()
-    }), Type.Null()], { description: 'the browser origins its cors: allows (CONTRACT.md section 8); null: none' })
+    }), Type.Null()], { description: 'the browser origins its cors: allows (CONTRACT.md section 8); null: none' }),
+    websocket: Type.Boolean({ description: 'accepts WebSocket upgrades (websocket: true, CONTRACT.md section 9)' }),
+    idleTimeoutMs: Type.Integer({ description: 'longest silence between two chunks of an answer, or two WebSocket messages' })
   }))
 })
 
@@ -51,7 +53,9 @@ export async function routesConfigRoutes (app: FastifyInstance, { holder }: Admi
         timeoutMs: i.timeoutMs,
         rateLimit: formatRate(i.rateLimit),
         description: i.description,
-        cors: i.cors === null ? null : { origins: [...i.cors.origins], credentials: i.cors.credentials }
+        cors: i.cors === null ? null : { origins: [...i.cors.origins], credentials: i.cors.credentials },
+        websocket: i.websocket,
+        idleTimeoutMs: i.idleTimeoutMs
       }))
     }
   })

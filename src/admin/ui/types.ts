@@ -103,6 +103,10 @@ export interface RouteIntegration {
   description: string
   /** The browser origins its cors: allows; null: none. */
   cors: { origins: string[], credentials: boolean } | null
+  /** Accepts WebSocket upgrades (websocket: true). */
+  websocket: boolean
+  /** Longest silence between two chunks of an answer, or two WebSocket messages. */
+  idleTimeoutMs: number
 }
 
 export interface RoutesInfo {

@@ -22,6 +22,7 @@ export async function routesPage (ctx: PageContext): Promise<void> {
     { label: t('routes.methods'), cell: (i) => i.methods === null || i.methods.length === 0 ? t('common.all') : i.methods.map((m) => h('span', { class: 'tag' }, m)) },
     { label: t('routes.auth'), cell: (i) => i.auth },
     { label: t('routes.timeout'), cell: (i) => timeout(i.timeoutMs), class: 'num' },
+    { label: t('routes.idleTimeout'), cell: (i) => timeout(i.idleTimeoutMs), class: 'num' },
     { label: t('routes.rateLimit'), cell: (i) => i.rateLimit },
     {
       label: t('routes.cors'),
@@ -29,7 +30,8 @@ export async function routesPage (ctx: PageContext): Promise<void> {
         ? '—'
         : h('div', { 'data-testid': 'route-cors' }, i.cors.origins.map((o) => h('span', { class: 'tag' }, o)),
           i.cors.credentials ? h('p', { class: 'small muted' }, t('routes.corsCredentials')) : null)
-    }
+    },
+    { label: t('routes.websocket'), cell: (i) => i.websocket ? h('span', { class: 'tag', 'data-testid': 'route-websocket' }, t('routes.websocketYes')) : '—' }
   ]
   const reload = data.lastReload
   mount(ctx.root,
