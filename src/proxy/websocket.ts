@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -5,10 +6,10 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws'
 import type { Authenticator, Principal } from '../auth/authenticator.js'
 import type { Integration } from '../config/routes-loader.js'
-import { classifyUpstreamError, GerbangError, upstreamErrorCode } from '../errors.js'
-import { sendProblem } from '../http/problem.js'
+import { classifyUpstreamError, GerbangError, PROBLEM_CONTENT_TYPE, problemJson, upstreamErrorCode } from '../errors.js'
+import { pathOnly, sendProblem } from '../http/problem.js'
 import type { GatewayMetrics } from '../ops/metrics.js'
-import { upstreamRequestHeaders } from './headers.js'
+import { saneRequestId, upstreamRequestHeaders } from './headers.js'
 import type { Route, UpstreamConnectOptions } from './route-table.js'
 
 // WebSocket on integrations with `websocket: true` (CONTRACT.md section 9).
@@ -179,6 +180,8 @@ export class WebSocketRelay {
   readonly #byClient = new Map<string, Set<Session>>()
   /** The upgrade whose handshake ws is completing (handleUpgrade is synchronous). */
   #current: PendingUpgrade | undefined
+  /** Upgrades waiting for their upstream: each function gives up on one (shutdown). */
+  readonly #connecting = new Set<() => void>()
   #closing = false
 
   constructor (options: WebSocketRelayOptions) {
@@ -225,7 +228,10 @@ export class WebSocketRelay {
       // listener. Its body, if any, is beyond reach once Node has let go.
       req.upgrade = false
       if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
-        res.writeHead(400, { 'content-type': 'text/plain' }).end('send this request without Upgrade\n')
+        const requestId = saneRequestId(req.headers['x-request-id']) ?? randomUUID()
+        const body = problemJson(new GerbangError('BAD_REQUEST', 'a request with a body cannot ask to upgrade to ' +
+          `${req.headers.upgrade ?? ''}: send it without Upgrade`), pathOnly(req.url ?? '/'), requestId)
+        res.writeHead(400, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': requestId }).end(body)
         return
       }
     }
@@ -242,7 +248,11 @@ export class WebSocketRelay {
     peerTrusted: boolean, limitHeaders: string[]): void {
     const req = request.raw
     const upgrade = this.#pending.get(req)
-    if (upgrade === undefined) return // not from the upgrade listener: cannot happen
+    if (upgrade === undefined) {
+      // Only the upgrade listener makes Node flag a request as an upgrade: cannot happen.
+      sendProblem(request, reply, new GerbangError('INTERNAL_ERROR', 'an internal error occurred'))
+      return
+    }
     const { integration, breaker } = route
     const { socket } = upgrade
     // The client may have left while its credential was looked up.
@@ -277,12 +287,12 @@ export class WebSocketRelay {
       sendProblem(request, reply, new GerbangError('BAD_REQUEST', `the WebSocket upgrade cannot be forwarded: ${(err as Error).message}`))
       return
     }
-    reply.hijack()
     const name = integration.name
     const startedAt = performance.now()
     let settled = false
     const settle = (): void => {
       settled = true
+      this.#connecting.delete(shutDown)
       clearTimeout(deadline)
       socket.off('close', clientLeft)
       upstream.off('unexpected-response', onUnexpected)
@@ -299,7 +309,7 @@ export class WebSocketRelay {
       request.upstreamError = code
       request.log.info({ integration: name, err: err === undefined ? undefined : { code: upstreamErrorCode(err), message: err.message } },
         `upstream refused the WebSocket: ${reason}`)
-      const client = this.#accept(request, upgrade, integration, limitHeaders)
+      const client = this.#accept(request, reply, upgrade, integration, limitHeaders)
       client?.close(1014, reasonText(reason))
     }
     const deadline = setTimeout(() => {
@@ -330,7 +340,7 @@ export class WebSocketRelay {
       request.upstreamMs = performance.now() - startedAt
       breaker.succeeded(probe, request.log)
       upgrade.protocol = upstream.protocol === '' ? false : upstream.protocol
-      const client = this.#accept(request, upgrade, integration, limitHeaders)
+      const client = this.#accept(request, reply, upgrade, integration, limitHeaders)
       if (client === undefined) {
         upstream.on('error', ignore)
         upstream.close(1001, 'the client went away')
@@ -343,6 +353,16 @@ export class WebSocketRelay {
       this.#add(session)
       if (this.#closing) session.close(1001, 'the gateway is shutting down')
     }
+    /** Shutdown while the upstream is being reached: the client is still speaking HTTP, and gets the 503. */
+    const shutDown = (): void => {
+      if (settled) return
+      settle()
+      upstream.on('error', ignore)
+      upstream.terminate()
+      breaker.released(probe)
+      sendProblem(request, reply, new GerbangError('SHUTTING_DOWN', 'the gateway is shutting down; retry on a new connection'))
+    }
+    this.#connecting.add(shutDown)
     socket.once('close', clientLeft)
     upstream.on('unexpected-response', onUnexpected)
     upstream.on('error', onError)
@@ -353,8 +373,11 @@ export class WebSocketRelay {
    * Completes the client's handshake (101, the upstream's subprotocol) and
    * writes the upgrade's access line. Undefined when the client has gone.
    */
-  #accept (request: FastifyRequest, upgrade: PendingUpgrade, integration: Integration, limitHeaders: string[]): WebSocket | undefined {
+  #accept (request: FastifyRequest, reply: FastifyReply, upgrade: PendingUpgrade, integration: Integration,
+    limitHeaders: string[]): WebSocket | undefined {
     const { res, socket, head } = upgrade
+    // From here the gateway writes to the socket itself.
+    reply.hijack()
     const req = request.raw
     this.#pending.delete(req)
     res.off('finish', upgrade.answered)
@@ -421,9 +444,10 @@ export class WebSocketRelay {
     this.#metrics.upstreamError(integration, code)
   }
 
-  /** Shutdown: every socket is closed with 1001, and upgrades still under way end so too. */
+  /** Shutdown: every socket is closed with 1001; an upgrade still waiting for its upstream gets 503 SHUTTING_DOWN. */
   closeAll (): void {
     this.#closing = true
+    for (const giveUp of [...this.#connecting]) giveUp()
     for (const sessions of this.#byIntegration.values()) {
       for (const session of sessions) session.close(1001, 'the gateway is shutting down')
     }

@@ -47,6 +47,7 @@ interface WsOrigin {
  * Paths: /echo… echoes every message (text stays text, binary stays
  * binary); /refuse answers 403 to the handshake; /die breaks the connection
  * on its first message; /slow reads at about 20 MiB/s; /silent says nothing;
+ * /hang never answers the handshake;
  * /talk sends a message every `every` ms (query).
  */
 async function startWsOrigin (t: TestContext): Promise<WsOrigin> {
@@ -57,6 +58,7 @@ async function startWsOrigin (t: TestContext): Promise<WsOrigin> {
   server.on('connection', (s: Socket) => { raw.add(s); s.on('close', () => raw.delete(s)) })
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     origin.seen.push({ url: req.url ?? '', headers: req.headers })
+    if ((req.url ?? '').startsWith('/hang')) return // never answers the handshake
     if ((req.url ?? '').startsWith('/refuse')) {
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nno\n')
       return
@@ -490,9 +492,13 @@ test('closing the app closes open sockets with 1001, both sides, and does not wa
   const gw = await startGateway(t, ROUTES(origin.url))
   const { ws, closed } = await connect(`${wsBase(gw)}/raw/echo`)
   assert.equal((await exchange(ws, 1, () => 'x'))[0]?.data.toString(), 'x')
+  // An upgrade still waiting for its upstream's answer when the gateway stops: 503 over HTTP.
+  const waiting = refusal(`${wsBase(gw)}/raw/hang`)
+  await eventually(() => origin.seen.some((s) => s.url === '/hang'))
   const started = performance.now()
   await gw.app.close()
   const took = performance.now() - started
+  assertProblem(await waiting, 503, 'SHUTTING_DOWN')
   const end = await closed
   assert.equal(end.code, 1001)
   assert.match(end.reason, /shutting down/)
