@@ -103,7 +103,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // A silent logger rather than none: without one Fastify skips the
     // response-finished callback that counts traffic and metrics.
     loggerInstance: options.logger ?? pino({ level: 'silent' }),
-    serverFactory: (handler) => gatewayServer(handler, options.headersTimeoutMs),
+    serverFactory: (handler) => gatewayServer(handler, options.headersTimeoutMs, options.adminListener !== true),
     trustProxy,
     logController: new AccessLog(traffic, metrics),
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),

@@ -99,29 +99,12 @@ export function separateAdminListener (app: FastifyInstance, createServer: (hand
 
 /**
  * For a gateway built without GERBANG_ADMIN_PORT: /admin shares the port, and
- * so the origin, with every proxied page. A script on one of them could
- * install a service worker whose scope covers /admin and serve the admin
- * page its own code. A worker's scope is at most its script's directory (the
- * proxy drops an upstream's Service-Worker-Allowed), so worker scripts at
- * the root (`/layanan`, `/sw.js`) or under /admin are refused. Call it where
- * separateAdminListener would be.
+ * so the origin, with every proxied page. What can be refused for that
+ * (service-worker scripts that could cover /admin) is refused before routing,
+ * in src/http/http-server.ts. Call it where separateAdminListener would be.
  */
 export function sharedAdminListener (app: FastifyInstance): void {
   app.decorate('adminListener', null)
-  const noRootWorkers: onRequestHookHandler = function (request, reply, done) {
-    if (request.headers['service-worker'] !== 'script') {
-      done()
-      return
-    }
-    const path = pathOnly(request.raw.url ?? '/')
-    if (path.lastIndexOf('/') > 0 && path !== '/admin' && !path.startsWith('/admin/')) {
-      done()
-      return
-    }
-    sendProblem(request, reply, new GerbangError('BAD_REQUEST', 'a service worker here could control the admin UI, which shares this port; ' +
-      'worker scripts must sit below an integration\'s prefix (or set GERBANG_ADMIN_PORT)'))
-  }
-  app.addHook('onRoute', (route) => { addOnRequest(route, noRootWorkers) })
 }
 
 /** Adds a route-level onRequest hook, after the route's own. */

@@ -42,10 +42,26 @@ function hostProblem (req: IncomingMessage, lastGood: string): string | undefine
 }
 
 /**
- * Fastify's serverFactory: a Node HTTP server with Gerbang's timeouts whose
- * requests reach Fastify only with one valid Host.
+ * On a port shared with /admin, a service worker registered from a proxied
+ * page could control the admin UI. A worker's scope is at most its script's
+ * directory (the proxy drops an upstream's Service-Worker-Allowed), so worker
+ * scripts at the root (`/layanan`, `/sw.js`) or under /admin are refused.
+ * Browsers mark worker script fetches with `Service-Worker: script`.
  */
-export function gatewayServer (handler: RequestListener, headersTimeoutMs = HEADERS_TIMEOUT_MS): Server {
+function workerProblem (req: IncomingMessage): string | undefined {
+  if (req.headers['service-worker'] !== 'script') return undefined
+  const path = pathOnly(req.url ?? '/')
+  if (path.lastIndexOf('/') > 0 && path !== '/admin' && !path.startsWith('/admin/')) return undefined
+  return 'a service worker here could control the admin UI, which shares this port; ' +
+    'worker scripts must sit below an integration\'s prefix (or set GERBANG_ADMIN_PORT)'
+}
+
+/**
+ * Fastify's serverFactory: a Node HTTP server with Gerbang's timeouts whose
+ * requests reach Fastify only with one valid Host (and, when /admin shares
+ * the port, no service worker script that could cover it).
+ */
+export function gatewayServer (handler: RequestListener, headersTimeoutMs = HEADERS_TIMEOUT_MS, sharesAdmin = false): Server {
   let lastGoodHost = ''
   const server = createServer({
     headersTimeout: headersTimeoutMs,
@@ -53,7 +69,7 @@ export function gatewayServer (handler: RequestListener, headersTimeoutMs = HEAD
     // Checked below, so the refusal is a problem document rather than Node's bare 400.
     requireHostHeader: false
   }, (req: IncomingMessage, res: ServerResponse) => {
-    const problem = hostProblem(req, lastGoodHost)
+    const problem = hostProblem(req, lastGoodHost) ?? (sharesAdmin ? workerProblem(req) : undefined)
     if (problem === undefined) {
       lastGoodHost = req.headers.host ?? lastGoodHost
       handler(req, res)
