@@ -17,6 +17,8 @@ import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
 import { installTracing, type Tracing } from './ops/tracing.js'
 import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
 import { PluginInstances } from './upstream-plugins/chain.js'
+import { TargetHealthRegistry } from './proxy/balancer.js'
+import { HealthChecks, type ProbeCoordination } from './proxy/health-checks.js'
 import { Authenticator, type AuthenticatorOptions } from './auth/authenticator.js'
 import { ClientInputError, ClientService } from './auth/clients.js'
 import { oauth2Plugin } from './auth/oauth2.js'
@@ -61,12 +63,16 @@ export interface AppOptions {
   adminListener?: boolean
   /** W3C trace context, and OTLP export when configured (src/ops/tracing.ts); default: trace context only. */
   tracing?: Tracing
+  /** With --workers: whether this process probes upstream targets, and how verdicts travel; default: it probes alone. */
+  probes?: ProbeCoordination
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The live routing table (swapped whole on reload). */
     routeTable: RouteTableHolder
+    /** Active probes of upstream targets (healthCheck:). */
+    healthChecks: HealthChecks
     store: Store
     clients: ClientService
     authenticator: Authenticator
@@ -122,12 +128,21 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   // Integration plugins keep their state (a cached token) across reloads that leave them unchanged.
   const pluginInstances = new PluginInstances(app.log)
+  // Targets keep what is known of their health across reloads, too.
+  const targetHealth = new TargetHealthRegistry()
   const holder: RouteTableHolder = {
-    table: new RouteTable(options.routes, options.upstreamConnect, pluginInstances),
+    table: new RouteTable(options.routes, options.upstreamConnect, pluginInstances, targetHealth),
     closing: false,
     lastReload: { at: new Date().toISOString(), ok: true, problems: [] },
     reloads: { ok: 0, failed: 0 }
   }
+  const healthChecks = new HealthChecks({
+    ...(options.probes ?? { probing: true }),
+    logger: app.log,
+    ...(options.upstreamConnect !== undefined ? { upstreamConnect: options.upstreamConnect } : {})
+  })
+  healthChecks.apply(holder.table)
+  app.decorate('healthChecks', healthChecks)
   const hasher = options.hasher ?? new SecretHasher(ephemeralPepper())
   const authenticator = new Authenticator(store, hasher, { ...options.authCache, logger: app.log })
   const limiter = new RateLimiter(store, { logger: app.log })
@@ -149,7 +164,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const retired = new Map<RouteTable, NodeJS.Timeout>()
   app.decorate('applyRoutes', (routes: RoutesConfig): RoutesDiff => {
     const old = holder.table
-    holder.table = new RouteTable(routes, options.upstreamConnect, pluginInstances)
+    holder.table = new RouteTable(routes, options.upstreamConnect, pluginInstances, targetHealth)
+    targetHealth.retain(routes.integrations)
+    healthChecks.apply(holder.table)
     docs.rebuild(routes)
     // Sockets of an integration removed, or no longer taking WebSocket, are closed.
     webSockets.routesChanged(routes.integrations)
@@ -204,6 +221,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // Once the drain has begun, open WebSockets are closed with 1001 (Node's server.close waits for them).
   app.addHook('preClose', async () => { webSockets.closeAll() })
   app.addHook('onClose', async () => {
+    healthChecks.close()
     // Retired tables close now, and not again when their grace period ends.
     for (const timer of retired.values()) clearTimeout(timer)
     await Promise.all([holder.table, ...retired.keys()].map(async (table) => { await table.close() }))

@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
+import type { ProbeCoordination } from './proxy/health-checks.js'
 import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
 import { createLogger } from './logging.js'
 import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
@@ -36,7 +37,12 @@ export interface StartOptions {
    * reads "worker ready" with its id, since only the primary says "gerbang is
    * ready" (once every worker is), and onReady hears the address.
    */
-  worker?: { id: number, onReady: (address: string, adminAddress: string | undefined) => void }
+  worker?: {
+    id: number
+    onReady: (address: string, adminAddress: string | undefined) => void
+    /** Whether this worker probes upstream targets (the primary names one) and how verdicts reach the others. */
+    probes?: ProbeCoordination
+  }
 }
 
 /** The store and key hasher the environment asks for, or a reason to refuse to start. */
@@ -92,7 +98,8 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
       adminListener: options.adminPort !== undefined,
       trustProxy: options.trustProxy,
       tracing,
-      ...(options.pressure !== undefined ? { pressure: options.pressure } : {})
+      ...(options.pressure !== undefined ? { pressure: options.pressure } : {}),
+      ...(options.worker?.probes !== undefined ? { probes: options.worker.probes } : {})
     })
   } catch (err) {
     await store.close()

@@ -4,6 +4,7 @@ import type { GatewayEnv } from './config/env.js'
 import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
 import { createLogger } from './logging.js'
 import { serveClusterMetrics } from './ops/cluster-metrics.js'
+import type { HealthChecks, TargetVerdict } from './proxy/health-checks.js'
 
 // `gerbang start --workers N|auto`: a node:cluster primary that forks N
 // workers, each running startGateway exactly as a single process does, all
@@ -27,6 +28,10 @@ const SHUTDOWN_MARGIN_MS = 5000
 // The IPC messages between primary and workers.
 interface ReadyMessage { gerbang: 'ready', address: string, adminAddress?: string }
 const SHUTDOWN = { gerbang: 'shutdown' } as const
+/** To one worker: you probe the upstream targets (healthCheck:) for the whole instance. */
+const PROBE = { gerbang: 'probe' } as const
+/** Worker to primary, then primary to the other workers: a target's probed state changed. */
+interface VerdictMessage { gerbang: 'target-health', verdict: TargetVerdict }
 
 function isMessage<T extends { gerbang: string }> (message: unknown, kind: T['gerbang']): message is T {
   return typeof message === 'object' && message !== null && (message as { gerbang?: unknown }).gerbang === kind
@@ -50,7 +55,21 @@ export const isWorker = cluster.isWorker
 export async function runWorker (env: GatewayEnv): Promise<void> {
   let ready = false
   let signalled = false
+  // Probing starts when the primary says so; verdicts from the prober arrive before or after the checks exist.
+  let checks: HealthChecks | undefined
+  let probing = false
+  const early: TargetVerdict[] = []
   process.on('message', (message) => {
+    if (isMessage<VerdictMessage>(message, 'target-health')) {
+      if (checks === undefined) early.push(message.verdict)
+      else checks.receive(message.verdict)
+      return
+    }
+    if (isMessage(message, PROBE.gerbang)) {
+      probing = true
+      checks?.setProbing(true)
+      return
+    }
     if (!isMessage(message, SHUTDOWN.gerbang) || signalled) return
     // Still starting: nothing is being served, nothing to drain.
     if (!ready) process.exit(0)
@@ -66,6 +85,15 @@ export async function runWorker (env: GatewayEnv): Promise<void> {
       ...env,
       worker: {
         id: cluster.worker?.id ?? 0,
+        probes: {
+          probing,
+          onVerdict: (verdict) => { process.send?.({ gerbang: 'target-health', verdict } satisfies VerdictMessage) },
+          attach: (attached) => {
+            checks = attached
+            for (const verdict of early.splice(0)) attached.receive(verdict)
+            if (probing) attached.setProbing(true)
+          }
+        },
         onReady: (address, adminAddress) => {
           ready = true
           // close-with-grace now handles these signals; only note that one
@@ -116,21 +144,42 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
   const finished = new Promise<number>((resolve) => { done = resolve })
 
   const describe = (worker: Worker) => ({ worker: worker.id, workerPid: worker.process.pid })
+  // One worker probes the upstream targets for the instance; its verdicts go to the others.
+  let prober: number | undefined
+  const verdicts = new Map<string, TargetVerdict>()
 
   function fork (): void {
     const worker = cluster.fork()
     workers.set(worker.id, { worker, ready: false })
     worker.on('message', (message: unknown) => {
       if (isMessage<ReadyMessage>(message, 'ready')) onReady(worker, message)
+      else if (isMessage<VerdictMessage>(message, 'target-health')) relayVerdict(worker, message)
     })
     // IPC errors (a send racing the worker's death) surface as 'exit' anyway.
     worker.on('error', (err) => { logger.warn({ err, ...describe(worker) }, 'worker IPC error') })
+  }
+
+  function relayVerdict (from: Worker, message: VerdictMessage): void {
+    verdicts.set(message.verdict.integration + '\n' + message.verdict.target, message.verdict)
+    for (const { worker } of workers.values()) {
+      if (worker !== from && worker.isConnected()) worker.send(message, () => { /* a dying worker: its 'exit' follows */ })
+    }
+  }
+
+  /** Names a ready worker the prober when none is; a (re)started worker first hears the verdicts so far. */
+  function assignProber (): void {
+    if (stopping !== undefined || (prober !== undefined && workers.get(prober)?.ready === true)) return
+    const next = [...workers.values()].find((w) => w.ready && w.worker.isConnected())
+    prober = next?.worker.id
+    next?.worker.send(PROBE, () => { /* see relayVerdict */ })
   }
 
   function onReady (worker: Worker, { address, adminAddress }: ReadyMessage): void {
     const entry = workers.get(worker.id)
     if (entry === undefined) return
     entry.ready = true
+    for (const verdict of verdicts.values()) worker.send({ gerbang: 'target-health', verdict } satisfies VerdictMessage, () => {})
+    assignProber()
     if (stopping !== undefined) {
       tellToStop(worker)
     } else if (allReady) {
@@ -152,6 +201,10 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
     const entry = workers.get(worker.id)
     if (entry === undefined) return
     workers.delete(worker.id)
+    if (prober === worker.id) {
+      prober = undefined
+      assignProber()
+    }
     const how = { ...describe(worker), code, signal }
     if (stopping !== undefined) {
       if (code !== 0) stopping.clean = false

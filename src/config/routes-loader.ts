@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Documen
 import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import {
-  DEFAULT_METHODS, DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
+  DEFAULT_METHODS, DEFAULTS, HEALTH_CHECK_DEFAULTS, HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, RoutesFileSchema,
   type IntegrationEntry, type RoutesFile
 } from './routes-schema.js'
 import { fetchOpenApiDocuments, inlineOperations, openapiOperations, pathParams, type IntegrationDocs } from './operations.js'
@@ -23,8 +23,12 @@ export interface RoutesProblem {
 /** An integration with every default merged in and every unit parsed. */
 export interface Integration {
   name: string
-  /** The upstream origin, `http://host:port`, without a path. */
+  /** The first target's origin, `http://host:port`, without a path (traces name it); every target is in `targets`. */
   origin: string
+  /** The upstream servers requests are spread over (src/proxy/balancer.ts): one, or several with the same scheme and base path. */
+  targets: readonly UpstreamTarget[]
+  /** Active probes of every target; null: none (targets are judged by the requests alone). */
+  healthCheck: HealthCheckSettings | null
   /** The upstream's base path joined with rewritePrefix, no trailing slash (may be ''). */
   upstreamPathPrefix: string
   prefix: string
@@ -53,6 +57,23 @@ export interface Integration {
   plugins: ConfiguredPlugin[]
   /** Browser apps (`cors:`, its own or defaults'), compiled for the proxy; null: none, answers as without CORS. */
   cors: CorsPolicy | null
+}
+
+export interface UpstreamTarget {
+  /** `http://host:port`, no path: the base path is the integration's. */
+  origin: string
+  /** Its share of the requests against the other targets' (1 to 100). */
+  weight: number
+}
+
+export interface HealthCheckSettings {
+  /** Requested with GET on each target's origin (not under the base path). */
+  path: string
+  intervalMs: number
+  timeoutMs: number
+  /** Consecutive successes that bring a target back, and failures that take it out. */
+  healthy: number
+  unhealthy: number
 }
 
 export interface CircuitBreakerSettings {
@@ -151,8 +172,8 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
     if (!INTEGRATION_NAME_PATTERN.test(name)) {
       problems.push({ ...at(), message: `integration name '${name}' must use only a-z, 0-9 and '-'` })
     }
-    const upstream = checkUpstream(entry.upstream)
-    if (typeof upstream === 'string') problems.push({ ...at('upstream'), message: upstream })
+    const upstream = checkUpstreams(entry.upstream, (...more) => at('upstream', ...more), problems)
+    if (entry.healthCheck !== undefined) checkHealthCheck(entry.healthCheck, (...more) => at('healthCheck', ...more), problems)
 
     const prefix = entry.prefix ?? `/${name}`
     const prefixProblem = checkPathPrefix(prefix, 'prefix', false)
@@ -199,7 +220,7 @@ export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env,
 
     const plugins = configurePlugins(entry.plugins ?? [], options.plugins, (...more) => at('plugins', ...more), problems)
 
-    if (problems.length > before || typeof upstream === 'string') continue
+    if (problems.length > before || upstream === undefined) continue
     const integration = compile(name, entry, file.defaults ?? {}, upstream, prefix, rewritePrefix)
     integration.plugins = plugins
     if (entry.operations !== undefined) {
@@ -247,16 +268,17 @@ export function formatProblem (file: string, problem: RoutesProblem): string {
 
 function compile (
   name: string, entry: IntegrationEntry, defaults: NonNullable<RoutesFile['defaults']>,
-  upstream: URL, prefix: string, rewritePrefix: string
+  upstream: CheckedUpstreams, prefix: string, rewritePrefix: string
 ): Integration {
   const pick = <K extends keyof typeof DEFAULTS>(key: K): NonNullable<IntegrationEntry[K]> | typeof DEFAULTS[K] =>
     (entry[key] ?? defaults[key] ?? DEFAULTS[key]) as NonNullable<IntegrationEntry[K]> | typeof DEFAULTS[K]
-  const basePath = upstream.pathname.replace(/\/+$/, '')
   const bodyLimit = pick('bodyLimit')
   return {
     name,
-    origin: upstream.origin,
-    upstreamPathPrefix: basePath + rewritePrefix,
+    origin: (upstream.targets[0] as UpstreamTarget).origin,
+    targets: upstream.targets,
+    healthCheck: healthCheckSettings(entry.healthCheck),
+    upstreamPathPrefix: upstream.basePath + rewritePrefix,
     prefix,
     rewritePrefix,
     methods: entry.methods === undefined ? null : new Set(expandMethods(entry.methods)),
@@ -308,16 +330,17 @@ function zeroOpenFor (breaker: BreakerEntry): boolean {
 }
 
 /**
- * Schema errors, with one refinement: a mapping given where a union allows
- * one (`circuitBreaker: { failures: 0 }`) reports what is wrong inside the
- * mapping, at its own path, rather than "not any of the union's forms".
+ * Schema errors, with one refinement: a mapping or list given where a union
+ * allows one (`circuitBreaker: { failures: 0 }`, an `upstream:` list) reports
+ * what is wrong inside it, at its own path, rather than "not any of the
+ * union's forms".
  */
 function * schemaErrors (errors: Iterable<ValueError>): Generator<ValueError> {
   for (const error of errors) {
     const { value } = error
-    if (error.type === ValueErrorType.Union && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    if (error.type === ValueErrorType.Union && value !== null && typeof value === 'object') {
       const variants = (error.schema as { anyOf?: Array<{ type?: unknown }> }).anyOf ?? []
-      const index = variants.findIndex((v) => v.type === 'object')
+      const index = variants.findIndex((v) => v.type === (Array.isArray(value) ? 'array' : 'object'))
       const inner = index === -1 ? undefined : error.errors[index]
       if (inner !== undefined) {
         yield * schemaErrors(inner)
@@ -331,6 +354,80 @@ function * schemaErrors (errors: Iterable<ValueError>): Generator<ValueError> {
 // HEAD is answered wherever GET is, as HTTP expects.
 function expandMethods (methods: ReadonlyArray<typeof HTTP_METHODS[number]>): string[] {
   return methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : [...methods]
+}
+
+interface CheckedUpstreams {
+  targets: UpstreamTarget[]
+  /** Shared by every target, no trailing slash (may be ''). */
+  basePath: string
+}
+
+type At = (...more: string[]) => { path: string, line: number }
+
+/**
+ * `upstream:` as one URL or a list. Every target must have the first one's
+ * scheme and base path (a request's path is built once, whichever target
+ * serves it) and no origin may repeat. Undefined when a problem was added.
+ */
+function checkUpstreams (entry: IntegrationEntry['upstream'], at: At, problems: RoutesProblem[]): CheckedUpstreams | undefined {
+  const items = typeof entry === 'string' ? [{ text: entry, weight: 1, where: [] as string[] }]
+    : entry.map((item, i) => typeof item === 'string'
+      ? { text: item, weight: 1, where: [String(i)] }
+      : { text: item.url, weight: item.weight ?? 1, where: [String(i), 'url'] })
+  const before = problems.length
+  const targets: UpstreamTarget[] = []
+  let first: URL | undefined
+  const seen = new Set<string>()
+  for (const { text, weight, where } of items) {
+    const url = checkUpstream(text)
+    if (typeof url === 'string') {
+      problems.push({ ...at(...where), message: url })
+      continue
+    }
+    if (first === undefined) {
+      first = url
+    } else if (url.protocol !== first.protocol) {
+      problems.push({ ...at(...where), message: `every upstream target must use ${first.protocol.slice(0, -1)}, like the first (got ${url.protocol.slice(0, -1)})` })
+      continue
+    } else if (basePathOf(url) !== basePathOf(first)) {
+      problems.push({ ...at(...where), message: `every upstream target must have the base path '${basePathOf(first) || '/'}', like the first (got '${basePathOf(url) || '/'}')` })
+      continue
+    }
+    if (seen.has(url.origin)) {
+      problems.push({ ...at(...where), message: `${url.origin} is listed twice; give it a weight instead` })
+      continue
+    }
+    seen.add(url.origin)
+    targets.push({ origin: url.origin, weight })
+  }
+  if (problems.length > before || first === undefined) return undefined
+  return { targets, basePath: basePathOf(first) }
+}
+
+function basePathOf (url: URL): string {
+  return url.pathname.replace(/\/+$/, '')
+}
+
+function checkHealthCheck (entry: NonNullable<IntegrationEntry['healthCheck']>, at: At, problems: RoutesProblem[]): void {
+  const interval = parseDuration(entry.interval) as number
+  if (interval < 100) problems.push({ ...at('interval'), message: 'interval must be at least 100ms' })
+  if (entry.timeout === undefined) return
+  const timeout = parseDuration(entry.timeout) as number
+  if (timeout === 0) problems.push({ ...at('timeout'), message: 'timeout must be longer than 0' })
+  else if (timeout > interval) problems.push({ ...at('timeout'), message: `a probe's timeout (${timeout} ms) must not be longer than the interval (${interval} ms)` })
+}
+
+function healthCheckSettings (entry: IntegrationEntry['healthCheck']): HealthCheckSettings | null {
+  if (entry === undefined) return null
+  const intervalMs = parseDuration(entry.interval) as number
+  return {
+    path: entry.path,
+    intervalMs,
+    // Unless given, a probe waits 2 s, or the interval when it is shorter.
+    timeoutMs: entry.timeout === undefined ? Math.min(parseDuration(HEALTH_CHECK_DEFAULTS.timeout) as number, intervalMs) : parseDuration(entry.timeout) as number,
+    healthy: entry.healthy ?? HEALTH_CHECK_DEFAULTS.healthy,
+    unhealthy: entry.unhealthy ?? HEALTH_CHECK_DEFAULTS.unhealthy
+  }
 }
 
 function checkUpstream (text: string): URL | string {

@@ -101,8 +101,35 @@ export const OperationSchema = Type.Object({
   responses: Type.Optional(Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), ResponseSchema))
 }, { additionalProperties: false })
 
+/**
+ * One upstream origin, or several (CONTRACT.md section 14): requests are
+ * spread over them by weight (src/proxy/balancer.ts). Same scheme and base
+ * path for all, checked by the loader.
+ */
+const UpstreamUrl = Type.String({ minLength: 1, description: 'an http or https origin, optionally with a base path' })
+const Upstream = Type.Union([
+  UpstreamUrl,
+  Type.Array(Type.Union([
+    UpstreamUrl,
+    Type.Object({
+      url: UpstreamUrl,
+      weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'an integer from 1 to 100' }))
+    }, { additionalProperties: false })
+  ], { description: 'a URL, or a mapping { url: <URL>, weight: 1..100 }' }), { minItems: 1, maxItems: 64 })
+], { description: 'a URL, or a list of URLs (or { url, weight } mappings) with the same scheme and base path' })
+
+/** Active probes of every target (src/proxy/health-checks.ts). */
+const HealthCheck = Type.Object({
+  path: Type.String({ pattern: '^/[^?#\\s]*(\\?[^#\\s]*)?$', description: 'a path on the target starting with /, e.g. /health' }),
+  interval: Duration,
+  timeout: Type.Optional(Duration),
+  healthy: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'an integer from 1 to 10' })),
+  unhealthy: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'an integer from 1 to 10' }))
+}, { additionalProperties: false, description: 'a mapping { path: /health, interval: 10s, timeout: 2s, healthy: 2, unhealthy: 3 }' })
+
 export const IntegrationSchema = Type.Object({
-  upstream: Type.String({ minLength: 1, description: 'an http or https origin, optionally with a base path' }),
+  upstream: Upstream,
+  healthCheck: Type.Optional(HealthCheck),
   prefix: Type.Optional(Type.String({ minLength: 1 })),
   rewritePrefix: Type.Optional(Type.String()),
   methods: Type.Optional(Type.Array(Method, { minItems: 1, uniqueItems: true })),
@@ -141,6 +168,9 @@ export const DEFAULTS = {
   retries: 2,
   circuitBreaker: { failures: 5, openFor: '10s' }
 } as const
+
+/** What a `healthCheck:` leaves out. */
+export const HEALTH_CHECK_DEFAULTS = { timeout: '2s', healthy: 2, unhealthy: 3 } as const
 
 /** Paths the gateway answers itself; no integration may take them. */
 export const RESERVED_PREFIXES = ['/healthz', '/readyz', '/metrics', '/doc', '/admin', '/oauth2']

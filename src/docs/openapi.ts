@@ -237,6 +237,17 @@ function corsNote ({ cors }: Integration): string {
 }
 
 /**
+ * For the tag: how many upstream servers serve the integration and whether
+ * they are probed. Their addresses are internal and stay off this public
+ * page; /admin (Routes) and /readyz name them.
+ */
+function targetsNote ({ targets, healthCheck }: Integration): string {
+  if (targets.length === 1 && healthCheck === null) return ''
+  const servers = targets.length === 1 ? 'satu server upstream' : `${targets.length} server upstream (beban dibagi; server yang mati dilewati)`
+  return `\n\n**Upstream:** dilayani oleh ${servers}${healthCheck === null ? '' : `, diperiksa setiap ${healthCheck.intervalMs / 1000} detik`}.`
+}
+
+/**
  * Whether the integration accepts WebSocket (`websocket: true`): on every
  * tag as `x-websocket`, and for readers in the description of those that
  * do, with where to connect and how a browser sends its key.
@@ -265,7 +276,7 @@ export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
   for (const integration of routes.integrations) {
     tags.push(webSocketTag(integration, {
       name: integration.name,
-      description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) + corsNote(integration)
+      description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) + corsNote(integration) + targetsNote(integration)
     }))
     for (const [kind, entries] of Object.entries(integration.docs?.components ?? {})) {
       comps[kind] = { ...(comps[kind] ?? {}), ...entries }

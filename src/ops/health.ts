@@ -4,6 +4,7 @@ import { GerbangError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import type { RouteTableHolder } from '../proxy/index.js'
 import type { BreakerState } from '../proxy/circuit-breaker.js'
+import { targetStates } from '../proxy/balancer.js'
 import type { Store } from '../store/types.js'
 
 export interface HealthOptions {
@@ -32,6 +33,7 @@ export async function healthPlugin (app: FastifyInstance, { holder, store }: Hea
     // An open breaker cuts off one integration, not the gateway: it stays ready.
     const breakers: Record<string, BreakerState> = {}
     for (const route of holder.table.routes) breakers[route.integration.name] = route.breaker.state
-    return { status: 'ready', integrations, store: store.kind, breakers }
+    // Dead targets cut off neither the gateway nor (while one is up) the integration: reported, still ready.
+    return { status: 'ready', integrations, store: store.kind, breakers, targets: targetStates(holder) }
   })
 }

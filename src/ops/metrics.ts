@@ -259,6 +259,23 @@ export class GatewayMetrics {
         }
       }
     }))
+    register(new Gauge({
+      name: 'gerbang_upstream_target_up',
+      help: 'Each upstream target of each integration: 1 while it takes requests, 0 while its health check fails or it is out after connection failures.',
+      labelNames: ['integration', 'target'] as const,
+      registers,
+      // With --workers: up only when every worker sends it requests.
+      aggregator: 'min',
+      collect () {
+        this.reset()
+        const now = performance.now()
+        for (const route of routes()) {
+          for (const { origin, health } of route.balancer.targets) {
+            this.set({ integration: route.integration.name, target: origin }, health.up(now) ? 1 : 0)
+          }
+        }
+      }
+    }))
     register(new Counter({
       name: 'gerbang_circuit_breaker_opens_total',
       help: 'Times each integration\'s circuit breaker opened (a routes reload starts a new breaker, from 0).',

@@ -10,6 +10,7 @@ import { isFailureStatus } from './circuit-breaker.js'
 import type { Principal } from '../auth/authenticator.js'
 import type { RouteTableHolder } from './index.js'
 import type { Route } from './route-table.js'
+import type { Target } from './balancer.js'
 import { HeaderList } from '../upstream-plugins/header-list.js'
 import { pluginProblem, PluginRequest, REPLAY_BODY_LIMIT } from '../upstream-plugins/chain.js'
 
@@ -34,6 +35,14 @@ const BACKOFF_BASE_MS = 25
  * answered. Timeouts are not among them: a retry would wait as long again.
  */
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
+
+/**
+ * How long past an integration's connect deadline the forwarder waits for
+ * undici's own connect timeout (which lets the request fail over to another
+ * target) before it answers 504 itself. undici's timers have half a second's
+ * resolution.
+ */
+const CONNECT_TIMEOUT_MARGIN_MS = 1_000
 
 /**
  * While a slow client holds the upstream back (its response buffer full),
@@ -80,6 +89,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
   /** When the current attempt was dispatched: its connect deadline counts from here. */
   #attemptStartedAt: number
   #retries = 0
+  /** The target of the current attempt (src/proxy/balancer.ts). */
+  #target: Target
+  /** Attempts sent to another target after a connection failure, without a backoff. */
+  #failovers = 0
+  /** This attempt's connect deadline passed; undici's connect timeout is awaited to fail over. */
+  #connectGrace = false
   #state = State.Waiting
   /** When the last chunk of the answer arrived (its headers, before the first). */
   #lastChunkAt = 0
@@ -104,11 +119,17 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#options = options
     this.#probe = probe
     this.#pluginRequest = pluginRequest
+    this.#target = route.balancer.pick()
     this.#startedAt = performance.now()
     this.#attemptStartedAt = this.#startedAt
     const { connectTimeoutMs, timeoutMs } = route.integration
     this.#timer = setTimeout(this.#onDeadline, Math.min(connectTimeoutMs, timeoutMs))
     reply.raw.once('close', this.#onClientClose)
+  }
+
+  /** Sends the first attempt of a request to an integration without plugins. */
+  start (): void {
+    this.#target.pool.dispatch(this.#options, this)
   }
 
   /** Sends the first attempt of a request to an integration with plugins, once they have prepared it. */
@@ -145,7 +166,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#options.path = (this.#pluginRequest as PluginRequest).target()
     // Time went by in the plugins: the connect deadline counts from now.
     if (afterAwait || this.#pluginRequest?.attempt !== 0) this.#armForAttempt()
-    this.#route.pool.dispatch(this.#options, this)
+    this.#target.pool.dispatch(this.#options, this)
   }
 
   #armForAttempt (): void {
@@ -154,6 +175,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#clearTimer()
     this.#attemptStartedAt = now
     this.#connected = false
+    this.#connectGrace = false
     this.#timer = setTimeout(this.#onDeadline, Math.min(connectTimeoutMs, Math.max(0, this.#startedAt + timeoutMs - now)))
   }
 
@@ -196,6 +218,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
     }
     const now = performance.now()
     this.#lastChunkAt = now
+    const health = this.#target.health
+    if (health.failures !== 0) health.answered(this.#request.log)
     // The deadline timer stays: from here it checks the answer's silences
     // (#onDeadline), so it must fire within idleTimeout. It fires by the
     // response deadline at the latest, which is soon enough unless
@@ -353,22 +377,70 @@ class Forwarding implements Dispatcher.DispatchHandler {
       breaker.released(this.#probe)
       return
     }
+    const code = upstreamErrorCode(err)
+    const connectionFailed = RETRYABLE_CODES.has(code) || (failure.kind === 'timeout' && failure.phase === 'connect')
+    if (connectionFailed) {
+      this.#target.health.connectionFailed(performance.now(), code, this.#request.log)
+      if (this.#failover(err)) return
+    }
     if (failure.kind === 'timeout') {
       this.#request.upstreamError = 'timeout'
-      breaker.failed(this.#probe, this.#request.log)
+      this.#breakerFailed(connectionFailed)
       this.#finish(new GerbangError('UPSTREAM_TIMEOUT', failure.phase === 'connect'
         ? `${name} did not accept a connection within ${connectTimeoutMs} ms`
         : `${name} did not answer within ${timeoutMs} ms`))
       return
     }
-    const code = upstreamErrorCode(err)
     if (this.#retry(code, err)) return
     this.#request.upstreamError = code
-    this.#request.log.info({ err: errorSummary(err), integration: name, attempts: this.#retries + 1 }, 'upstream unavailable')
-    breaker.failed(this.#probe, this.#request.log)
-    this.#finish(new GerbangError('UPSTREAM_UNAVAILABLE', this.#retries === 0
+    const attempts = this.#retries + this.#failovers + 1
+    this.#request.log.info({ err: errorSummary(err), integration: name, attempts }, 'upstream unavailable')
+    this.#breakerFailed(connectionFailed)
+    this.#finish(new GerbangError('UPSTREAM_UNAVAILABLE', attempts === 1
       ? `${name} ${failure.reason}`
-      : `${name} ${failure.reason} (${this.#retries + 1} attempts)`))
+      : `${name} ${failure.reason} (${attempts} attempts)`))
+  }
+
+  /**
+   * The breaker hears of a failure to connect only when no other target is
+   * up: one dead target of several is the balancer's business, not a
+   * reason to cut the whole integration off.
+   */
+  #breakerFailed (connectionFailed: boolean): void {
+    if (connectionFailed && this.#route.balancer.othersUp(this.#target)) this.#route.breaker.released(this.#probe)
+    else this.#route.breaker.failed(this.#probe, this.#request.log)
+  }
+
+  /** The request can be sent again as it is: idempotent or with an Idempotency-Key, and no streamed (consumed) body. */
+  #replayable (): boolean {
+    return (this.#options.body === null || Buffer.isBuffer(this.#options.body)) &&
+      (isIdempotent(this.#options.method) || this.#request.headers['idempotency-key'] !== undefined)
+  }
+
+  /**
+   * After a connection failure, sends a replayable request at once to
+   * another target that is up (each target at most once), within the
+   * deadline. Retries (`retries`, with their backoff) come after, when no
+   * other target is left.
+   */
+  #canFailOver (): boolean {
+    const { balancer } = this.#route
+    return this.#failovers < balancer.targets.length - 1 && this.#replayable() && !this.#target.pool.closed &&
+      balancer.alternative(this.#target) !== undefined
+  }
+
+  #failover (err: Error): boolean {
+    const { integration, balancer } = this.#route
+    if (this.#failovers >= balancer.targets.length - 1 || !this.#replayable() || this.#target.pool.closed) return false
+    const next = balancer.alternative(this.#target)
+    if (next === undefined || performance.now() >= this.#startedAt + integration.timeoutMs) return false
+    this.#request.log.info({ err: errorSummary(err), integration: integration.name, from: this.#target.origin, to: next.origin },
+      'upstream target failed; sending the request to another')
+    this.#failovers++
+    this.#target = next
+    this.#armForAttempt()
+    next.pool.dispatch(this.#options, this)
+    return true
   }
 
   /**
@@ -378,13 +450,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
    * is a stream already consumed), and a backoff that ends before the deadline.
    */
   #retry (code: string, err: Error): boolean {
-    const { integration, pool } = this.#route
+    const { integration } = this.#route
     if (this.#retries >= integration.retries || !RETRYABLE_CODES.has(code) ||
       // A streamed body is consumed; one kept whole for the plugins can be sent again.
-      (this.#options.body !== null && !Buffer.isBuffer(this.#options.body)) ||
-      !(isIdempotent(this.#options.method) || this.#request.headers['idempotency-key'] !== undefined) ||
-      // A reload retired this table and closed its pool: the original error is the truthful answer.
-      pool.closed) return false
+      !this.#replayable() ||
+      // A reload retired this table and closed its pools: the original error is the truthful answer.
+      this.#target.pool.closed) return false
     const delay = BACKOFF_BASE_MS * 2 ** this.#retries * (0.5 + Math.random())
     if (performance.now() + delay >= this.#startedAt + integration.timeoutMs) return false
     this.#retries++
@@ -401,7 +472,9 @@ class Forwarding implements Dispatcher.DispatchHandler {
     self.#timer = undefined
     if (self.#state !== State.Waiting) return
     self.#armForAttempt()
-    self.#route.pool.dispatch(self.#options, self)
+    // Whichever target is up now: the one that failed is out for its back-off.
+    self.#target = self.#route.balancer.pick()
+    self.#target.pool.dispatch(self.#options, self)
   }
 
   #finish (error: GerbangError): void {
@@ -442,6 +515,13 @@ class Forwarding implements Dispatcher.DispatchHandler {
     // deadline, whichever came first; not connected, with the connect deadline
     // first, it was the connect deadline.
     if (!this.#connected && this.#attemptStartedAt - this.#startedAt + connectTimeoutMs <= timeoutMs) {
+      // Another target could take the request: undici's own connect timeout,
+      // due now, fails this attempt (onError) and the request moves on.
+      if (!this.#connectGrace && this.#canFailOver() && elapsed < timeoutMs) {
+        this.#connectGrace = true
+        this.#timer = setTimeout(this.#onDeadline, Math.min(CONNECT_TIMEOUT_MARGIN_MS, timeoutMs - elapsed))
+        return
+      }
       error = new GerbangError('UPSTREAM_TIMEOUT', `${name} did not accept a connection within ${connectTimeoutMs} ms`)
     } else if (elapsed < timeoutMs) {
       // The connect deadline passed with the connection up: wait for the rest of the response deadline.
@@ -538,6 +618,17 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
   }
 }
 
+/** Sets content-length in a flat [name, value, …] header array (a re-sent body's own length). */
+function withContentLength (headers: string[], length: number): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'content-length') {
+      headers[i + 1] = String(length)
+      return
+    }
+  }
+  headers.push('content-length', String(length))
+}
+
 /**
  * Forwards a request to the route's upstream. `path` is the upstream path with
  * its query string, already checked to be safe; `peerTrusted` says whether the
@@ -559,8 +650,17 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     sendProblem(request, reply, breaker.refusal())
     return
   }
-  let body: Readable | null = null
-  if (length !== undefined) {
+  let body: Readable | Buffer | null = null
+  // apiKeyForm: the form body was read whole and its key field taken out (src/proxy/api-key-form.ts).
+  const formBody = request.formBody
+  if (formBody !== null) {
+    if (formBody.length > integration.bodyLimit) {
+      sendProblem(request, reply, new GerbangError('PAYLOAD_TOO_LARGE',
+        `the request body is ${formBody.length} bytes; ${integration.name} accepts at most ${integration.bodyLimit}`))
+      return
+    }
+    body = formBody
+  } else if (length !== undefined) {
     if (length !== '0') body = req
   } else if (req.headers['transfer-encoding'] !== undefined) {
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
@@ -570,6 +670,7 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
   const span = request.traceSpan
   const traceparent = span === null ? request.traceparent : span.upstream(method, integration.origin, path)
   const headers = upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, traceparent, principal)
+  if (formBody !== null) withContentLength(headers, formBody.length)
   const options: Dispatcher.DispatchOptions = {
     method,
     path,
@@ -581,7 +682,7 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
   }
   const probe = admission === 'probe'
   if (route.plugins === null) {
-    route.pool.dispatch(options, new Forwarding(request, reply, route, holder, extraHeaders, options, probe, undefined))
+    new Forwarding(request, reply, route, holder, extraHeaders, options, probe, undefined).start()
     return
   }
   const pluginRequest = new PluginRequest(integration.name, method, path, headers, principal?.id)

@@ -3,12 +3,14 @@ import { Pool } from 'undici'
 import type { Integration, RoutesConfig } from '../config/routes-loader.js'
 import { policy, type Policy } from '../limits/rate-limiter.js'
 import { CircuitBreaker } from './circuit-breaker.js'
+import { Balancer, Target, TargetHealthRegistry } from './balancer.js'
 import { PluginInstances, type PluginChain } from '../upstream-plugins/chain.js'
 
-/** An integration ready to serve: its config plus the connection pool to its upstream. */
+/** An integration ready to serve: its config plus the connection pools to its upstream targets. */
 export interface Route {
   readonly integration: Integration
-  readonly pool: Pool
+  /** Picks the target (and so the keep-alive pool) of each request. */
+  readonly balancer: Balancer
   /** Prefix length, to slice the rest of the path without searching again. */
   readonly prefixLength: number
   /** The integration's rate as the `default` policy, and the list of it alone (the common case, built once). */
@@ -53,8 +55,10 @@ export class RouteTable {
    *   a trusted CA bundle, or a custom DNS `lookup` (service discovery, tests).
    * @param pluginInstances where integration plugins are built, and kept from one table to the next.
    *   Throws when a plugin's `create` fails, naming the integration and plugin.
+   * @param health what is known of each target's health, kept from one table to the next.
    */
-  constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {}, pluginInstances = new PluginInstances()) {
+  constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {}, pluginInstances = new PluginInstances(),
+    health = new TargetHealthRegistry()) {
     this.config = config
     // Plugins first, before any pool exists, so a plugin that refuses to start leaves nothing open.
     const chains = new Map<string, PluginChain>()
@@ -70,22 +74,25 @@ export class RouteTable {
     const routes: Route[] = []
     for (const integration of config.integrations) {
       const plugins = chains.get(integration.name) ?? null
-      // One pool per integration: its own connect timeout, and keep-alive
+      // One pool per target: the integration's connect timeout, and keep-alive
       // connections reused across requests. Response deadlines, and the
       // idleTimeout between chunks of a streamed or buffered answer, are
       // enforced by the forwarder's own timer, so undici's coarse timers are
       // left off, but for a body the gateway only drains (an answer replaced
       // by a problem document): its bodyTimeout comes a second after idleTimeout.
-      const pool = new Pool(integration.origin, {
-        connect: { ...connectOptions, timeout: integration.connectTimeoutMs + 1000 },
+      const balancer = new Balancer(integration.targets.map(({ origin, weight }) => new Target(origin, weight, new Pool(origin, {
+        // With several targets, undici's connect timeout is the one that fails a
+        // request over to another target (src/proxy/forward.ts); alone, the
+        // forwarder's own deadline answers first.
+        connect: { ...connectOptions, timeout: integration.connectTimeoutMs + (integration.targets.length > 1 ? 0 : 1000) },
         keepAliveTimeout: 4_000,
         keepAliveMaxTimeout: KEEP_ALIVE_TIMEOUT_MS,
         headersTimeout: 0,
         bodyTimeout: integration.idleTimeoutMs + 1000
-      })
+      }), health.get(integration.name, origin))))
       const ratePolicy = policy('default', integration.rateLimit)
       const breaker = new CircuitBreaker(integration.name, integration.circuitBreaker, integration.timeoutMs)
-      const route = { integration, pool, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy], breaker, plugins }
+      const route = { integration, balancer, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy], breaker, plugins }
       routes.push(route)
       const first = firstSegment(integration.prefix)
       const list = this.#byFirstSegment.get(first) ?? []
@@ -116,7 +123,7 @@ export class RouteTable {
 
   /** Closes every pool once its in-flight requests have finished. */
   async close (): Promise<void> {
-    await Promise.all(this.routes.map(async (r) => { await r.pool.close() }))
+    await Promise.all(this.routes.map(async (r) => { await r.balancer.close() }))
   }
 }
 

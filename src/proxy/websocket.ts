@@ -268,9 +268,11 @@ export class WebSocketRelay {
     }
     const probe = admission === 'probe'
     const span = request.traceSpan
-    const traceparent = span === null ? request.traceparent : span.upstream('GET', integration.origin, path)
+    // A socket stays on the target it opened on; the balancer spreads the opening handshakes.
+    const { origin } = route.balancer.pick()
+    const traceparent = span === null ? request.traceparent : span.upstream('GET', origin, path)
     const headers = handshakeHeaders(upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, traceparent, principal))
-    const url = (integration.origin.startsWith('https:') ? 'wss' : 'ws') + integration.origin.slice(integration.origin.indexOf(':')) + path
+    const url = (origin.startsWith('https:') ? 'wss' : 'ws') + origin.slice(origin.indexOf(':')) + path
     const options: ClientOptions & UpstreamConnectOptions = {
       ...this.#connect,
       headers,

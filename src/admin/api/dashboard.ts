@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { summarizeTraffic, type TrafficRange } from '../../analytics/traffic-report.js'
 import type { AdminDeps } from '../index.js'
 import { answers, DashboardQuery, type DashboardQueryT } from './schemas.js'
+import { targetStates } from '../../proxy/balancer.js'
 
 const Totals = Type.Object({ requests: Type.Integer(), errors: Type.Integer() })
 const Dashboard = Type.Object({
@@ -15,6 +16,12 @@ const Dashboard = Type.Object({
     description: Type.String(),
     totals: Type.Object({ requests: Type.Integer(), errors: Type.Integer(), errorRate: Type.Number() }),
     health: Type.Object({ status: Type.String({ description: 'ok, degraded, down or idle, from the last 5 minutes' }), requests: Type.Integer(), errors: Type.Integer() }),
+    targets: Type.Array(Type.Object({
+      target: Type.String(),
+      weight: Type.Integer(),
+      state: Type.String({ description: 'up or down, now' }),
+      reason: Type.Optional(Type.String({ description: 'health check, or connection failures' }))
+    }), { description: 'the upstream targets and whether each takes requests now (CONTRACT.md section 14)' }),
     points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Number(), errors: Type.Number() }))
   })),
   topClients: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), requests: Type.Integer() }))
@@ -59,10 +66,21 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
     const { range } = request.query as DashboardQueryT
     const cached = cache.get(range)
     // A reloaded routes file (a new table) makes the summary stale at once.
-    if (cached !== undefined && cached.table === holder.table && Date.now() - cached.at < FRESH_MS[range]) return await cached.answer
-    const fresh: Cached = { at: Date.now(), table: holder.table, answer: summarize(range) }
-    cache.set(range, fresh)
-    fresh.answer.catch(() => { if (cache.get(range) === fresh) cache.delete(range) })
-    return await fresh.answer
+    let answer: Cached['answer']
+    if (cached !== undefined && cached.table === holder.table && Date.now() - cached.at < FRESH_MS[range]) {
+      answer = cached.answer
+    } else {
+      const fresh: Cached = { at: Date.now(), table: holder.table, answer: summarize(range) }
+      cache.set(range, fresh)
+      fresh.answer.catch(() => { if (cache.get(range) === fresh) cache.delete(range) })
+      answer = fresh.answer
+    }
+    // The targets' states are now's, whatever the age of the traffic summary.
+    return withTargets(await answer, targetStates(holder))
   })
+}
+
+function withTargets (summary: Record<string, unknown>, targets: ReturnType<typeof targetStates>): Record<string, unknown> {
+  const integrations = summary.integrations as Array<{ name: string }>
+  return { ...summary, integrations: integrations.map((i) => ({ ...i, targets: targets[i.name] ?? [] })) }
 }

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { AdminDeps } from '../index.js'
 import { formatRate } from '../../config/units.js'
 import { answers } from './schemas.js'
+import { targetStates } from '../../proxy/balancer.js'
 
 const RoutesView = Type.Object({
   file: Type.String(),
@@ -18,7 +19,13 @@ const RoutesView = Type.Object({
   integrations: Type.Array(Type.Object({
     name: Type.String(),
     prefix: Type.String(),
-    upstream: Type.String(),
+    upstream: Type.String({ description: 'the first target with the base path' }),
+    targets: Type.Array(Type.Object({
+      url: Type.String(),
+      weight: Type.Integer(),
+      state: Type.String({ description: 'up or down, now' })
+    }), { description: 'every upstream target (CONTRACT.md section 14)' }),
+    healthCheck: Type.Union([Type.Object({ path: Type.String(), intervalMs: Type.Integer() }), Type.Null()]),
     methods: Type.Union([Type.Array(Type.String()), Type.Null()]),
     auth: Type.String(),
     timeoutMs: Type.Integer(),
@@ -40,6 +47,7 @@ export async function routesConfigRoutes (app: FastifyInstance, { holder }: Admi
     schema: { summary: 'The loaded routes.yaml and the result of its last reload', response: answers(200, RoutesView, 403) }
   }, async () => {
     const { config } = holder.table
+    const states = targetStates(holder)
     return {
       file: config.source?.file ?? '',
       yaml: config.source?.text ?? '',
@@ -48,6 +56,8 @@ export async function routesConfigRoutes (app: FastifyInstance, { holder }: Admi
         name: i.name,
         prefix: i.prefix,
         upstream: i.origin + i.upstreamPathPrefix,
+        targets: (states[i.name] ?? []).map((x) => ({ url: x.target + i.upstreamPathPrefix, weight: x.weight, state: x.state })),
+        healthCheck: i.healthCheck === null ? null : { path: i.healthCheck.path, intervalMs: i.healthCheck.intervalMs },
         methods: i.methods === null ? null : [...i.methods],
         auth: i.auth,
         timeoutMs: i.timeoutMs,

@@ -24,6 +24,8 @@ export interface DashboardIntegration {
   description: string
   totals: { requests: number, errors: number, errorRate: number }
   health: { status: HealthStatus, requests: number, errors: number }
+  /** Upstream targets and whether each takes requests now. */
+  targets: Array<{ target: string, weight: number, state: 'up' | 'down', reason?: string }>
   points: DashboardPoint[]
 }
 
@@ -96,6 +98,8 @@ export interface RouteIntegration {
   name: string
   prefix: string
   upstream: string
+  targets: Array<{ url: string, weight: number, state: 'up' | 'down' }>
+  healthCheck: { path: string, intervalMs: number } | null
   methods: string[] | null
   auth: string
   timeoutMs: number

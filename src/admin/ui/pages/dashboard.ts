@@ -22,6 +22,17 @@ function healthBadge (integration: DashboardIntegration): HTMLElement {
   })
 }
 
+/** One line per upstream target with its state; nothing for an integration with one target that is up. */
+function targetList (integration: DashboardIntegration): HTMLElement | null {
+  const { targets } = integration
+  if (targets.length < 2 && targets.every((x) => x.state === 'up')) return null
+  return h('ul', { class: 'targets small', 'aria-label': t('dash.targets') }, targets.map((x) =>
+    h('li', { 'data-testid': `target-${integration.name}`, 'data-state': x.state },
+      badge(t(x.state === 'up' ? 'target.up' : 'target.down'), x.state === 'up' ? 'ok' : 'bad',
+        x.reason === undefined ? {} : { title: x.reason }),
+      ' ', h('code', null, x.target), targets.length > 1 ? ` ×${x.weight}` : '')))
+}
+
 function stat (label: string, value: string, testId: string): HTMLElement {
   return h('div', { class: 'stat' }, h('p', { class: 'stat-label' }, label), h('p', { class: 'stat-value', 'data-testid': testId }, value))
 }
@@ -39,6 +50,7 @@ function integrationCard (integration: DashboardIntegration): HTMLElement {
       h('div', null, h('dt', null, t('dash.requests')), h('dd', null, formatNumber(totals.requests))),
       h('div', null, h('dt', null, t('dash.errors')), h('dd', null, formatNumber(totals.errors))),
       h('div', null, h('dt', null, t('dash.errorRate')), h('dd', null, formatPercent(totals.errorRate)))),
+    targetList(integration),
     lineChart(integration.points, { name: integration.name }),
     h('ul', { class: 'legend', 'aria-hidden': 'true' },
       h('li', null, h('span', { class: 'swatch swatch-requests' }), t('chart.requests')),

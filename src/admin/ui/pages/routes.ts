@@ -18,7 +18,13 @@ export async function routesPage (ctx: PageContext): Promise<void> {
       cell: (i) => h('div', null, h('span', { class: 'cell-main' }, i.name), i.description === '' ? null : h('p', { class: 'small muted' }, i.description))
     },
     { label: t('routes.prefix'), cell: (i) => h('code', null, i.prefix) },
-    { label: t('routes.upstream'), cell: (i) => h('code', { class: 'break' }, i.upstream) },
+    {
+      label: t('routes.upstream'),
+      cell: (i) => i.targets.length <= 1
+        ? h('code', { class: 'break' }, i.upstream)
+        : h('ul', { class: 'targets', 'data-testid': 'route-targets' }, i.targets.map((x) => h('li', { 'data-state': x.state },
+          h('code', { class: 'break' }, x.url), ` ×${x.weight} `, x.state === 'up' ? null : badge(t('target.down'), 'bad'))))
+    },
     { label: t('routes.methods'), cell: (i) => i.methods === null || i.methods.length === 0 ? t('common.all') : i.methods.map((m) => h('span', { class: 'tag' }, m)) },
     { label: t('routes.auth'), cell: (i) => i.auth },
     { label: t('routes.timeout'), cell: (i) => timeout(i.timeoutMs), class: 'num' },
