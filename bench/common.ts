@@ -158,14 +158,17 @@ export function positiveInt (name: string, fallback: number): number {
 // ---------------------------------------------------------------------------
 // The origin and the gateway
 
-export async function startOrigin (): Promise<Started> {
+/** The bench's upstream; it answers on a second port too (`port2`), for two targets on one server. */
+export async function startOrigin (): Promise<Started & { port2: number }> {
   const started = spawnNode([join(HERE, 'upstream.js')], {}, 'pipe')
   const info = await firstJsonLine(started, 'the origin')
-  return { ...started, port: Number(info.port) }
+  return { ...started, port: Number(info.port), port2: Number(info.port2) }
 }
 
 /** What a routes file may add to the one integration `yankes` (bench/run.ts's gateway and gateway+headers). */
 export interface RoutesExtras {
+  /** `yankes` gets two upstream targets, the origin's two ports (same process, same answers). */
+  secondPort?: number
   /**
    * Items of a `plugins:` list, one YAML item each without its `- `, e.g.
    * `static-headers: { set: { x-a: b } }`: given to `yankes`, and to
@@ -198,7 +201,9 @@ export function writeRoutesFile (file: string, originPort: number, auth: 'none' 
     '  rateLimit: 1000000000/1s',
     'integrations:',
     '  yankes:',
-    `    upstream: http://127.0.0.1:${originPort}/api/v1`,
+    ...(extras.secondPort === undefined
+      ? [`    upstream: http://127.0.0.1:${originPort}/api/v1`]
+      : ['    upstream:', `      - http://127.0.0.1:${originPort}/api/v1`, `      - http://127.0.0.1:${extras.secondPort}/api/v1`]),
     ...pluginLines,
     ...(extras.cors === undefined ? [] : [`    cors: ${extras.cors}`]),
     ...(extras.checkPort === undefined ? [] : ['  bench-check:', `    upstream: http://127.0.0.1:${extras.checkPort}`, ...pluginLines]),

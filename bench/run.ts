@@ -4,7 +4,7 @@
 // request from a browser origin; and with API keys checked against Redis.
 // See bench/README.md.
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
@@ -161,6 +161,8 @@ interface Fixture {
   routesApiKey: string
   /** gateway+cors: the plain gateway's file with `cors:` on `yankes`. */
   routesCors: string
+  /** gateway+2targets: the plain gateway's file with two upstream targets on `yankes`. */
+  routesTwoTargets: string
   check: CheckUpstream
   dir: string
 }
@@ -457,7 +459,8 @@ function roundOrder (round: number): TargetName[] {
     if (order.includes(target)) continue
     const pair = PAIRS.find(([v, b]) => (v === target || b === target) && TARGETS.includes(v) && TARGETS.includes(b))
     if (pair === undefined) order.push(target)
-    else order.push(...(round % 2 === 1 ? pair : [pair[1], pair[0]]))
+    // A base shared by two pairs (gateway) runs once.
+    else for (const t of round % 2 === 1 ? pair : [pair[1], pair[0]]) if (!order.includes(t)) order.push(t)
   }
   return order
 }
@@ -591,7 +594,7 @@ async function main (): Promise<number> {
     `${PIN ? `, pinned: each target on CPU ${TARGET_CPU}, the rest on ${OTHER_CPUS}` : ''}\n` +
     `bench: work dir ${workDir}${KEEP_LOGS ? ' (kept)' : ' (removed at the end; BENCH_KEEP_LOGS=1 keeps it)'}\n`)
   const runs: RunRecord[] = []
-  let origin: Started | undefined
+  let origin: (Started & { port2: number }) | undefined
   let redis: BenchRedis | undefined
   let check: CheckUpstream | undefined
   try {
@@ -624,6 +627,7 @@ async function main (): Promise<number> {
       routesHeaders: writeRoutesFile(join(routesDir, 'routes-headers.yaml'), origin.port, 'none', { checkPort: check.port, plugins: [STATIC_HEADERS_PLUGIN] }),
       routesApiKey: writeRoutesFile(join(routesDir, 'routes-apikey.yaml'), origin.port, 'apiKey'),
       routesCors: writeRoutesFile(join(routesDir, 'routes-cors.yaml'), origin.port, 'none', { cors: CORS_ENTRY }),
+      routesTwoTargets: writeRoutesFile(join(routesDir, 'routes-2targets.yaml'), origin.port, 'none', { secondPort: origin.port2 }),
       check,
       dir: workDir
     }

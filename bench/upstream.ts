@@ -2,7 +2,7 @@
 // not charged to the proxy under test. It does as little as a server can per
 // request (one precomputed body, fixed headers) so that the numbers measure
 // the proxies, not the origin.
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 const BODY = Buffer.from(JSON.stringify({
@@ -21,7 +21,7 @@ const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-le
 const NOT_FOUND = Buffer.from('{"error":"not found"}')
 const NOT_FOUND_HEADERS = { 'content-type': 'application/json', 'content-length': String(NOT_FOUND.length) }
 
-const server = createServer((req, res) => {
+function answer (req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? ''
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
@@ -33,19 +33,28 @@ const server = createServer((req, res) => {
   // Anything else is a wiring mistake in the bench; the 404 shows up as non-2xx.
   res.writeHead(404, NOT_FOUND_HEADERS)
   res.end(NOT_FOUND)
-})
-// Longer than any run, so neither proxy ever sees its pooled sockets closed
-// mid-run (Node's default of 5 s would race with the proxies' own idle timers).
-server.keepAliveTimeout = 60_000
+}
+// The same answers on a second port: two targets of one integration on one
+// upstream process (gateway+2targets), so only the gateway's balancing differs.
+const servers = [createServer(answer), createServer(answer)]
+for (const server of servers) {
+  // Longer than any run, so neither proxy ever sees its pooled sockets closed
+  // mid-run (Node's default of 5 s would race with the proxies' own idle timers).
+  server.keepAliveTimeout = 60_000
+}
 
-server.listen(0, '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo
-  process.stdout.write(JSON.stringify({ port, bodyBytes: BODY.length }) + '\n')
-})
+Promise.all(servers.map(async (server) => await new Promise<number>((resolve) => {
+  server.listen(0, '127.0.0.1', () => { resolve((server.address() as AddressInfo).port) })
+}))).then(([port, port2]) => {
+  process.stdout.write(JSON.stringify({ port, port2, bodyBytes: BODY.length }) + '\n')
+}, (err: unknown) => { throw err })
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    server.closeAllConnections()
-    server.close(() => { process.exit(0) })
+    let open = servers.length
+    for (const server of servers) {
+      server.closeAllConnections()
+      server.close(() => { if (--open === 0) process.exit(0) })
+    }
   })
 }

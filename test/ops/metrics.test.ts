@@ -479,7 +479,11 @@ test('routes reloads: counters, last result and time, read from app.routeTable',
 
 test('breaker states: one series per state, 1 on the current one; opens are counted per integration', async () => {
   const metrics = new GatewayMetrics()
-  const route = (name: string, breaker: { state: string, opens: number }): unknown => ({ integration: { name }, breaker })
+  const route = (name: string, breaker: { state: string, opens: number }): unknown => ({
+    integration: { name },
+    breaker,
+    balancer: { targets: [{ origin: `http://${name}.test`, health: { up: () => name !== 'c' } }] }
+  })
   // d: `circuitBreaker: off`, a breaker that stays closed.
   const holder: RouteTableHolder = {
     table: { routes: [route('a', { state: 'closed', opens: 0 }), route('b', { state: 'half-open', opens: 4 }), route('c', { state: 'open', opens: 5 }), route('d', { state: 'closed', opens: 0 })] } as unknown as RouteTable,
@@ -501,6 +505,8 @@ test('breaker states: one series per state, 1 on the current one; opens are coun
   assert.equal(valueOf(m, 'gerbang_store_up'), 0)
   assert.deepEqual(seriesOf(m, 'gerbang_store_info'), { [L({ kind: 'redis' })]: 1 })
   assert.equal(valueOf(m, 'gerbang_integrations'), 4)
+  assert.deepEqual(seriesOf(m, 'gerbang_upstream_target_up'), Object.fromEntries(['a', 'b', 'c', 'd'].map((integration) =>
+    [L({ integration, target: `http://${integration}.test` }), integration === 'c' ? 0 : 1])))
 })
 
 const TOKEN = 'metrics-token-0123456789abcdef'
