@@ -4,7 +4,7 @@
 // request from a browser origin; and with API keys checked against Redis.
 // See bench/README.md.
 import { execFileSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
@@ -50,7 +50,7 @@ const KEEP_LOGS = process.env.BENCH_KEEP_LOGS === '1' || PROFILE
 // The keyed gateway's pepper: any 16+ bytes do, as long as the client is created with the same.
 const KEY_PEPPER = randomBytes(24).toString('base64url')
 
-const ALL_TARGETS = ['bare', 'gateway', 'gateway+headers', 'gateway+origin', 'gateway+cors', 'gateway+key'] as const
+const ALL_TARGETS = ['bare', 'gateway', 'gateway+headers', 'gateway+origin', 'gateway+cors', 'gateway+2targets', 'gateway+key'] as const
 type TargetName = typeof ALL_TARGETS[number]
 const LABEL: Record<TargetName, string> = {
   bare: 'bare proxy',
@@ -58,6 +58,7 @@ const LABEL: Record<TargetName, string> = {
   'gateway+headers': 'gateway+headers',
   'gateway+origin': 'gateway+origin',
   'gateway+cors': 'gateway+cors',
+  'gateway+2targets': 'gateway+2targets',
   'gateway+key': 'gateway+key'
 }
 /** For file and directory names. */
@@ -67,6 +68,7 @@ const SLUG: Record<TargetName, string> = {
   'gateway+headers': 'gateway-headers',
   'gateway+origin': 'gateway-origin',
   'gateway+cors': 'gateway-cors',
+  'gateway+2targets': 'gateway-2targets',
   'gateway+key': 'gateway-key'
 }
 /**
@@ -75,7 +77,12 @@ const SLUG: Record<TargetName, string> = {
  * plain gateway under the very same load (every request with an Origin), so
  * the difference is what `cors:` does and not what one more request header costs.
  */
-const PAIRS: ReadonlyArray<readonly [variant: TargetName, base: TargetName]> = [['gateway+headers', 'gateway'], ['gateway+cors', 'gateway+origin']]
+const PAIRS: ReadonlyArray<readonly [variant: TargetName, base: TargetName]> = [
+  ['gateway+headers', 'gateway'], ['gateway+cors', 'gateway+origin'], ['gateway+2targets', 'gateway']
+]
+
+/** gateway+2targets: `yankes` with two upstream targets (the origin's two ports); issue 14: at most 3 % of req/s. */
+const TARGETS_COST_LIMIT_PCT = 3
 
 /** BENCH_TARGETS=gateway,gateway+headers runs those only (in the usual order); unset or empty, all of them. */
 function selectTargets (text: string | undefined): readonly TargetName[] {
@@ -332,7 +339,8 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
   const keyed = target === 'gateway+key'
   const cors = target === 'gateway+cors'
   const fromBrowser = cors || target === 'gateway+origin'
-  const routesFile = keyed ? fx.routesApiKey : target === 'gateway+headers' ? fx.routesHeaders : cors ? fx.routesCors : fx.routesNone
+  const routesFile = keyed ? fx.routesApiKey : target === 'gateway+headers' ? fx.routesHeaders : cors ? fx.routesCors
+    : target === 'gateway+2targets' ? fx.routesTwoTargets : fx.routesNone
   const started = target === 'bare'
     ? { ...await startBare(fx.origin.port, profileDir), readyProbes: { sent: 0, answered: 0 } }
     : await startGateway({
@@ -674,6 +682,11 @@ async function main (): Promise<number> {
     ? { cors: CORS_ENTRY, origin: CORS_ORIGIN, base: baseOf('gateway+cors'), ...variantCost(runs, corsBase, withCors, 'gateway+cors', CORS_COST_LIMIT_PCT) }
     : undefined
   const originVsPlain = ratios(bests.get('gateway+origin'), gateway)
+  const withTwoTargets = bests.get('gateway+2targets')
+  const twoTargetsVsPlain = ratios(withTwoTargets, gateway)
+  const targetsCost: VariantCost | undefined = gateway !== undefined && withTwoTargets !== undefined
+    ? variantCost(runs, gateway, withTwoTargets, 'gateway+2targets', TARGETS_COST_LIMIT_PCT)
+    : undefined
 
   const out: string[] = []
   out.push('', 'every run:', table(RUN_HEADER, runs.map(runRow)))
@@ -684,6 +697,7 @@ async function main (): Promise<number> {
     ['gateway+headers / gateway', headersVsPlain],
     ['gateway+origin / gateway', originVsPlain],
     [`gateway+cors / ${baseOf('gateway+cors')}`, corsVsPlain],
+    ['gateway+2targets / gateway', twoTargetsVsPlain],
     ['gateway+key / bare', withKey],
     ['gateway+key / gateway', keyVsPlain]
   ] as Array<[string, Ratios | null]>).filter((c): c is [string, Ratios] => c[1] !== null)
@@ -703,6 +717,9 @@ async function main (): Promise<number> {
   if (corsCost !== undefined && corsBase !== undefined && withCors !== undefined) {
     out.push('', ...costLines(`cors, gateway+cors against ${corsCost.base} (${corsCost.base === 'gateway+origin' ? 'the same load' : 'no Origin'})`,
       withCors, corsBase, corsCost))
+  }
+  if (targetsCost !== undefined && gateway !== undefined && withTwoTargets !== undefined) {
+    out.push('', ...costLines('two upstream targets, gateway+2targets against gateway (one target)', withTwoTargets, gateway, targetsCost))
   }
   const logged = runs.filter((r) => r.accessLog !== undefined)
   if (logged.length > 0) out.push('', 'gateway access logs (one line per request expected):')
@@ -761,6 +778,8 @@ async function main (): Promise<number> {
     corsRatio: corsVsPlain,
     originRatio: originVsPlain,
     corsCost: corsCost ?? null,
+    twoTargetsRatio: twoTargetsVsPlain,
+    twoTargetsCost: targetsCost ?? null,
     runs,
     failures
   }, null, 2) + '\n')
@@ -770,6 +789,7 @@ async function main (): Promise<number> {
   out.push('')
   if (cost !== undefined) out.push(verdictLine('static-headers', cost))
   if (corsCost !== undefined) out.push(verdictLine('cors', corsCost))
+  if (targetsCost !== undefined) out.push(verdictLine('two targets', targetsCost))
   out.push(`ratio: ${fmt(plain?.reqPerSec, 2)} key-ratio: ${fmt(withKey?.reqPerSec, 2)} headers-ratio: ${fmt(headersVsPlain?.reqPerSec, 2)} ` +
     `cors-ratio: ${fmt(corsVsPlain?.reqPerSec, 2)}`)
   process.stdout.write(out.join('\n') + '\n')
