@@ -168,6 +168,10 @@ export interface WebSocketRelayOptions {
  * the gauge, for reloads that take an integration's WebSocket away, for
  * revocations, and for shutdown.
  */
+function zeroMask (mask: Buffer): void {
+  mask.fill(0)
+}
+
 export class WebSocketRelay {
   readonly #authenticator: Authenticator
   readonly #metrics: GatewayMetrics
@@ -279,7 +283,12 @@ export class WebSocketRelay {
       perMessageDeflate: false,
       followRedirects: false,
       // Pings and pongs are relayed, so each end answers the other's.
-      autoPong: false
+      autoPong: false,
+      // A zero masking key: ws then sends each relayed message as it is
+      // instead of a masked copy (a 64 KiB message would cost 64 KiB of
+      // garbage). Masking guards proxies on a browser's path against
+      // scripts that shape bytes; this hop is the gateway's own client.
+      generateMask: zeroMask
     }
     let upstream: WebSocket
     try {
