@@ -339,8 +339,9 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
   const keyed = target === 'gateway+key'
   const cors = target === 'gateway+cors'
   const fromBrowser = cors || target === 'gateway+origin'
-  const routesFile = keyed ? fx.routesApiKey : target === 'gateway+headers' ? fx.routesHeaders : cors ? fx.routesCors
-    : target === 'gateway+2targets' ? fx.routesTwoTargets : fx.routesNone
+  const routesFile = keyed
+    ? fx.routesApiKey
+    : target === 'gateway+headers' ? fx.routesHeaders : cors ? fx.routesCors : target === 'gateway+2targets' ? fx.routesTwoTargets : fx.routesNone
   const started = target === 'bare'
     ? { ...await startBare(fx.origin.port, profileDir), readyProbes: { sent: 0, answered: 0 } }
     : await startGateway({

@@ -370,7 +370,8 @@ type At = (...more: string[]) => { path: string, line: number }
  * serves it) and no origin may repeat. Undefined when a problem was added.
  */
 function checkUpstreams (entry: IntegrationEntry['upstream'], at: At, problems: RoutesProblem[]): CheckedUpstreams | undefined {
-  const items = typeof entry === 'string' ? [{ text: entry, weight: 1, where: [] as string[] }]
+  const items = typeof entry === 'string'
+    ? [{ text: entry, weight: 1, where: [] as string[] }]
     : entry.map((item, i) => typeof item === 'string'
       ? { text: item, weight: 1, where: [String(i)] }
       : { text: item.url, weight: item.weight ?? 1, where: [String(i), 'url'] })

@@ -95,6 +95,12 @@ test('two targets both serve, and killing one costs no failed GET', async (t) =>
 
 test('a POST in flight on a target that dies answers 502 and is not sent twice', async (t) => {
   let holding: (() => void) | undefined
+  const received = async (): Promise<() => void> => {
+    for (;;) {
+      if (holding !== undefined) return holding
+      await sleep(5)
+    }
+  }
   const holdPost: OriginHandler = (req, res) => {
     if (req.method !== 'POST') {
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -111,11 +117,11 @@ test('a POST in flight on a target that dies answers 502 and is not sent twice',
   const answer = send(gw.url, '/yankes/daftar', {
     method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '2' }, body: '{}'
   })
-  while (holding === undefined) await sleep(5)
+  const dropConnection = await received()
   const posts = (o: Origin): number => o.seen.filter((s) => s.method === 'POST').length
   const dying = posts(a) === 1 ? a : b
   const other = dying === a ? b : a
-  holding()
+  dropConnection()
   await dying.close()
   const problem = await answer
   assertProblem(problem, 502, 'UPSTREAM_UNAVAILABLE')
