@@ -224,6 +224,8 @@ export interface GatewayOptions {
   /** REDIS_URL and GERBANG_KEY_PEPPER, or '' for both: the embedded store. */
   redisUrl: string
   keyPepper: string
+  /** GERBANG_DATA_DIR, for the embedded store on disk; default: `data` beside the log file (in the bench's work directory). */
+  dataDir?: string
   extraNodeFlags?: string[]
   /** Also wait for /readyz (the store is connected): a keyed request before that would get a 503. */
   waitForStore?: boolean
@@ -249,7 +251,13 @@ export async function startGateway (options: GatewayOptions): Promise<StartedGat
       [GERBANG_BIN, 'start', '--routes', options.routesFile, '--port', String(port), '--host', '127.0.0.1'],
       // Always set, to '' for the embedded store: a REDIS_URL in the caller's
       // environment must not decide what the gateway runs with.
-      { LOG_LEVEL: options.logLevel, GERBANG_SHUTDOWN_TIMEOUT_MS: '3000', REDIS_URL: options.redisUrl, GERBANG_KEY_PEPPER: options.keyPepper },
+      {
+        LOG_LEVEL: options.logLevel,
+        GERBANG_SHUTDOWN_TIMEOUT_MS: '3000',
+        REDIS_URL: options.redisUrl,
+        GERBANG_KEY_PEPPER: options.keyPepper,
+        GERBANG_DATA_DIR: options.dataDir ?? join(dirname(logFile), 'data')
+      },
       fd,
       [...GATEWAY_NODE_FLAGS, ...(options.extraNodeFlags ?? [])]
     )

@@ -4,7 +4,7 @@
 // request from a browser origin; and with API keys checked against Redis.
 // See bench/README.md.
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
@@ -13,7 +13,9 @@ import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ClientService } from '../src/auth/clients.js'
+import { importLegacyRows } from '../src/auth/legacy-import.js'
 import { SecretHasher } from '../src/auth/secrets.js'
+import { DiskStore } from '../src/store/disk-store.js'
 import {
   cpuUs, firstJsonLine, fmt, HERE, load, logsAccessLines, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
   machine, rssMb, runMain, spawnNode, startGateway, startOrigin, stop, stopEach, summarize, table, writeRoutesFile,
@@ -50,7 +52,7 @@ const KEEP_LOGS = process.env.BENCH_KEEP_LOGS === '1' || PROFILE
 // The keyed gateway's pepper: any 16+ bytes do, as long as the client is created with the same.
 const KEY_PEPPER = randomBytes(24).toString('base64url')
 
-const ALL_TARGETS = ['bare', 'gateway', 'gateway+headers', 'gateway+origin', 'gateway+cors', 'gateway+2targets', 'gateway+key'] as const
+const ALL_TARGETS = ['bare', 'gateway', 'gateway+headers', 'gateway+origin', 'gateway+cors', 'gateway+2targets', 'gateway+key', 'gateway+legacykey', 'gateway+diskkey'] as const
 type TargetName = typeof ALL_TARGETS[number]
 const LABEL: Record<TargetName, string> = {
   bare: 'bare proxy',
@@ -59,7 +61,9 @@ const LABEL: Record<TargetName, string> = {
   'gateway+origin': 'gateway+origin',
   'gateway+cors': 'gateway+cors',
   'gateway+2targets': 'gateway+2targets',
-  'gateway+key': 'gateway+key'
+  'gateway+key': 'gateway+key',
+  'gateway+legacykey': 'gateway+legacykey',
+  'gateway+diskkey': 'gateway+diskkey'
 }
 /** For file and directory names. */
 const SLUG: Record<TargetName, string> = {
@@ -69,7 +73,9 @@ const SLUG: Record<TargetName, string> = {
   'gateway+origin': 'gateway-origin',
   'gateway+cors': 'gateway-cors',
   'gateway+2targets': 'gateway-2targets',
-  'gateway+key': 'gateway-key'
+  'gateway+key': 'gateway-key',
+  'gateway+legacykey': 'gateway-legacykey',
+  'gateway+diskkey': 'gateway-diskkey'
 }
 /**
  * Each variant and the target it is measured against, run back to back:
@@ -78,8 +84,23 @@ const SLUG: Record<TargetName, string> = {
  * the difference is what `cors:` does and not what one more request header costs.
  */
 const PAIRS: ReadonlyArray<readonly [variant: TargetName, base: TargetName]> = [
-  ['gateway+headers', 'gateway'], ['gateway+cors', 'gateway+origin'], ['gateway+2targets', 'gateway']
+  ['gateway+headers', 'gateway'], ['gateway+cors', 'gateway+origin'], ['gateway+2targets', 'gateway'], ['gateway+legacykey', 'gateway+key'],
+  ['gateway+diskkey', 'gateway+key']
 ]
+
+/**
+ * gateway+legacykey: gateway+key's file and Redis, every request with a key
+ * of the old API manager (40 hex) imported by `gerbang import legacy`'s code
+ * instead of a gb_ key; issue 15: at most 3 % of req/s against gateway+key.
+ */
+const LEGACY_COST_LIMIT_PCT = 3
+
+/**
+ * gateway+diskkey: gateway+key's file and load on the embedded store on disk
+ * (GERBANG_DATA_DIR, no REDIS_URL) instead of Redis; issue 17: within 3 % of
+ * gateway+key's req/s, same run.
+ */
+const DISK_COST_LIMIT_PCT = 3
 
 /** gateway+2targets: `yankes` with two upstream targets (the origin's two ports); issue 14: at most 3 % of req/s. */
 const TARGETS_COST_LIMIT_PCT = 3
@@ -160,6 +181,11 @@ interface Fixture {
   redis: BenchRedis | undefined
   /** The API key of the client the keyed runs send ('' without gateway+key). */
   apiKey: string
+  /** The imported old-manager key gateway+legacykey sends ('' without it). */
+  legacyKey: string
+  /** gateway+diskkey: the embedded store's directory, and the key of its one client ('' without it). */
+  diskDir: string
+  diskKey: string
   /** gateway: `yankes` and `bench-check`, no plugins. */
   routesNone: string
   /** gateway+headers: the same file with the static-headers plugin on both integrations. */
@@ -306,6 +332,32 @@ async function startBare (originPort: number, profileDir: string | undefined): P
   return { ...started, port: Number(info.port) }
 }
 
+/** The client of gateway+legacykey, imported the way `gerbang import legacy` imports a row. */
+async function importLegacyClient (redisUrl: string): Promise<string> {
+  const key = createHash('sha1').update('bench.bantenprov.go.id').digest('hex')
+  const store = await openStore(redisUrl)
+  try {
+    const report = await importLegacyRows(store, new SecretHasher(KEY_PEPPER), [{ id: '1', key, domain: 'bench.bantenprov.go.id' }],
+      { integrations: '*', dryRun: false })
+    if (report.imported !== 1) throw new Error(`the legacy bench client was not imported: ${JSON.stringify(report.clients)}`)
+    return key
+  } finally {
+    await store.close()
+  }
+}
+
+/** gateway+diskkey's one client, made in the embedded store in `dir` the way `gerbang keys create` makes one there. */
+async function createDiskClient (dir: string): Promise<string> {
+  const store = new DiskStore({ dir })
+  try {
+    const { key } = await new ClientService(store, new SecretHasher(store.keyPepper(undefined)))
+      .create({ name: 'bench', description: 'bench/run.ts', integrations: '*' })
+    return key
+  } finally {
+    await store.close()
+  }
+}
+
 /** The one client of the keyed runs, made the way `gerbang keys create` makes one. */
 async function createClient (redisUrl: string): Promise<string> {
   const store = await openStore(redisUrl)
@@ -336,7 +388,8 @@ async function countAccessLines (file: string): Promise<{ lines: number, accessL
 async function measure (target: TargetName, round: number, fx: Fixture): Promise<RunRecord> {
   const logFile = join(fx.dir, `${SLUG[target]}-round${round}.log`)
   const profileDir = PROFILE ? join(fx.dir, `cpu-profile-${SLUG[target]}-round${round}`) : undefined
-  const keyed = target === 'gateway+key'
+  const onDisk = target === 'gateway+diskkey'
+  const keyed = target === 'gateway+key' || target === 'gateway+legacykey' || onDisk
   const cors = target === 'gateway+cors'
   const fromBrowser = cors || target === 'gateway+origin'
   const routesFile = keyed
@@ -349,13 +402,15 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
       logFile,
       logLevel: GATEWAY_LOG_LEVEL,
       // The plain gateways run on the embedded store, which auth: none never asks.
-      redisUrl: keyed ? fx.redis?.url ?? '' : '',
-      keyPepper: keyed ? KEY_PEPPER : '',
+      redisUrl: keyed && !onDisk ? fx.redis?.url ?? '' : '',
+      // On disk: the store's own pepper, as an install without GERBANG_KEY_PEPPER has.
+      keyPepper: keyed && !onDisk ? KEY_PEPPER : '',
+      ...(onDisk ? { dataDir: fx.diskDir } : {}),
       extraNodeFlags: profileFlags(profileDir),
       waitForStore: keyed
     })
   // gateway+cors and gateway+origin: every request as from a browser app on an allowed origin.
-  const headers: Record<string, string> | undefined = keyed ? { 'x-api-key': fx.apiKey } : fromBrowser ? { origin: CORS_ORIGIN } : undefined
+  const headers: Record<string, string> | undefined = keyed ? { 'x-api-key': target === 'gateway+legacykey' ? fx.legacyKey : onDisk ? fx.diskKey : fx.apiKey } : fromBrowser ? { origin: CORS_ORIGIN } : undefined
   const run = async (seconds: number): Promise<Awaited<ReturnType<typeof load>>> =>
     await load({ port: started.port, seconds, connections: CONNECTIONS, pipelining: PIPELINING, ...(headers !== undefined ? { headers } : {}) })
   /** The header check's request: it has an access line like any other. */
@@ -615,11 +670,22 @@ async function main (): Promise<number> {
     origin = await startOrigin()
     check = await startCheckUpstream()
     let apiKey = ''
-    // Only the keyed gateway needs Redis (and redis-server on the PATH).
-    if (TARGETS.includes('gateway+key')) {
+    let legacyKey = ''
+    // Only the keyed gateways need Redis (and redis-server on the PATH).
+    if (TARGETS.includes('gateway+key') || TARGETS.includes('gateway+legacykey')) {
       redis = await startRedis(workDir)
       apiKey = await createClient(redis.url)
       process.stdout.write(`bench: redis-server ${redis.version} on ${redis.url}, one client (integrations '*') for gateway+key\n`)
+      if (TARGETS.includes('gateway+legacykey')) {
+        legacyKey = await importLegacyClient(redis.url)
+        process.stdout.write('bench: gateway+legacykey: one client imported from the old API manager, its 40-hex key in x-api-key\n')
+      }
+    }
+    const diskDir = join(workDir, 'disk-store')
+    let diskKey = ''
+    if (TARGETS.includes('gateway+diskkey')) {
+      diskKey = await createDiskClient(diskDir)
+      process.stdout.write(`bench: gateway+diskkey: the embedded store on disk in ${diskDir}, one client (integrations '*')\n`)
     }
     if (TARGETS.includes('gateway+headers')) process.stdout.write(`bench: gateway+headers: plugins: [${STATIC_HEADERS_PLUGIN}]\n`)
     if (TARGETS.includes('gateway+cors')) process.stdout.write(`bench: gateway+cors: cors: ${CORS_ENTRY}; every request with Origin: ${CORS_ORIGIN}, as gateway+origin's (no cors)\n`)
@@ -632,6 +698,9 @@ async function main (): Promise<number> {
       origin,
       redis,
       apiKey,
+      legacyKey,
+      diskDir,
+      diskKey,
       routesNone: writeRoutesFile(join(routesDir, 'routes.yaml'), origin.port, 'none', { checkPort: check.port }),
       routesHeaders: writeRoutesFile(join(routesDir, 'routes-headers.yaml'), origin.port, 'none', { checkPort: check.port, plugins: [STATIC_HEADERS_PLUGIN] }),
       routesApiKey: writeRoutesFile(join(routesDir, 'routes-apikey.yaml'), origin.port, 'apiKey'),
@@ -689,6 +758,18 @@ async function main (): Promise<number> {
     ? variantCost(runs, gateway, withTwoTargets, 'gateway+2targets', TARGETS_COST_LIMIT_PCT)
     : undefined
 
+  const withLegacyKey = bests.get('gateway+legacykey')
+  const legacyVsKey = ratios(withLegacyKey, keyed)
+  const legacyCost: VariantCost | undefined = keyed !== undefined && withLegacyKey !== undefined
+    ? variantCost(runs, keyed, withLegacyKey, 'gateway+legacykey', LEGACY_COST_LIMIT_PCT)
+    : undefined
+
+  const onDisk = bests.get('gateway+diskkey')
+  const diskVsKey = ratios(onDisk, keyed)
+  const diskCost: VariantCost | undefined = keyed !== undefined && onDisk !== undefined
+    ? variantCost(runs, keyed, onDisk, 'gateway+diskkey', DISK_COST_LIMIT_PCT)
+    : undefined
+
   const out: string[] = []
   out.push('', 'every run:', table(RUN_HEADER, runs.map(runRow)))
   out.push('', `best of ${ROUNDS} (by req/s):`, table(RUN_HEADER, [...bests.values()].map(runRow)))
@@ -700,7 +781,9 @@ async function main (): Promise<number> {
     [`gateway+cors / ${baseOf('gateway+cors')}`, corsVsPlain],
     ['gateway+2targets / gateway', twoTargetsVsPlain],
     ['gateway+key / bare', withKey],
-    ['gateway+key / gateway', keyVsPlain]
+    ['gateway+key / gateway', keyVsPlain],
+    ['gateway+legacykey / gateway+key', legacyVsKey],
+    ['gateway+diskkey / gateway+key', diskVsKey]
   ] as Array<[string, Ratios | null]>).filter((c): c is [string, Ratios] => c[1] !== null)
   if (columns.length > 0) {
     const ratioRow = (name: string, pick: (r: Ratios) => number | null): string[] =>
@@ -721,6 +804,12 @@ async function main (): Promise<number> {
   }
   if (targetsCost !== undefined && gateway !== undefined && withTwoTargets !== undefined) {
     out.push('', ...costLines('two upstream targets, gateway+2targets against gateway (one target)', withTwoTargets, gateway, targetsCost))
+  }
+  if (legacyCost !== undefined && keyed !== undefined && withLegacyKey !== undefined) {
+    out.push('', ...costLines('an imported legacy key, gateway+legacykey against gateway+key (a gb_ key)', withLegacyKey, keyed, legacyCost))
+  }
+  if (diskCost !== undefined && keyed !== undefined && onDisk !== undefined) {
+    out.push('', ...costLines('the embedded store on disk, gateway+diskkey against gateway+key (Redis)', onDisk, keyed, diskCost))
   }
   const logged = runs.filter((r) => r.accessLog !== undefined)
   if (logged.length > 0) out.push('', 'gateway access logs (one line per request expected):')
@@ -781,6 +870,10 @@ async function main (): Promise<number> {
     corsCost: corsCost ?? null,
     twoTargetsRatio: twoTargetsVsPlain,
     twoTargetsCost: targetsCost ?? null,
+    legacyKeyRatio: legacyVsKey,
+    legacyKeyCost: legacyCost ?? null,
+    diskKeyRatio: diskVsKey,
+    diskKeyCost: diskCost ?? null,
     runs,
     failures
   }, null, 2) + '\n')
@@ -791,6 +884,8 @@ async function main (): Promise<number> {
   if (cost !== undefined) out.push(verdictLine('static-headers', cost))
   if (corsCost !== undefined) out.push(verdictLine('cors', corsCost))
   if (targetsCost !== undefined) out.push(verdictLine('two targets', targetsCost))
+  if (legacyCost !== undefined) out.push(verdictLine('legacy key', legacyCost))
+  if (diskCost !== undefined) out.push(verdictLine('disk store', diskCost))
   out.push(`ratio: ${fmt(plain?.reqPerSec, 2)} key-ratio: ${fmt(withKey?.reqPerSec, 2)} headers-ratio: ${fmt(headersVsPlain?.reqPerSec, 2)} ` +
     `cors-ratio: ${fmt(corsVsPlain?.reqPerSec, 2)}`)
   process.stdout.write(out.join('\n') + '\n')

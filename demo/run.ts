@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { readEnv } from '../src/config/env.js'
@@ -56,7 +59,7 @@ function curlHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-function banner (app: FastifyInstance, base: string, adminBase: string, key: string, adminPassword: string): string {
+function banner (app: FastifyInstance, base: string, adminBase: string, key: string, adminPassword: string, dataDir: string): string {
   const integrations = app.routeTable.table.routes.map(({ integration: i }) =>
     `  ${i.prefix.padEnd(12)} -> ${i.origin}${i.upstreamPathPrefix}\n  ${''.padEnd(12)}    ${i.description}`)
   return [
@@ -83,8 +86,10 @@ function banner (app: FastifyInstance, base: string, adminBase: string, key: str
     `  kata sandi (password): ${adminPassword}`,
     `Dokumentasi API (API docs): ${base}/doc`,
     '',
-    'Catatan (note): toko data (store) demo ada di memori proses ini; kunci hilang saat demo berhenti.',
-    '(The demo store lives in this process\'s memory; the key dies when the demo stops.)',
+    `Catatan (note): toko data (store) demo ada di direktori sementara ${dataDir},`,
+    '  dihapus saat demo berhenti (the demo store lives in a fresh temporary directory, deleted when the demo stops).',
+    '  Perintah gerbang keys bekerja padanya (the gerbang keys commands work on it):',
+    `  GERBANG_DATA_DIR=${quote(dataDir)} npx gerbang keys list`,
     'Log permintaan dicetak sebagai baris JSON (request logs are JSON lines).',
     'Tekan Ctrl+C untuk berhenti (press Ctrl+C to stop).',
     ''
@@ -99,7 +104,14 @@ async function main (): Promise<void> {
   // else the port after PORT (8081 beside 8080), or a free one when PORT is 0.
   const adminPort = settings.adminPort ?? (settings.port === 0 || settings.port === 65535 ? 0 : settings.port + 1)
   const upstreams = await startDemoUpstreams('127.0.0.1')
-  // A new admin password each run: the embedded store forgets it anyway.
+  // The embedded store on disk, in a fresh temporary directory (CONTRACT.md
+  // section 12): every demo starts empty and leaves nothing behind.
+  const dataDir = await mkdtemp(join(tmpdir(), 'gerbang-demo-'))
+  const stopped = async (): Promise<void> => {
+    await upstreams.close()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+  // A new admin password each run: the demo's store is deleted when it stops.
   const adminPassword = randomBytes(12).toString('base64url')
   let app: FastifyInstance
   try {
@@ -117,13 +129,14 @@ async function main (): Promise<void> {
         GERBANG_ADMIN_PASSWORD: adminPassword,
         ...Object.fromEntries(Object.entries(upstreams.origins).map(([name, origin]) => [upstreamVariable(name), origin]))
       },
-      onStopped: upstreams.close,
+      onStopped: stopped,
       // The contract's demo runs on the embedded store, whatever the shell has set.
       redisUrl: undefined,
+      dataDir,
       keyPepper: undefined
     })
   } catch (err) {
-    await upstreams.close()
+    await stopped()
     throw err
   }
 
@@ -134,7 +147,7 @@ async function main (): Promise<void> {
     description: 'Klien demo (demo client) dari npm run demo',
     integrations: '*'
   })
-  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`, `http://${curlHost(settings.adminHost)}:${admin.port}`, demo.key, adminPassword)
+  console.log(banner(app, `http://${curlHost(settings.host)}:${port}`, `http://${curlHost(settings.adminHost)}:${admin.port}`, demo.key, adminPassword, dataDir)
     .replace(CLIENT_ID_PLACEHOLDER, demo.client.id))
 }
 

@@ -15,10 +15,24 @@ export const REDACT_PATHS = SECRET_HEADERS.flatMap((h) => [
   `response.headers.${h}`
 ])
 
+// pino's isoTime, made once per millisecond: under load many lines share a
+// millisecond, and a Date plus toISOString per line showed at 2% of the
+// gateway's CPU in bench/ profiles. Same text as pino.stdTimeFunctions.isoTime.
+let stampMs = -1
+let stamp = ''
+function isoTime (): string {
+  const now = Date.now()
+  if (now !== stampMs) {
+    stampMs = now
+    stamp = `,"time":"${new Date(now).toISOString()}"`
+  }
+  return stamp
+}
+
 export function loggerOptions (level: string): LoggerOptions {
   return {
     level,
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
     serializers: {

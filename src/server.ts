@@ -4,7 +4,10 @@ import { buildApp } from './app.js'
 import type { ProbeCoordination } from './proxy/health-checks.js'
 import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
 import { createLogger } from './logging.js'
-import { ephemeralPepper, SecretHasher } from './auth/secrets.js'
+import { SecretHasher } from './auth/secrets.js'
+import { redactUrl } from './cli/store-connection.js'
+import { DEFAULT_DATA_DIR } from './config/env.js'
+import { DiskStore, storeFiles } from './store/disk-store.js'
 import { createStore } from './store/index.js'
 import { StoreUnavailableError, type Store } from './store/types.js'
 import { ensureFirstAdmin } from './admin/first-admin.js'
@@ -28,6 +31,8 @@ export interface StartOptions {
   /** Runs after the gateway has stopped serving, before the process exits (the demo closes its upstreams here). */
   onStopped?: () => Promise<void>
   redisUrl: string | undefined
+  /** GERBANG_DATA_DIR: the embedded store's directory when redisUrl is unset; default ./data. */
+  dataDir?: string
   keyPepper: string | undefined
   /** GERBANG_METRICS_TOKEN, already checked by readEnv. */
   metricsToken?: string | undefined
@@ -46,12 +51,8 @@ export interface StartOptions {
 }
 
 /** The store and key hasher the environment asks for, or a reason to refuse to start. */
-function storeFor (options: StartOptions, logger: { warn: (msg: string) => void }): { store: Store, hasher: SecretHasher } {
-  if (options.redisUrl === undefined) {
-    logger.warn('REDIS_URL is not set: using the embedded in-memory store. It lives inside this one process, ' +
-      'forgets every client when it stops, and is not for production')
-    return { store: createStore(undefined), hasher: new SecretHasher(options.keyPepper ?? ephemeralPepper()) }
-  }
+function storeFor (options: StartOptions, logger: { info: (facts: object, msg: string) => void }): { store: Store, hasher: SecretHasher } {
+  if (options.redisUrl === undefined) return diskStoreFor(options.dataDir ?? DEFAULT_DATA_DIR, options.keyPepper, logger)
   if (options.keyPepper === undefined) {
     throw new StartupError('GERBANG_KEY_PEPPER is required with REDIS_URL: it is mixed into every key hash, ' +
       'and every gateway process and the gerbang keys command must share it')
@@ -63,8 +64,29 @@ function storeFor (options: StartOptions, logger: { warn: (msg: string) => void 
     throw new StartupError((err as Error).message)
   }
   try {
-    return { store: createStore(options.redisUrl), hasher }
+    const store = createStore(options.redisUrl)
+    logger.info({ store: 'redis', url: redactUrl(options.redisUrl) }, 'using the store in Redis')
+    return { store, hasher }
   } catch (err) {
+    throw new StartupError((err as Error).message)
+  }
+}
+
+/** The embedded store on disk (CONTRACT.md section 12), and its key pepper: GERBANG_KEY_PEPPER or the store's own. */
+function diskStoreFor (dataDir: string, keyPepper: string | undefined, logger: { info: (facts: object, msg: string) => void }): { store: Store, hasher: SecretHasher } {
+  let store: DiskStore
+  try {
+    store = new DiskStore({ dir: dataDir })
+  } catch (err) {
+    throw new StartupError(`the embedded store in ${storeFiles(dataDir).dir} (GERBANG_DATA_DIR) cannot be opened: ${(err as Error).message}`)
+  }
+  try {
+    const hasher = new SecretHasher(store.keyPepper(keyPepper))
+    logger.info({ store: 'disk', dataDir: store.files.dir, file: store.files.data },
+      'REDIS_URL is not set: using the embedded store on disk in GERBANG_DATA_DIR')
+    return { store, hasher }
+  } catch (err) {
+    store.close().catch(() => {})
     throw new StartupError((err as Error).message)
   }
 }

@@ -126,10 +126,7 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
   }
   const integrations = loaded.config.integrations.map((i) => i.name)
   const logger = createLogger(env.logLevel)
-  if (env.redisUrl === undefined && count > 1) {
-    logger.warn({ workers: count }, 'REDIS_URL is not set: each worker has its own embedded in-memory store, ' +
-      'so clients, tokens and rate-limit counters are not shared between workers')
-  }
+  // Without REDIS_URL the workers share the embedded store on disk (GERBANG_DATA_DIR): each opens it.
   // Workers run this same command line with the same node flags, env and stdio.
   cluster.setupPrimary({ execArgv: process.execArgv, silent: false })
   // A scrape of any worker reports the sum over all of them.

@@ -8,6 +8,7 @@ import { StoreUnavailableError, type ResolvedCredential, type Store } from '../s
 import { addCidr } from './clients.js'
 import { FAILURE_POLICY, FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
 import { looksLikeKey, looksLikeToken, type SecretHasher } from './secrets.js'
+import { LEGACY_CALLS_TTL_MS, legacyCallsBucket, mayBeLegacyKey } from './legacy.js'
 import { authorizationScheme, bearerToken } from './bearer.js'
 
 /** Who is calling, as the hot path needs it: everything precomputed once per credential. */
@@ -24,6 +25,8 @@ export interface Principal {
   /** The client's own rate, overriding every integration's; its quota across all of them. */
   readonly ratePolicy: Policy | undefined
   readonly quotaPolicy: Policy | undefined
+  /** Imported from the old API manager: only such a client's key may have the legacy shape. */
+  readonly legacy: boolean
 }
 
 export type CredentialKind = 'key' | 'token'
@@ -92,7 +95,8 @@ function toPrincipal (resolved: ResolvedCredential): Principal {
     revoked: client.revokedAt !== undefined,
     expiresAt: Math.min(clientExpiry, resolved.expiresAt ?? Infinity),
     ratePolicy: policyOf('default', client.rateLimit),
-    quotaPolicy: policyOf('daily', client.quota)
+    quotaPolicy: policyOf('daily', client.quota),
+    legacy: client.legacy !== undefined
   }
 }
 
@@ -109,6 +113,13 @@ function toPrincipal (resolved: ResolvedCredential): Principal {
  * FailureThrottle's limit, further invalid ones from that address answer
  * 429 RATE_LIMITED with Retry-After instead of 401. Valid credentials never
  * touch the count, so they cost nothing more and are never refused by it.
+ *
+ * Keys of the old API manager (src/auth/legacy.ts) take the same path once
+ * an import brought keys of their length in: an unknown one costs one store
+ * lookup and is then remembered as unknown for unknownMs (5 s), like an
+ * unknown Gerbang key; one that resolves to a client the import did not
+ * mark as legacy is refused as unknown. Their use is counted per client and
+ * day for the dashboard's switch-over progress.
  */
 export class Authenticator {
   readonly #store: Store
@@ -121,6 +132,10 @@ export class Authenticator {
   readonly #known = new Map<string, CacheEntry>()
   readonly #unknown = new Map<string, number>()
   readonly #lastUsed = new Map<string, number>()
+  /** Calls with a legacy key per client since the last flush. */
+  readonly #legacyCalls = new Map<string, number>()
+  /** The lengths of imported legacy keys (Store.legacySummary); empty: no legacy key is looked up. */
+  #legacyLengths: ReadonlySet<number> = new Set()
   readonly #touchTimer: NodeJS.Timeout
   readonly #failures: FailureThrottle
   /** Bumped by every eviction: a lookup that saw it change while in flight does not cache its answer. */
@@ -148,7 +163,34 @@ export class Authenticator {
 
   /** Starts listening for changes made by other processes. */
   async start (): Promise<void> {
-    await this.#store.subscribe((change) => { this.evictClient(change.clientId) }, () => { this.#markAllStale() })
+    await this.#store.subscribe((change) => {
+      if (change.legacyImport === true) this.#legacyImported()
+      else this.evictClient(change.clientId)
+    }, () => {
+      this.#markAllStale()
+      this.#refreshLegacy()
+    })
+    await this.#loadLegacy()
+  }
+
+  /** Rereads which legacy key lengths exist; a store that cannot answer leaves them as they were. */
+  async #loadLegacy (): Promise<void> {
+    try {
+      this.#legacyLengths = new Set((await this.#store.legacySummary()).keyLengths)
+    } catch (err) {
+      this.#logger?.warn({ err: (err as Error).message }, 'could not read the imported legacy keys; legacy keys are refused until the store answers')
+    }
+  }
+
+  #refreshLegacy (): void {
+    this.#loadLegacy().catch(() => {})
+  }
+
+  #legacyImported (): void {
+    // The new clients' keys may have been remembered as unknown.
+    this.#generation++
+    this.#unknown.clear()
+    this.#refreshLegacy()
   }
 
   async close (): Promise<void> {
@@ -164,10 +206,11 @@ export class Authenticator {
   /**
    * Authenticates a request for an integration. Synchronous when the
    * credential is cached, so a cache hit costs no promise.
-   * `query` is the request's query string (without `?`), for apiKeyQuery.
+   * `query` is the request's query string (without `?`), for apiKeyQuery;
+   * `formKey` the apiKeyForm field of the request's form body, when it was read.
    */
   authenticate (headers: Record<string, string | string[] | undefined>, query: string, integration: Integration,
-    remoteAddress: string | undefined): Principal | GerbangError | Promise<Principal | GerbangError> {
+    remoteAddress: string | undefined, formKey?: string): Principal | GerbangError | Promise<Principal | GerbangError> {
     let kind: CredentialKind
     let secret: string | undefined
     const apiKey = headers['x-api-key']
@@ -183,12 +226,16 @@ export class Authenticator {
       } else {
         kind = 'key'
         secret = integration.apiKeyQuery === undefined ? undefined : queryParam(query, integration.apiKeyQuery)
+        if (secret === undefined || secret === '') secret = formKey
         if ((secret === undefined || secret === '') && typeof authorization === 'string') return unknownScheme(authorization)
       }
     }
     if (secret === undefined || secret === '') return MISSING()
+    // A key of the old API manager: only an imported client's.
+    let legacy = false
     if (kind === 'key' ? !looksLikeKey(secret) : !looksLikeToken(secret)) {
-      return this.#refuse(INVALID_DETAIL[kind], remoteAddress)
+      legacy = kind === 'key' && mayBeLegacyKey(secret, this.#legacyLengths)
+      if (!legacy) return this.#refuse(INVALID_DETAIL[kind], remoteAddress)
     }
 
     const hash = this.#hasher.hash(secret)
@@ -198,16 +245,16 @@ export class Authenticator {
       // LRU: most recently used last.
       this.#known.delete(hash)
       this.#known.set(hash, entry)
-      return this.#authorize(entry.principal, kind, integration, remoteAddress, now)
+      return this.#authorize(entry.principal, kind, integration, remoteAddress, now, legacy)
     }
     const unknownUntil = this.#unknown.get(hash)
     if (unknownUntil !== undefined && unknownUntil > now) return this.#refuse(INVALID_DETAIL[kind], remoteAddress)
 
     return this.#lookup(hash, kind).then((principal) => principal === undefined
       ? this.#refuse(INVALID_DETAIL[kind], remoteAddress)
-      : this.#authorize(principal, kind, integration, remoteAddress, Date.now()),
+      : this.#authorize(principal, kind, integration, remoteAddress, Date.now(), legacy),
     (err: unknown) => {
-      if (entry !== undefined) return this.#authorize(entry.principal, kind, integration, remoteAddress, Date.now())
+      if (entry !== undefined) return this.#authorize(entry.principal, kind, integration, remoteAddress, Date.now(), legacy)
       if (err instanceof StoreUnavailableError) {
         return new GerbangError('STORE_UNAVAILABLE', 'credentials cannot be checked right now: the store is unavailable; retry shortly',
           undefined, { 'retry-after': '1' })
@@ -238,6 +285,15 @@ export class Authenticator {
 
   /** Writes the batched last-use times; failures are logged and forgotten. */
   async flushLastUsed (): Promise<void> {
+    if (this.#legacyCalls.size > 0) {
+      const counts = new Map(this.#legacyCalls)
+      this.#legacyCalls.clear()
+      try {
+        await this.#store.addCounts([{ bucket: legacyCallsBucket(Date.now()), ttlMs: LEGACY_CALLS_TTL_MS, counts }])
+      } catch (err) {
+        this.#logger?.debug({ err: (err as Error).message }, 'could not record legacy key use')
+      }
+    }
     if (this.#lastUsed.size === 0) return
     const batch = new Map<string, string>()
     for (const [id, at] of this.#lastUsed) batch.set(id, new Date(at).toISOString())
@@ -249,7 +305,10 @@ export class Authenticator {
     }
   }
 
-  #authorize (principal: Principal, kind: CredentialKind, integration: Integration, remoteAddress: string | undefined, now: number): Principal | GerbangError {
+  #authorize (principal: Principal, kind: CredentialKind, integration: Integration, remoteAddress: string | undefined, now: number,
+    legacy = false): Principal | GerbangError {
+    // A legacy-shaped key of a client the import did not bring in is no key at all.
+    if (legacy && !principal.legacy) return this.#refuse(INVALID_DETAIL[kind], remoteAddress)
     if (principal.revoked) return this.#refuse(`${CREDENTIAL_NAME[kind]} has been revoked`, remoteAddress)
     if (principal.expiresAt <= now) return this.#refuse(`${CREDENTIAL_NAME[kind]} has expired`, remoteAddress)
     if (principal.integrations !== '*' && !principal.integrations.has(integration.name)) {
@@ -259,6 +318,7 @@ export class Authenticator {
       return new GerbangError('INTEGRATION_FORBIDDEN', `client ${principal.name} may not call from this address`)
     }
     this.#lastUsed.set(principal.id, now)
+    if (legacy) this.#legacyCalls.set(principal.id, (this.#legacyCalls.get(principal.id) ?? 0) + 1)
     return principal
   }
 

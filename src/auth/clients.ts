@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net'
 import { INTEGRATION_NAME_PATTERN } from '../config/routes-schema.js'
 import { parseRate } from '../config/units.js'
 import { audit } from '../store/audit.js'
-import type { AuditEntry, Client, Store } from '../store/types.js'
+import type { AuditEntry, Client, ClientChanges, Store } from '../store/types.js'
 import { generateKey, type SecretHasher } from './secrets.js'
 
 // Managing clients and their keys: the one place the CLI and the admin API
@@ -30,6 +30,11 @@ export class ClientInputError extends Error {
 export interface ClientWithKey {
   client: Client
   key: string
+}
+
+/** The last 4 characters of a key: enough to tell keys apart (`gb_…joL8`), far too few to guess it. */
+export function keyHint (key: string): string {
+  return key.slice(-4)
 }
 
 /** What `keys list` and the admin UI show for a client. */
@@ -101,6 +106,7 @@ export class ClientService {
       createdAt: new Date().toISOString()
     }
     const key = generateKey()
+    client.keyHint = keyHint(key)
     await this.#store.createClient(client, this.#hasher.hash(key))
     // A process may have cached this key as unknown before it existed.
     await this.#store.publishChange({ clientId: client.id })
@@ -137,11 +143,69 @@ export class ClientService {
   async rotate (id: string, graceMs = 0, actor = 'cli'): Promise<ClientWithKey | undefined> {
     const key = generateKey()
     if (!await this.#store.rotateKey(id, this.#hasher.hash(key), graceMs)) return undefined
+    let client = await this.#store.updateClient(id, { keyHint: keyHint(key) })
+    // An imported client keeps its mark: its old key works through the grace, and the lists show it was rotated.
+    if (client?.legacy !== undefined) {
+      const at = Date.now()
+      // A second rotation never lengthens the old key's life (Store.rotateKey).
+      const earlier = client.legacy.oldKeyUntil === undefined ? Infinity : Date.parse(client.legacy.oldKeyUntil)
+      client = await this.#store.setLegacyMark(id, {
+        ...client.legacy,
+        rotatedAt: new Date(at).toISOString(),
+        oldKeyUntil: new Date(Math.min(earlier, at + Math.max(0, graceMs))).toISOString()
+      })
+    }
     await this.#store.publishChange({ clientId: id })
-    const client = await this.#store.getClient(id)
     if (client === undefined) return undefined
     await this.#audit(actor, 'client.rotate', client, { graceMs })
     return { client, key }
+  }
+
+  /**
+   * Changes an active client's integrations, limits, expiry, description or
+   * allowed IPs (null removes a limit, the expiry or the IP list). Undefined
+   * when it does not exist; ClientInputError when revoked or invalid.
+   */
+  async update (id: string, changes: ClientChanges, actor = 'cli'): Promise<Client | undefined> {
+    const before = await this.#store.getClient(id)
+    if (before === undefined) return undefined
+    if (before.revokedAt !== undefined) throw new ClientInputError('a revoked client cannot be changed')
+    validate({
+      name: before.name,
+      ...(changes.description !== undefined && changes.description !== null ? { description: changes.description } : {}),
+      ...(changes.integrations !== undefined && changes.integrations !== null ? { integrations: changes.integrations } : {}),
+      ...(changes.rateLimit !== undefined && changes.rateLimit !== null ? { rateLimit: changes.rateLimit } : {}),
+      ...(changes.quota !== undefined && changes.quota !== null ? { quota: changes.quota } : {}),
+      ...(changes.expiresAt !== undefined && changes.expiresAt !== null ? { expiresAt: changes.expiresAt } : {}),
+      ...(changes.allowedIps !== undefined && changes.allowedIps !== null ? { allowedIps: changes.allowedIps } : {})
+    })
+    const clean: ClientChanges = { ...changes }
+    delete clean.keyHint
+    if (typeof clean.expiresAt === 'string') clean.expiresAt = new Date(clean.expiresAt).toISOString()
+    if (Array.isArray(clean.allowedIps) && clean.allowedIps.length === 0) clean.allowedIps = null
+    const client = await this.#store.updateClient(id, clean)
+    if (client === undefined) return undefined
+    await this.#store.publishChange({ clientId: id })
+    // What changed, old → new, for the audit log (never a secret: clients have none in these fields).
+    const details: Record<string, string> = {}
+    for (const field of Object.keys(clean) as Array<keyof ClientChanges>) {
+      const show = (c: Client): string => {
+        const value = c[field]
+        return value === undefined ? '—' : Array.isArray(value) ? value.join(', ') : String(value)
+      }
+      if (show(before) !== show(client)) details[field] = `${show(before)} → ${show(client)}`
+    }
+    await this.#audit(actor, 'client.update', client, details)
+    return client
+  }
+
+  /** Deletes a revoked client for good; false when it does not exist or is not revoked. */
+  async delete (id: string, actor = 'cli'): Promise<boolean> {
+    const client = await this.#store.getClient(id)
+    if (client === undefined || !await this.#store.deleteClient(id)) return false
+    await this.#store.publishChange({ clientId: id })
+    await this.#audit(actor, 'client.delete', client)
+    return true
   }
 
   async #audit (actor: string, action: string, client: Client, details?: AuditEntry['details']): Promise<void> {

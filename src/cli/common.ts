@@ -12,16 +12,29 @@ export const KEYS_USAGE = `  gerbang keys create --client NAME [--description TE
 export const USERS_USAGE = `  gerbang users create --email E --role admin|operator|viewer [--name N]
                        (the password is read from stdin, one line)`
 
+export const IMPORT_USAGE = `  gerbang import legacy --mysql mysql://USER[:PASS]@HOST:3306/DB [--integrations a,b|*] [--dry-run] [--json]
+                        (the old API manager's keys; see docs/legacy-switchover.md)`
+
 export const START_USAGE = '  gerbang start [--routes FILE] [--port N] [--host H] [--workers N|auto]'
+
+export const BACKUP_USAGE = '  gerbang backup --to FILE                (a consistent copy of the embedded store, while it runs)'
+export const RESTORE_USAGE = '  gerbang restore --from FILE [--force]   (into GERBANG_DATA_DIR, with no gateway running on it)'
+export const MIGRATE_USAGE = '  gerbang migrate --to-redis              (the embedded store into the empty Redis at REDIS_URL)'
 
 export const USAGE = `usage:
 ${START_USAGE}
   gerbang routes check [FILE]
 ${KEYS_USAGE}
 ${USERS_USAGE}
+${IMPORT_USAGE}
+${BACKUP_USAGE}
+${RESTORE_USAGE}
+${MIGRATE_USAGE}
 
-keys and users commands work on the store at REDIS_URL; keys commands also
-need GERBANG_KEY_PEPPER, the same one the gateways use.`
+keys, users and import commands work on the store at REDIS_URL; keys commands also
+need GERBANG_KEY_PEPPER, the same one the gateways use. Without REDIS_URL they
+work on the embedded store in GERBANG_DATA_DIR (default ./data), the one the
+gateway on this machine uses (docs/storage.md).`
 
 /** A failure the CLI reports as one line and this exit code (1: refused or failed, 2: usage or configuration). */
 export class CliError extends Error {

@@ -1,5 +1,4 @@
 import { readEnv } from '../config/env.js'
-import { formatProblem, loadRoutesFile } from '../config/routes-loader.js'
 import { parseCommand, runCommand, START_USAGE, USAGE, usageError } from './common.js'
 
 async function main (argv: string[]): Promise<number> {
@@ -10,6 +9,10 @@ async function main (argv: string[]): Promise<number> {
     // Loaded on demand, like the server: only these commands need the store.
     case 'keys': return await (await import('./keys.js')).keys(rest)
     case 'users': return await (await import('./users.js')).users(rest)
+    case 'backup': return await (await import('./storage.js')).backupCommand(rest)
+    case 'restore': return await (await import('./storage.js')).restoreCommand(rest)
+    case 'migrate': return await (await import('./storage.js')).migrateCommand(rest)
+    case 'import': return await (await import('./import-legacy.js')).importCommand(rest)
     case undefined:
     case '--help':
     case 'help':
@@ -58,6 +61,8 @@ async function routes (args: string[]): Promise<number> {
     return 2
   }
   const file = rest[0] ?? process.env.GERBANG_ROUTES ?? './routes.yaml'
+  // Loaded here, not at the top: it takes about 0.2 s, which the keys commands need not pay.
+  const { formatProblem, loadRoutesFile } = await import('../config/routes-loader.js')
   const result = await loadRoutesFile(file)
   if (result.ok) {
     process.stdout.write(`${file}: ok, ${result.config.integrations.length} integrations\n`)

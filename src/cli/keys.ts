@@ -1,12 +1,12 @@
 import { ClientService, clientStatus, type ClientWithKey } from '../auth/clients.js'
 import { parseDuration } from '../config/units.js'
-import { StoreConflictError, type Client, type Store } from '../store/types.js'
+import { StoreConflictError, type Client } from '../store/types.js'
 import { CliError, dispatch, KEYS_USAGE, parseCommand, required, usageError } from './common.js'
-import { requirePepper, requireRedisUrl, withStore } from './store-connection.js'
+import { withCliStore } from './store-connection.js'
 
 // gerbang keys create|list|revoke|rotate (CONTRACT.md section 1). Secrets are
 // printed once, by create and rotate, and never again: the store only holds
-// their HMAC under GERBANG_KEY_PEPPER.
+// their HMAC under GERBANG_KEY_PEPPER (or the embedded store's own pepper).
 
 const DEFAULT_LIMIT = 100
 const HELP = { help: { type: 'boolean', short: 'h' } } as const
@@ -21,11 +21,13 @@ function helped (values: { help?: boolean | undefined }): boolean {
   return values.help === true
 }
 
-/** Opens the store and the client service; checks REDIS_URL, then the pepper. */
-async function withClients<T> (work: (clients: ClientService) => Promise<T>): Promise<T> {
-  const url = requireRedisUrl()
-  const hasher = requirePepper()
-  return await withStore(url, async (store: Store) => await work(new ClientService(store, hasher)))
+/**
+ * Opens the store (Redis at REDIS_URL, else the embedded one in
+ * GERBANG_DATA_DIR) and the client service. Only `create` makes an embedded
+ * store that does not exist yet: the others would find nothing in it.
+ */
+async function withClients<T> (work: (clients: ClientService) => Promise<T>, create = false): Promise<T> {
+  return await withCliStore(async ({ store, hasher }) => await work(new ClientService(store, hasher())), { create, needsPepper: true })
 }
 
 function commaList (text: string | undefined): string[] | undefined {
@@ -92,7 +94,7 @@ async function create (args: string[]): Promise<number> {
     if (!(err instanceof StoreConflictError)) throw err
     throw new CliError(`a client named '${name.trim()}' already exists (names are compared ignoring case; ` +
       `see gerbang keys list --search '${name.trim()}')`)
-  }))
+  }), true)
   const { client, key } = created
   if (values.json === true) {
     process.stdout.write(JSON.stringify(keyJson(created)) + '\n')
@@ -127,6 +129,15 @@ function table (rows: string[][]): string {
     .join('\n') + '\n'
 }
 
+/** Imported from the old API manager: `legacy #<old id>`, and where its rotation to a Gerbang key stands. */
+function legacyCell (client: Client, now: number): string {
+  const mark = client.legacy
+  if (mark === undefined) return '-'
+  if (mark.rotatedAt === undefined) return `legacy #${mark.id}`
+  const until = mark.oldKeyUntil === undefined ? now : Date.parse(mark.oldKeyUntil)
+  return until > now ? `legacy #${mark.id}, rotated, old key until ${formatDate(mark.oldKeyUntil)}` : `legacy #${mark.id}, rotated`
+}
+
 async function list (args: string[]): Promise<number> {
   const { values } = parseCommand(args, {
     ...HELP,
@@ -150,9 +161,10 @@ async function list (args: string[]): Promise<number> {
   } else if (clients.length === 0) {
     process.stdout.write(values.search === undefined ? 'no clients yet (create one with gerbang keys create)\n' : `no client's name contains '${values.search}'\n`)
   } else {
+    const legacy = clients.some((c) => c.legacy !== undefined)
     process.stdout.write(table([
-      ['ID', 'NAME', 'STATUS', 'INTEGRATIONS', 'CREATED (UTC)', 'LAST USED (UTC)'],
-      ...clients.map((c) => [c.id, c.name, clientStatus(c, now), describeIntegrations(c.integrations),
+      ['ID', 'NAME', 'STATUS', ...(legacy ? ['LEGACY'] : []), 'INTEGRATIONS', 'CREATED (UTC)', 'LAST USED (UTC)'],
+      ...clients.map((c) => [c.id, c.name, clientStatus(c, now), ...(legacy ? [legacyCell(c, now)] : []), describeIntegrations(c.integrations),
         formatDate(c.createdAt), formatDate(c.lastUsedAt)])
     ]))
   }

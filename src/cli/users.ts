@@ -2,7 +2,7 @@ import { hashPassword, isEmailAddress, passwordProblem } from '../auth/passwords
 import { findRole, ROLE_NAME_PATTERN } from '../admin/rbac.js'
 import { audit } from '../store/audit.js'
 import { CliError, dispatch, USERS_USAGE, parseCommand, required } from './common.js'
-import { requireRedisUrl, withStore } from './store-connection.js'
+import { withCliStore } from './store-connection.js'
 
 // gerbang users create: an admin-UI user. The password comes from stdin, never
 // from a flag (flags end up in shell history and `ps`), and is stored as an
@@ -31,9 +31,8 @@ async function create (args: string[]): Promise<number> {
   if (!ROLE_NAME_PATTERN.test(role)) throw new CliError(`--role must be a role name such as admin, operator or viewer, not '${role}'`)
   const name = values.name?.trim() ?? ''
   if (name.length > 100) throw new CliError('--name must be at most 100 characters')
-  const url = requireRedisUrl()
 
-  await withStore(url, async (store) => {
+  await withCliStore(async ({ store }) => {
     // Before asking for a password that would be thrown away.
     if (await store.getUser(email) !== undefined) throw new CliError(`a user with email '${email}' already exists (emails are compared ignoring case)`)
     if (await findRole(store, role) === undefined) throw new CliError(`there is no role '${role}': use admin, operator, viewer or one made in the admin UI`)
@@ -48,7 +47,7 @@ async function create (args: string[]): Promise<number> {
       createdAt: new Date().toISOString()
     })
     await audit(store, 'cli', 'user.create', { type: 'user', id: email }, { role })
-  })
+  }, { create: true })
   process.stdout.write(`created ${role} user ${email}\n`)
   return 0
 }

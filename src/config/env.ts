@@ -21,6 +21,8 @@ export interface GatewayEnv {
   /** How long SIGTERM waits for in-flight requests before giving up. */
   shutdownTimeoutMs: number
   redisUrl: string | undefined
+  /** GERBANG_DATA_DIR: where the embedded store keeps its files when REDIS_URL is unset; default ./data. */
+  dataDir: string
   /** Secret mixed into key and token hashes; required with REDIS_URL. */
   keyPepper: string | undefined
   /** When set, GET /metrics needs `Authorization: Bearer <this>`; unset, /metrics is open. */
@@ -53,6 +55,9 @@ function adminPortFrom (value: string | undefined, port: number): number | undef
   return n
 }
 
+/** Where the embedded store lives when neither REDIS_URL nor GERBANG_DATA_DIR says otherwise. */
+export const DEFAULT_DATA_DIR = './data'
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
 export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
@@ -82,6 +87,7 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
     logLevel,
     shutdownTimeoutMs,
     redisUrl: env.REDIS_URL === '' ? undefined : env.REDIS_URL,
+    dataDir: env.GERBANG_DATA_DIR === undefined || env.GERBANG_DATA_DIR === '' ? DEFAULT_DATA_DIR : env.GERBANG_DATA_DIR,
     keyPepper: env.GERBANG_KEY_PEPPER === '' ? undefined : env.GERBANG_KEY_PEPPER,
     metricsToken,
     pressure

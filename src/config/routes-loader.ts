@@ -49,6 +49,8 @@ export interface Integration {
   circuitBreaker: CircuitBreakerSettings | null
   description: string
   apiKeyQuery: string | undefined
+  /** A field of an x-www-form-urlencoded body (at most 1 MiB) that may carry the API key; removed before forwarding. */
+  apiKeyForm: string | undefined
   /** Accepts WebSocket upgrades (src/proxy/websocket.ts). */
   websocket: boolean
   /** What /doc shows for it (inline `operations:` or its `openapi:` file); null: a catch-all. Not used by the proxy. */
@@ -294,6 +296,7 @@ function compile (
     circuitBreaker: breakerSettings(entry.circuitBreaker, defaults.circuitBreaker),
     description: entry.description ?? '',
     apiKeyQuery: entry.apiKeyQuery,
+    apiKeyForm: entry.apiKeyForm,
     websocket: entry.websocket === true,
     docs: null,
     plugins: [],

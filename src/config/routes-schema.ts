@@ -135,6 +135,8 @@ export const IntegrationSchema = Type.Object({
   methods: Type.Optional(Type.Array(Method, { minItems: 1, uniqueItems: true })),
   description: Type.Optional(Type.String()),
   apiKeyQuery: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
+  /** A form field of an x-www-form-urlencoded body that may carry the API key, as the old API manager read it (CONTRACT.md section 10). */
+  apiKeyForm: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'a form field name like X-API-KEY' })),
   /** Accepts WebSocket upgrades (CONTRACT.md section 9). */
   websocket: Type.Optional(Type.Boolean({ description: 'true or false' })),
   operations: Type.Optional(Type.Array(OperationSchema)),

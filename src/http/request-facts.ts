@@ -24,6 +24,8 @@ declare module 'fastify' {
      * as a flat [name, value, …] array; null when its integration has no cors.
      */
     corsHeaders: readonly string[] | null
+    /** The request's form body without its apiKeyForm field (src/proxy/api-key-form.ts), sent instead of the stream; null when not read. */
+    formBody: Buffer | null
   }
 }
 
@@ -36,4 +38,5 @@ export function decorateRequestFacts (app: FastifyInstance): void {
   app.decorateRequest('upstreamMs', -1)
   app.decorateRequest('upstreamError', null)
   app.decorateRequest('corsHeaders', null)
+  app.decorateRequest('formBody', null)
 }

@@ -618,6 +618,17 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
   }
 }
 
+/** Sets content-length in a flat [name, value, …] header array (a re-sent body's own length). */
+function withContentLength (headers: string[], length: number): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'content-length') {
+      headers[i + 1] = String(length)
+      return
+    }
+  }
+  headers.push('content-length', String(length))
+}
+
 /**
  * Forwards a request to the route's upstream. `path` is the upstream path with
  * its query string, already checked to be safe; `peerTrusted` says whether the
@@ -639,8 +650,17 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
     sendProblem(request, reply, breaker.refusal())
     return
   }
-  let body: Readable | null = null
-  if (length !== undefined) {
+  let body: Readable | Buffer | null = null
+  // apiKeyForm: the form body was read whole and its key field taken out (src/proxy/api-key-form.ts).
+  const formBody = request.formBody
+  if (formBody !== null) {
+    if (formBody.length > integration.bodyLimit) {
+      sendProblem(request, reply, new GerbangError('PAYLOAD_TOO_LARGE',
+        `the request body is ${formBody.length} bytes; ${integration.name} accepts at most ${integration.bodyLimit}`))
+      return
+    }
+    body = formBody
+  } else if (length !== undefined) {
     if (length !== '0') body = req
   } else if (req.headers['transfer-encoding'] !== undefined) {
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
@@ -650,6 +670,7 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
   const span = request.traceSpan
   const traceparent = span === null ? request.traceparent : span.upstream(method, integration.origin, path)
   const headers = upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, traceparent, principal)
+  if (formBody !== null) withContentLength(headers, formBody.length)
   const options: Dispatcher.DispatchOptions = {
     method,
     path,

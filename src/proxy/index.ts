@@ -12,6 +12,7 @@ import { DEFAULT_METHODS } from '../config/routes-schema.js'
 import type { Tracing } from '../ops/tracing.js'
 import { webSocketRefusal, type WebSocketRelay } from './websocket.js'
 import { admitCors } from './cors.js'
+import { readFormKey, tooLargeDetail, wantsFormKey } from './api-key-form.js'
 
 /**
  * The live routing table. Requests read `table` once when they start, so a
@@ -95,7 +96,33 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
       return
     }
     const query = q === -1 ? '' : rest.slice(q + 1)
+    // apiKeyForm (src/proxy/api-key-form.ts): a small form body is read for the key first.
+    const form = integration.apiKeyForm === undefined ? 'no' : wantsFormKey(request, integration)
+    if (form === 'read') {
+      readFormKey(request, integration.apiKeyForm as string).then((read) => {
+        if (read instanceof GerbangError) {
+          sendProblem(request, reply, read)
+          return
+        }
+        request.formBody = read.body
+        admit(request, reply, route, rest, q, authenticator.authenticate(request.headers, query, integration, request.ip, read.key))
+      }, (err: unknown) => {
+        request.log.error({ err }, 'reading the form body failed unexpectedly')
+        sendProblem(request, reply, new GerbangError('INTERNAL_ERROR', 'an internal error occurred'))
+      })
+      return
+    }
     const outcome = authenticator.authenticate(request.headers, query, integration, request.ip)
+    if (form === 'too-large' && outcome instanceof GerbangError && outcome.code === 'CREDENTIALS_MISSING') {
+      sendProblem(request, reply, new GerbangError('CREDENTIALS_MISSING', tooLargeDetail(integration.apiKeyForm as string), undefined, outcome.headers))
+      return
+    }
+    admit(request, reply, route, rest, q, outcome)
+  })
+
+  /** Goes on with an authentication's outcome: refused, looked up in the store, or admitted at once. */
+  function admit (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number,
+    outcome: ReturnType<Authenticator['authenticate']>): void {
     if (outcome instanceof GerbangError) {
       sendProblem(request, reply, outcome)
     } else if (outcome instanceof Promise) {
@@ -112,7 +139,7 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     } else {
       limit(request, reply, route, rest, q, outcome)
     }
-  })
+  }
 
   /** Counts the request against its client's limits; forwards it if none is exceeded. */
   function limit (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number, principal: Principal | undefined): void {

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events'
 import {
   AUDIT_KEEP, StoreConflictError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
-  type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket
+  type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket,
+  type LegacyImportOutcome, type LegacyMark, type LegacySummary, type ClientChanges, applyClientChanges
 } from './types.js'
 
 interface Expiring {
@@ -62,6 +63,9 @@ export class MemoryStore implements Store {
   /** Oldest first; listAudit reads it from the end. */
   readonly #audit: AuditEntry[] = []
   readonly #counters = new Map<string, { expiresAt: number, counts: Map<string, number> }>()
+  /** Ids of the clients imported from the old API manager, and their keys' lengths. */
+  readonly #legacy = new Set<string>()
+  readonly #legacyKeyLengths = new Set<number>()
   #nextSweep = Date.now() + SWEEP_EVERY_MS
 
   async createClient (client: Client, keyHash: string): Promise<void> {
@@ -128,6 +132,48 @@ export class MemoryStore implements Store {
       const client = this.#clients.get(id)
       if (client !== undefined && (client.lastUsedAt === undefined || client.lastUsedAt < at)) client.lastUsedAt = at
     }
+  }
+
+  async updateClient (id: string, changes: ClientChanges): Promise<Client | undefined> {
+    const client = this.#clients.get(id)
+    if (client === undefined) return undefined
+    const next = applyClientChanges(structuredClone(client), structuredClone(changes))
+    this.#clients.set(id, next)
+    return structuredClone(next)
+  }
+
+  async deleteClient (id: string): Promise<boolean> {
+    const client = this.#clients.get(id)
+    if (client?.revokedAt === undefined) return false
+    this.#clients.delete(id)
+    if (this.#names.get(client.name.toLowerCase()) === id) this.#names.delete(client.name.toLowerCase())
+    for (const [hash, entry] of this.#keys) if (entry.clientId === id) this.#keys.delete(hash)
+    for (const [hash, entry] of this.#tokens) if (entry.clientId === id) this.#tokens.delete(hash)
+    this.#legacy.delete(id)
+    return true
+  }
+
+  async importClient (client: Client, keyHash: string, keyLength: number, dryRun: boolean): Promise<LegacyImportOutcome> {
+    const owner = this.#resolve(this.#keys, keyHash)
+    if (owner !== undefined) return { outcome: 'key-taken', clientId: owner.client.id }
+    const named = this.#names.get(client.name.toLowerCase())
+    if (named !== undefined) return { outcome: 'name-taken', clientId: named }
+    if (dryRun) return { outcome: 'created' }
+    await this.createClient(client, keyHash)
+    this.#legacy.add(client.id)
+    this.#legacyKeyLengths.add(keyLength)
+    return { outcome: 'created' }
+  }
+
+  async legacySummary (): Promise<LegacySummary> {
+    return { clients: this.#legacy.size, keyLengths: [...this.#legacyKeyLengths].sort((a, b) => a - b) }
+  }
+
+  async setLegacyMark (id: string, mark: LegacyMark): Promise<Client | undefined> {
+    const client = this.#clients.get(id)
+    if (client === undefined) return undefined
+    client.legacy = structuredClone(mark)
+    return structuredClone(client)
   }
 
   async saveToken (tokenHash: string, clientId: string, keyHash: string, ttlMs: number): Promise<void> {

@@ -3,7 +3,8 @@ import { connectRedis, type RedisClient } from './redis-connection.js'
 import {
   AUDIT_KEEP, StoreConflictError, StoreUnavailableError,
   type Client, type ListClientsOptions, type ResolvedCredential, type Store, type StoreChange, type User,
-  type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket
+  type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket,
+  type LegacyImportOutcome, type LegacyMark, type LegacySummary, type ClientChanges, applyClientChanges
 } from './types.js'
 
 // Key layout. Every credential key shares the `{c}` hash tag, and every user
@@ -17,6 +18,8 @@ import {
 //   <p>{c}:keys:<id>        set of the client's key hashes
 //   <p>{c}:tok:<hmac>       "<client id> <key hash>" by token hash, with the token's TTL
 //   <p>{c}:lastused         hash: client id → last use
+//   <p>{c}:legacy           set of the ids of clients imported from the old API manager
+//   <p>{c}:legacylen        set of the lengths of their keys
 //   <p>{u}:user:<lower>     admin user, JSON
 //   <p>{u}:users            set of lowercased user emails, for listing without SCAN
 //   <p>{u}:roles            hash: role name → role, JSON
@@ -60,6 +63,44 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[3])
 redis.call('ZADD', KEYS[5], 0, ARGV[4])
+return 1`
+
+// A client of the old API manager: created like CREATE, but only when its
+// key hash is nobody's yet (an imported key is not random: it may be
+// imported twice), and not at all in a dry run (ARGV[6] = '1').
+const IMPORT = `
+local owner = redis.call('GET', KEYS[3])
+if owner then return { 'key-taken', owner } end
+local named = redis.call('GET', KEYS[1])
+if named then return { 'name-taken', named } end
+if ARGV[6] == '1' then return { 'created' } end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[3])
+redis.call('ZADD', KEYS[5], 0, ARGV[4])
+redis.call('SADD', KEYS[6], ARGV[1])
+redis.call('SADD', KEYS[7], ARGV[5])
+return { 'created' }`
+
+// Replaces the client's JSON only if it is still what the caller read
+// (the caller retries): cjson would turn empty lists into objects.
+const REPLACE_CLIENT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`
+
+// Deletes a revoked client with its keys, name and index entries.
+// KEYS: client, name, keys set, names, legacy set, lastused. ARGV: key prefix, names member, id.
+const DELETE_CLIENT = `
+local client = redis.call('GET', KEYS[1])
+if not client or cjson.decode(client)['revokedAt'] == nil then return 0 end
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', ARGV[1] .. hash) end
+redis.call('DEL', KEYS[1], KEYS[3])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('SREM', KEYS[5], ARGV[3])
+redis.call('HDEL', KEYS[6], ARGV[3])
 return 1`
 
 // Old keys get a TTL of graceMs (or go at once); expired ones leave the set.
@@ -186,6 +227,11 @@ interface Scripts {
   gerbangCreate: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
     id: string, json: string, keyHash: string, member: string) => Promise<number>
   gerbangRevoke: (clientKey: string, at: string) => Promise<string | null>
+  gerbangImport: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string, legacyKey: string, lengthsKey: string,
+    id: string, json: string, keyHash: string, member: string, keyLength: number, dryRun: string) => Promise<[string, string?]>
+  gerbangReplaceClient: (clientKey: string, before: string, after: string) => Promise<number>
+  gerbangDeleteClient: (clientKey: string, nameKey: string, keysKey: string, namesKey: string, legacyKey: string, lastUsedKey: string,
+    keyPrefix: string, member: string, id: string) => Promise<number>
   gerbangLease: (...args: Array<string | number>) => Promise<number[]>
   gerbangRelease: (...args: Array<string | number>) => Promise<number>
   gerbangHeartbeat: (key: string, id: string, ttlMs: number) => Promise<number>
@@ -223,6 +269,9 @@ export class RedisStore implements Store {
     redis.defineCommand('gerbangCreate', { numberOfKeys: 5, lua: CREATE })
     redis.defineCommand('gerbangRotate', { numberOfKeys: 3, lua: ROTATE })
     redis.defineCommand('gerbangRevoke', { numberOfKeys: 1, lua: REVOKE })
+    redis.defineCommand('gerbangImport', { numberOfKeys: 7, lua: IMPORT })
+    redis.defineCommand('gerbangReplaceClient', { numberOfKeys: 1, lua: REPLACE_CLIENT })
+    redis.defineCommand('gerbangDeleteClient', { numberOfKeys: 6, lua: DELETE_CLIENT })
     redis.defineCommand('gerbangHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT })
     // The number of keys varies: it is passed as the first argument.
     redis.defineCommand('gerbangLease', { lua: LEASE })
@@ -336,6 +385,68 @@ export class RedisStore implements Store {
   async touchClients (lastUsed: ReadonlyMap<string, string>): Promise<void> {
     if (lastUsed.size === 0) return
     await this.#run(async () => await this.#redis.hset(this.#c('lastused'), Object.fromEntries(lastUsed)))
+  }
+
+  async updateClient (id: string, changes: ClientChanges): Promise<Client | undefined> {
+    const key = this.#c(`client:${id}`)
+    // Compare and set, like setLegacyMark: a revoke landing in between makes it read again.
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const [before, lastUsed] = await this.#run(async () => await Promise.all([
+        this.#redis.get(key),
+        this.#redis.hget(this.#c('lastused'), id)
+      ]))
+      if (before === null) return undefined
+      const client = applyClientChanges(JSON.parse(before) as Client, changes)
+      if (await this.#run(async () => await this.#redis.gerbangReplaceClient(key, before, JSON.stringify(client))) === 1) {
+        return withLastUsed(client, lastUsed)
+      }
+    }
+    throw new StoreUnavailableError(`the client ${id} kept changing while it was being edited`)
+  }
+
+  async deleteClient (id: string): Promise<boolean> {
+    const json = await this.#run(async () => await this.#redis.get(this.#c(`client:${id}`)))
+    if (json === null) return false
+    const lower = (JSON.parse(json) as Client).name.toLowerCase()
+    const deleted = await this.#run(async () => await this.#redis.gerbangDeleteClient(
+      this.#c(`client:${id}`), this.#c(`name:${lower}`), this.#c(`keys:${id}`), this.#c('names'), this.#c('legacy'), this.#c('lastused'),
+      this.#c('key:'), `${lower}\u0000${id}`, id))
+    return deleted === 1
+  }
+
+  async importClient (client: Client, keyHash: string, keyLength: number, dryRun: boolean): Promise<LegacyImportOutcome> {
+    const lower = client.name.toLowerCase()
+    const [outcome, clientId] = await this.#run(async () => await this.#redis.gerbangImport(
+      this.#c(`name:${lower}`), this.#c(`client:${client.id}`), this.#c(`key:${keyHash}`),
+      this.#c(`keys:${client.id}`), this.#c('names'), this.#c('legacy'), this.#c('legacylen'),
+      client.id, JSON.stringify(client), keyHash, `${lower}\u0000${client.id}`, keyLength, dryRun ? '1' : '0'))
+    if (outcome === 'key-taken' || outcome === 'name-taken') return { outcome, clientId: clientId ?? '' }
+    return { outcome: 'created' }
+  }
+
+  async legacySummary (): Promise<LegacySummary> {
+    const [clients, lengths] = await this.#run(async () => await Promise.all([
+      this.#redis.scard(this.#c('legacy')),
+      this.#redis.smembers(this.#c('legacylen'))
+    ]))
+    return { clients, keyLengths: lengths.map(Number).sort((a, b) => a - b) }
+  }
+
+  async setLegacyMark (id: string, mark: LegacyMark): Promise<Client | undefined> {
+    const key = this.#c(`client:${id}`)
+    // Compare and set: a revoke landing in between makes it read again.
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const [before, lastUsed] = await this.#run(async () => await Promise.all([
+        this.#redis.get(key),
+        this.#redis.hget(this.#c('lastused'), id)
+      ]))
+      if (before === null) return undefined
+      const client = JSON.parse(before) as Client
+      client.legacy = mark
+      const after = JSON.stringify(client)
+      if (await this.#run(async () => await this.#redis.gerbangReplaceClient(key, before, after)) === 1) return withLastUsed(client, lastUsed)
+    }
+    throw new StoreUnavailableError(`the client ${id} kept changing while its legacy mark was being set`)
   }
 
   async saveToken (tokenHash: string, clientId: string, keyHash: string, ttlMs: number): Promise<void> {

@@ -1,7 +1,8 @@
 // The store contract: everything Gerbang keeps outside one process (clients,
 // their key hashes, OAuth2 tokens, admin users; later roles and counters).
-// Two implementations pass the same contract suite (test/store/): Redis for
-// production and an embedded in-memory one for the demo and single-process use.
+// Three implementations pass the same contract suite (test/store/): Redis for
+// several machines, the embedded one on disk (SQLite, src/store/disk-store.ts)
+// for one server and the demo, and an in-memory one for in-process tests.
 //
 // Secrets never reach the store: keys and tokens arrive as HMAC-SHA256 hashes
 // (src/auth/secrets.ts), passwords as scrypt hashes.
@@ -23,6 +24,57 @@ export interface Client {
   createdAt: string
   revokedAt?: string
   lastUsedAt?: string
+  /** Set on clients imported from the old API manager (`gerbang import legacy`, CONTRACT.md section 10). */
+  legacy?: LegacyMark
+  /** The last 4 characters of its newest key, shown as `gb_…joL8` so people can tell keys apart; never more. */
+  keyHint?: string
+}
+
+/** What updateClient may change; a field set to null is removed (no rate limit, no expiry…). */
+export type ClientChanges = {
+  [K in 'description' | 'integrations' | 'rateLimit' | 'quota' | 'expiresAt' | 'allowedIps' | 'keyHint']?: Client[K] | null
+}
+
+/** Applies ClientChanges to a copy of a client (every store implementation does it the same way). */
+export function applyClientChanges (client: Client, changes: ClientChanges): Client {
+  const next: Record<string, unknown> = { ...client }
+  for (const [field, value] of Object.entries(changes)) {
+    if (value === undefined) continue
+    if (value === null) delete next[field]
+    else next[field] = value
+  }
+  return next as unknown as Client
+}
+
+/**
+ * What an import from the old API manager leaves on a client: its old key
+ * (stored only as its HMAC, like any key) is accepted because of this mark.
+ */
+export interface LegacyMark {
+  /** The row's `id` in the old manager's `keys` table. */
+  id: string
+  /** When it was imported. */
+  importedAt: string
+  /** When an operator rotated it to a Gerbang key. */
+  rotatedAt?: string
+  /** Until when the old key keeps working after that rotation (its grace). */
+  oldKeyUntil?: string
+}
+
+/** What importClient did, or in a dry run would do. */
+export type LegacyImportOutcome =
+  | { outcome: 'created' }
+  /** The key hash already belongs to a client (imported before, or a clash). */
+  | { outcome: 'key-taken', clientId: string }
+  /** Another client has the name, compared case-insensitively. */
+  | { outcome: 'name-taken', clientId: string }
+
+/** The imported clients as the gateway needs to know them. */
+export interface LegacySummary {
+  /** How many clients were ever imported (revoked ones included). */
+  clients: number
+  /** The lengths of the imported keys: a key of another length cannot be one. */
+  keyLengths: number[]
 }
 
 /** A client found through one of its credentials, and how long that credential lives. */
@@ -111,6 +163,11 @@ export interface ListClientsOptions {
 /** What changed, announced to every gateway process so their caches drop it. */
 export interface StoreChange {
   clientId: string
+  /**
+   * Set (with clientId '') once `gerbang import legacy` created clients:
+   * processes reread legacySummary and forget the keys they remember as unknown.
+   */
+  legacyImport?: boolean
 }
 
 /** One fixed-window counter: its key, limit and window. */
@@ -128,7 +185,7 @@ export interface Lease {
 }
 
 export interface Store {
-  /** 'redis' or 'memory', for logs and /readyz. */
+  /** 'redis', 'disk' or 'memory', for logs and /readyz. */
   readonly kind: string
 
   /**
@@ -149,6 +206,30 @@ export interface Store {
   resolveKey: (keyHash: string) => Promise<ResolvedCredential | undefined>
   /** Records when clients were last seen (batched by the caller). */
   touchClients: (lastUsed: ReadonlyMap<string, string>) => Promise<void>
+  /**
+   * Changes a client's editable fields (ClientChanges; null removes one),
+   * revoked ones too (an edit never undoes a revoke). The client as it is
+   * now, or undefined when it does not exist.
+   */
+  updateClient: (id: string, changes: ClientChanges) => Promise<Client | undefined>
+  /**
+   * Deletes a revoked client with its key hashes (its tokens stop resolving)
+   * and frees its name. False when it does not exist or is not revoked.
+   */
+  deleteClient: (id: string) => Promise<boolean>
+
+  /**
+   * Creates a client imported from the old API manager, with its old key's
+   * hash, atomically and only when neither the key hash nor the name
+   * (case-insensitively) is taken; `dryRun` checks the same and writes
+   * nothing. Records the client as legacy and `keyLength` among the
+   * imported keys' lengths (legacySummary).
+   */
+  importClient: (client: Client, keyHash: string, keyLength: number, dryRun: boolean) => Promise<LegacyImportOutcome>
+  /** How many clients were imported, and the lengths of their keys. */
+  legacySummary: () => Promise<LegacySummary>
+  /** Replaces a client's legacy mark; the client as it is now, or undefined when it does not exist. */
+  setLegacyMark: (id: string, mark: LegacyMark) => Promise<Client | undefined>
 
   /**
    * Saves an OAuth2 token for ttlMs, bound to the key it was minted with

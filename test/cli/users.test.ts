@@ -3,6 +3,10 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DiskStore } from '../../src/store/disk-store.js'
 import { GERBANG_BIN, type RunResult } from '../helpers/process.js'
 import { startRedis } from '../helpers/redis.js'
 import { RedisStore } from '../../src/store/redis-store.js'
@@ -131,8 +135,18 @@ test('gerbang users create', async (t) => {
   }
 })
 
-test('users create needs REDIS_URL', async () => {
-  const result = await runWithStdin(['users', 'create', '--email', 'a@bantenprov.go.id', '--role', 'admin'], { REDIS_URL: '' }, `${PASSWORD}\n`)
-  assert.equal(result.code, 2)
-  assert.match(result.stderr, /REDIS_URL is not set/)
+test('users create without REDIS_URL makes the user in the embedded store in GERBANG_DATA_DIR', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gerbang-users-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const data = join(dir, 'data')
+  const result = await runWithStdin(['users', 'create', '--email', 'a@bantenprov.go.id', '--role', 'admin'],
+    { REDIS_URL: '', GERBANG_DATA_DIR: data }, `${PASSWORD}\n`)
+  assert.equal(result.code, 0, result.stderr)
+  const store = new DiskStore({ dir: data, create: false })
+  try {
+    assert.equal((await store.getUser('a@bantenprov.go.id'))?.role, 'admin')
+    assert.equal((await store.listAudit(0, 1))[0]?.action, 'user.create')
+  } finally {
+    await store.close()
+  }
 })

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { TestContext } from 'node:test'
 
 /** The repository root; tests run compiled, from dist/test/helpers. */
@@ -15,14 +17,27 @@ export interface RunResult {
   stderr: string
 }
 
+/**
+ * A GERBANG_DATA_DIR of its own for a process the test did not give one, so
+ * no test writes the embedded store into the repository's ./data; `cleanup`
+ * deletes it. Tests that share a store between processes pass GERBANG_DATA_DIR.
+ */
+function ownDataDir (env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv, cleanup: () => void } {
+  if (env.GERBANG_DATA_DIR !== undefined) return { env, cleanup: () => {} }
+  const dir = mkdtempSync(join(tmpdir(), 'gerbang-data-'))
+  return { env: { ...env, GERBANG_DATA_DIR: dir }, cleanup: () => { rmSync(dir, { recursive: true, force: true }) } }
+}
+
 /** Runs `gerbang <args>` to completion. */
-export async function runGerbang (args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+export async function runGerbang (args: string[], givenEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const { env, cleanup } = ownDataDir(givenEnv)
   const child = spawn(GERBANG_BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
   const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null]
+  cleanup()
   return { code, signal, stdout, stderr }
 }
 
@@ -42,8 +57,11 @@ export interface GatewayProcess {
  * still running.
  */
 export async function startGatewayProcess (
-  t: TestContext, routesFile: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []
+  t: TestContext, routesFile: string, givenEnv: NodeJS.ProcessEnv = {}, extraArgs: string[] = []
 ): Promise<GatewayProcess> {
+  const { env, cleanup } = ownDataDir(givenEnv)
+  // (Deleting it under a process that is still being killed is harmless on Linux.)
+  t.after(cleanup)
   // Run as an executable, as users do, so the node flags in its shebang apply.
   const child = spawn(GERBANG_BIN, ['start', '--routes', routesFile, '--port', '0', '--host', '127.0.0.1', ...extraArgs], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },

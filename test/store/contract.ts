@@ -700,6 +700,120 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
       })
     })
 
+    describe('legacy import', () => {
+      const mark = { id: '7', importedAt: '2026-01-02T03:04:05.000Z' }
+
+      test('importClient creates a legacy client whose old key resolves, and legacySummary counts it', LIMITS, async (t) => {
+        const store = await make(t)
+        assert.deepEqual(await store.legacySummary(), { clients: 0, keyLengths: [] })
+        const client = newClient('dinkes.bantenprov.go.id', { integrations: '*', allowedIps: ['10.0.0.0/8'], legacy: mark })
+        const hash = newHash()
+        assert.deepEqual(await store.importClient(client, hash, 40, false), { outcome: 'created' })
+        const resolved = await store.resolveKey(hash)
+        assert.equal(resolved?.client.id, client.id)
+        assert.deepEqual(resolved?.client.legacy, mark)
+        assert.deepEqual((await store.getClient(client.id))?.legacy, mark)
+        assert.deepEqual((await store.listClients({ search: 'dinkes' })).map((c) => c.id), [client.id])
+        assert.equal(await store.countClients(), 1)
+        await store.importClient(newClient('other', { legacy: { ...mark, id: '8' } }), newHash(), 32, false)
+        await store.createClient(newClient('not-legacy'), newHash())
+        assert.deepEqual(await store.legacySummary(), { clients: 2, keyLengths: [32, 40] })
+      })
+
+      test('importClient refuses a taken key hash or name, and a dry run writes nothing', LIMITS, async (t) => {
+        const store = await make(t)
+        const first = newClient('RSUD Banten', { legacy: mark })
+        const hash = newHash()
+        assert.deepEqual(await store.importClient(first, hash, 40, true), { outcome: 'created' })
+        assert.equal(await store.resolveKey(hash), undefined, 'a dry run writes nothing')
+        assert.equal(await store.countClients(), 0)
+        assert.deepEqual(await store.legacySummary(), { clients: 0, keyLengths: [] })
+
+        await store.importClient(first, hash, 40, false)
+        assert.deepEqual(await store.importClient(newClient('another name', { legacy: mark }), hash, 40, false),
+          { outcome: 'key-taken', clientId: first.id })
+        assert.deepEqual(await store.importClient(newClient('rsud banten', { legacy: mark }), newHash(), 40, true),
+          { outcome: 'name-taken', clientId: first.id })
+        assert.deepEqual(await store.importClient(newClient('RSUD BANTEN', { legacy: mark }), newHash(), 40, false),
+          { outcome: 'name-taken', clientId: first.id })
+        assert.equal(await store.countClients(), 1)
+        assert.equal((await store.resolveKey(hash))?.client.name, 'RSUD Banten', 'the first owner keeps the key')
+      })
+
+      test('an imported client rotates like any other, and setLegacyMark records it', LIMITS, async (t) => {
+        const store = await make(t)
+        const client = newClient('legacy-9', { legacy: mark, integrations: [] })
+        const old = newHash()
+        await store.importClient(client, old, 40, false)
+        const fresh = newHash()
+        assert.equal(await store.rotateKey(client.id, fresh, 60_000), true)
+        const later = { ...mark, rotatedAt: '2026-02-01T00:00:00.000Z', oldKeyUntil: '2026-02-01T01:00:00.000Z' }
+        const updated = await store.setLegacyMark(client.id, later)
+        assert.deepEqual(updated?.legacy, later)
+        assert.deepEqual(updated?.integrations, [], 'an empty list stays a list')
+        assert.deepEqual((await store.resolveKey(old))?.client.legacy, later)
+        assert.ok((await store.resolveKey(old))?.expiresAt !== undefined, 'the old key is in its grace period')
+        assert.equal((await store.resolveKey(fresh))?.client.id, client.id)
+        await store.revokeClient(client.id, new Date().toISOString())
+        const revoked = await store.setLegacyMark(client.id, mark)
+        assert.ok(revoked?.revokedAt !== undefined, 'the mark does not undo a revoke')
+        assert.equal(await store.setLegacyMark('no-such-client', mark), undefined)
+      })
+
+      test('a legacyImport change reaches subscribers as published', LIMITS, async (t) => {
+        const store = await make(t)
+        const received = await collectChanges(store)
+        await store.publishChange({ clientId: '', legacyImport: true })
+        await waitUntil(() => received.length > 0, 1000, 'the change notification')
+        assert.deepEqual(received, [{ clientId: '', legacyImport: true }])
+      })
+    })
+
+    describe('client edits and deletion (issue 18)', () => {
+      test('updateClient changes the fields given, removes those set to null, and keeps the rest', LIMITS, async (t) => {
+        const store = await make(t)
+        const client = newClient('RSUD Malingping', { description: 'lama', integrations: ['yankes'], rateLimit: '10/1m', allowedIps: ['10.0.0.0/8'] })
+        const key = newHash()
+        await store.createClient(client, key)
+        const updated = await store.updateClient(client.id, {
+          description: 'baru', integrations: ['yankes', 'satu-data'], quota: '1000/1d', rateLimit: null, allowedIps: null, keyHint: 'joL8'
+        })
+        const expected: Client = { ...client, description: 'baru', integrations: ['yankes', 'satu-data'], quota: '1000/1d', keyHint: 'joL8' }
+        delete expected.rateLimit
+        delete expected.allowedIps
+        assert.deepEqual(updated, expected)
+        assert.deepEqual(await store.getClient(client.id), expected)
+        assert.deepEqual((await store.resolveKey(key))?.client, expected, 'its key resolves to the edited client')
+        assert.deepEqual((await store.updateClient(client.id, { integrations: '*' }))?.integrations, '*')
+        assert.deepEqual((await store.updateClient(client.id, { integrations: [] }))?.integrations, [], 'an empty list stays a list')
+        assert.equal(await store.updateClient(randomUUID(), { description: 'x' }), undefined)
+        await store.revokeClient(client.id, new Date().toISOString())
+        assert.ok((await store.updateClient(client.id, { description: 'y' }))?.revokedAt !== undefined, 'an edit never undoes a revoke')
+      })
+
+      test('deleteClient removes a revoked client, its keys and its name; an active or unknown one stays', LIMITS, async (t) => {
+        const store = await make(t)
+        const client = newClient('Dinkes Serang')
+        const key = newHash()
+        await store.createClient(client, key)
+        const token = newHash()
+        await store.saveToken(token, client.id, key, 60_000)
+        assert.equal(await store.deleteClient(client.id), false, 'an active client is not deleted')
+        assert.equal((await store.getClient(client.id))?.id, client.id)
+        await store.revokeClient(client.id, new Date().toISOString())
+        assert.equal(await store.deleteClient(client.id), true)
+        assert.equal(await store.getClient(client.id), undefined)
+        assert.equal(await store.resolveKey(key), undefined)
+        assert.equal(await store.resolveToken(token), undefined)
+        assert.deepEqual(await names(store), [])
+        assert.equal(await store.countClients(), 0)
+        assert.equal(await store.deleteClient(client.id), false, 'once')
+        // The name can be used again.
+        await store.createClient(newClient('dinkes serang'), newHash())
+        assert.deepEqual(await names(store), ['dinkes serang'])
+      })
+    })
+
     describe('changes and lifecycle', () => {
       test('publishChange reaches a subscriber of the same store within 1 s', LIMITS, async (t) => {
         const store = await make(t)

@@ -7,9 +7,14 @@ import type { Client, Store } from '../../store/types.js'
 import type { AdminDeps } from '../index.js'
 import { adminOf } from './index.js'
 import {
-  answers, ClientList, ClientListQuery, ClientView, ClientWithKey, IdParams, NewClientBody,
-  type ClientListQueryT, type NewClientBodyT
+  answers, ClientList, ClientListQuery, ClientView, ClientWithKey, IdParams, NewClientBody, RotateBody,
+  type ClientListQueryT, type NewClientBodyT, type RotateBodyT
 } from './schemas.js'
+import { parseDuration } from '../../config/units.js'
+import { Value } from '@sinclair/typebox/value'
+
+/** The longest grace an old key gets after a rotation from the admin UI. */
+const MAX_GRACE_MS = 30 * 24 * 3600_000
 
 const view = (client: Client, today: number): Record<string, unknown> => ({ ...client, status: clientStatus(client), requestsToday: today })
 
@@ -88,10 +93,23 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
 
   app.post('/clients/:id/rotate', {
     config: { access: 'clients:write' },
-    schema: { summary: 'Give a client a new key (shown once); the old one stops working', params: IdParams, response: answers(200, ClientWithKey, 403, 404, 409) }
+    schema: {
+      summary: 'Give a client a new key (shown once); the old one stops working, or after the grace given',
+      description: 'Optional JSON body `{ "grace": "1h" }`: how long the old key keeps working (at most 30d); without it the old key stops at once.',
+      params: IdParams,
+      response: answers(200, ClientWithKey, 400, 403, 404, 409)
+    }
   }, async (request) => {
     const { id } = request.params as { id: string }
-    const rotated = await clients.rotate(id, 0, adminOf(request).user.email)
+    // No body schema: a rotate without a body (the grace defaults to 0) must stay valid.
+    const body = request.body as RotateBodyT | null | undefined
+    if (body !== undefined && body !== null && !Value.Check(RotateBody, body)) {
+      throw new GerbangError('BAD_REQUEST', 'the body may only hold grace, a duration like 1h')
+    }
+    const grace = body?.grace
+    const graceMs = grace === undefined ? 0 : parseDuration(grace)
+    if (graceMs === undefined || graceMs > MAX_GRACE_MS) throw new GerbangError('BAD_REQUEST', `grace '${grace ?? ''}' must be a duration of at most 30d, like 1h`)
+    const rotated = await clients.rotate(id, graceMs, adminOf(request).user.email)
     if (rotated === undefined) {
       if (await clients.get(id) !== undefined) throw new GerbangError('CONFLICT', 'a revoked client cannot get a new key')
       throw notFound(id)

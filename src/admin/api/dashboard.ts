@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { summarizeTraffic, type TrafficRange } from '../../analytics/traffic-report.js'
+import { legacyProgress } from '../../auth/legacy.js'
 import type { AdminDeps } from '../index.js'
 import { answers, DashboardQuery, type DashboardQueryT } from './schemas.js'
 import { targetStates } from '../../proxy/balancer.js'
@@ -24,7 +25,11 @@ const Dashboard = Type.Object({
     }), { description: 'the upstream targets and whether each takes requests now (CONTRACT.md section 14)' }),
     points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Number(), errors: Type.Number() }))
   })),
-  topClients: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), requests: Type.Integer() }))
+  topClients: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), requests: Type.Integer() })),
+  legacy: Type.Object({
+    clients: Type.Integer({ description: 'clients imported from the old API manager' }),
+    callingThisWeek: Type.Integer({ description: 'of them, how many called with their old key in the last 7 days (UTC days)' })
+  }, { description: 'the switch-over from the old API manager' })
 })
 
 // Summarising a day reads ~1,500 counter buckets and every client's hourly
@@ -45,10 +50,11 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
 
   async function summarize (range: TrafficRange): Promise<Record<string, unknown>> {
     const integrations = holder.table.config.integrations
-    const summary = await summarizeTraffic(store, integrations.map((i) => i.name), range)
+    const [summary, legacy] = await Promise.all([summarizeTraffic(store, integrations.map((i) => i.name), range), legacyProgress(store)])
     const names = await Promise.all(summary.topClients.map(async ({ id }) => (await store.getClient(id))?.name ?? id))
     return {
       ...summary,
+      legacy,
       generatedAt: new Date().toISOString(),
       integrations: summary.integrations.map((traffic, i) => ({ ...traffic, description: integrations[i]?.description ?? '' })),
       topClients: summary.topClients.map((c, i) => ({ ...c, name: names[i] ?? c.id }))

@@ -53,6 +53,12 @@ export const ClientView = Type.Object({
   createdAt: Iso,
   revokedAt: Type.Optional(Iso),
   lastUsedAt: Type.Optional(Iso),
+  legacy: Type.Optional(Type.Object({
+    id: Type.String({ description: 'the row id in the old API manager\'s keys table' }),
+    importedAt: Iso,
+    rotatedAt: Type.Optional(Iso),
+    oldKeyUntil: Type.Optional(Iso)
+  }, { description: 'imported from the old API manager (gerbang import legacy); its old key works until rotated away' })),
   status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
   requestsToday: Type.Integer({ description: 'requests since midnight, Asia/Jakarta' })
 })
@@ -81,6 +87,10 @@ export const ClientWithKey = Type.Object({
   client: ClientView,
   key: Type.String({ description: 'shown this once; only its hash is stored' })
 })
+
+export const RotateBody = Type.Object({
+  grace: Type.Optional(Type.String({ pattern: '^[0-9]+(ms|s|m|h|d)$', maxLength: 20, description: 'how long the old key keeps working, e.g. 1h; default 0 (it stops at once)' }))
+}, { additionalProperties: false })
 
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) })
 export const EmailParams = Type.Object({ email: Type.String({ maxLength: 254 }) })
@@ -128,6 +138,7 @@ export const DashboardQuery = Type.Object({
 
 export type LoginBodyT = Static<typeof LoginBody>
 export type ClientListQueryT = Static<typeof ClientListQuery>
+export type RotateBodyT = Static<typeof RotateBody>
 export type NewClientBodyT = Static<typeof NewClientBody>
 export type NewUserBodyT = Static<typeof NewUserBody>
 export type UserPatchBodyT = Static<typeof UserPatchBody>

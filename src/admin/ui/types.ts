@@ -36,6 +36,8 @@ export interface Dashboard {
   totals: { requests: number, errors: number }
   integrations: DashboardIntegration[]
   topClients: Array<{ id: string, name: string, requests: number }>
+  /** The switch-over from the old API manager: clients imported, and how many still call with their old key this week. */
+  legacy?: { clients: number, callingThisWeek: number }
 }
 
 export interface Integration {
@@ -56,6 +58,8 @@ export interface Client {
   createdAt: string
   revokedAt?: string
   lastUsedAt?: string
+  /** Imported from the old API manager. */
+  legacy?: { id: string, importedAt: string, rotatedAt?: string, oldKeyUntil?: string }
   status: ClientStatus
   requestsToday: number
 }

@@ -22,6 +22,22 @@ function statusCell (c: Client): HTMLElement {
       : h('p', { class: 'small muted' }, t('clients.expires', { time: formatDateTime(c.expiresAt) })))
 }
 
+const GRACES = ['1h', '24h', '7d', '30d', '0'] as const
+
+/** The name, and for a client imported from the old API manager its mark and where its rotation stands. */
+function nameCell (c: Client): HTMLElement {
+  const mark = c.legacy
+  if (mark === undefined) return h('span', { class: 'cell-main', title: c.id }, c.name)
+  const inGrace = mark.oldKeyUntil !== undefined && Date.parse(mark.oldKeyUntil) > Date.now()
+  return h('div', null,
+    h('span', { class: 'cell-main', title: c.id }, c.name), ' ',
+    badge(t('clients.legacy'), 'warn', { 'data-testid': 'legacy-mark', title: t('clients.legacyTitle', { id: mark.id }) }),
+    mark.rotatedAt === undefined
+      ? null
+      : h('p', { class: 'small muted', 'data-testid': 'legacy-rotation' },
+        inGrace ? t('clients.legacyUntil', { time: formatDateTime(mark.oldKeyUntil as string) }) : t('clients.legacyRotated')))
+}
+
 function integrationsCell (c: Client): HTMLElement {
   const limits = [
     c.rateLimit === undefined ? null : t('clients.rate', { rate: c.rateLimit }),
@@ -46,7 +62,7 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
   more.hidden = true
 
   const columns: Array<Column<Client>> = [
-    { label: t('clients.col.name'), cell: (c) => h('span', { class: 'cell-main', title: c.id }, c.name) },
+    { label: t('clients.col.name'), cell: nameCell },
     { label: t('common.description'), cell: (c) => c.description ?? '' },
     { label: t('clients.col.status'), cell: statusCell },
     { label: t('clients.col.integrations'), cell: integrationsCell },
@@ -63,6 +79,31 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
 
   function actionsCell (c: Client): HTMLElement | null {
     if (c.status === 'revoked') return null
+    if (c.legacy !== undefined) return h('div', { class: 'row-actions' }, rotateLegacyButton(c), revokeButton(c))
+    return h('div', { class: 'row-actions' }, rotateButton(c), revokeButton(c))
+  }
+
+  /** For a legacy client: a new Gerbang key, the old key kept for the grace the operator picks. */
+  function rotateLegacyButton (c: Client): HTMLButtonElement {
+    const rotate = button(t('clients.rotateLegacy'), () => {
+      const grace = h('select', { name: 'grace', 'data-testid': 'rotate-grace' },
+        GRACES.map((g) => h('option', { value: g }, t(`clients.grace.${g}`))))
+      let rotated: ClientWithKey | undefined
+      formDialog(t('clients.rotateLegacyTitle', { name: c.name }), [
+        field(t('clients.field.grace'), grace, t('clients.field.graceHint'))
+      ], async (form) => {
+        const chosen = formValue(form, 'grace')
+        rotated = await api.post<ClientWithKey>(`/clients/${encodeURIComponent(c.id)}/rotate`, chosen === '0' ? {} : { grace: chosen })
+      }, { 'data-testid': 'rotate-form' }, () => {
+        if (rotated === undefined) return
+        replaceRow(rotate, rotated.client)
+        showKeyDialog(rotated.client.name, rotated.key)
+      })
+    }, { class: 'btn btn-small', 'data-testid': 'client-rotate' })
+    return rotate
+  }
+
+  function rotateButton (c: Client): HTMLButtonElement {
     const rotate = button(t('clients.rotate'), async () => {
       if (!await confirmDialog(t('clients.confirmRotate', { name: c.name }), t('clients.rotate'))) return
       try {
@@ -73,6 +114,10 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
         toast(messageOf(err), 'error')
       }
     }, { class: 'btn btn-small', 'data-testid': 'client-rotate' })
+    return rotate
+  }
+
+  function revokeButton (c: Client): HTMLButtonElement {
     const revoke = button(t('clients.revoke'), async () => {
       if (!await confirmDialog(t('clients.confirmRevoke', { name: c.name }), t('clients.revoke'), true)) return
       try {
@@ -83,7 +128,7 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
         toast(messageOf(err), 'error')
       }
     }, { class: 'btn btn-small btn-danger', 'data-testid': 'client-revoke' })
-    return h('div', { class: 'row-actions' }, rotate, revoke)
+    return revoke
   }
 
   async function loadPage (reset: boolean): Promise<void> {

@@ -39,6 +39,15 @@ function stat (label: string, value: string, testId: string): HTMLElement {
 
 const ratio = (errors: number, requests: number): number => requests > 0 ? errors / requests : 0
 
+/** The switch-over's progress bar: imported clients still calling with their old key this week. */
+function legacyProgress (legacy: NonNullable<Dashboard['legacy']>): HTMLElement {
+  return h('section', { class: 'card legacy-progress', 'aria-labelledby': 'legacy-progress' },
+    h('h3', { id: 'legacy-progress' }, t('dash.legacy')),
+    h('p', { class: 'stat-value', 'data-testid': 'legacy-calling' }, t('dash.legacyOf', { calling: formatNumber(legacy.callingThisWeek), clients: formatNumber(legacy.clients) })),
+    h('progress', { max: String(legacy.clients), value: String(legacy.callingThisWeek), 'aria-labelledby': 'legacy-progress', 'data-testid': 'legacy-bar' }),
+    h('p', { class: 'muted small' }, t('dash.legacyHint')))
+}
+
 function integrationCard (integration: DashboardIntegration): HTMLElement {
   const { totals } = integration
   return h('section', { class: 'card integration', 'aria-labelledby': `int-${integration.name}` },
@@ -70,6 +79,7 @@ function renderDashboard (data: Dashboard, ctx: PageContext): HTMLElement {
       stat(t('dash.totalRequests'), formatNumber(data.totals.requests), 'total-requests'),
       stat(t('dash.totalErrors'), formatNumber(data.totals.errors), 'total-errors'),
       stat(t('dash.errorRate'), formatPercent(ratio(data.totals.errors, data.totals.requests)), 'total-error-rate')),
+    data.legacy === undefined || data.legacy.clients === 0 ? null : legacyProgress(data.legacy),
     h('h2', null, t('dash.integrations')),
     data.integrations.length === 0
       ? h('p', { class: 'muted' }, t('dash.noIntegrations'))
