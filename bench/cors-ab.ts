@@ -1,4 +1,4 @@
-// What `cors:` costs, measured tightly: ONE gateway process with the same
+// What `cors:` (and two upstream targets) cost, measured tightly: ONE gateway process with the same
 // integration twice, `yankes` without cors and `yankes-cors` with it, and
 // short load bursts that alternate between them, so both see the same
 // process (JIT, heap) and the same moment of a shared machine. Three kinds of
@@ -23,7 +23,9 @@ interface Variant { name: string, path: string, headers?: Record<string, string>
 const VARIANTS: Variant[] = [
   { name: 'no cors, no Origin', path: '/yankes/kamar?rs=1' },
   { name: 'no cors, Origin', path: '/yankes/kamar?rs=1', headers: { origin: ORIGIN } },
-  { name: 'cors, Origin', path: '/yankes-cors/kamar?rs=1', headers: { origin: ORIGIN } }
+  { name: 'cors, Origin', path: '/yankes-cors/kamar?rs=1', headers: { origin: ORIGIN } },
+  // Issue 14: the same integration with two upstream targets (the origin's two ports), no Origin.
+  { name: 'two targets', path: '/yankes-2targets/kamar?rs=1' }
 ]
 
 interface Burst { round: number, variant: number, reqPerSec: number, cpuUsPerReq: number, non2xx: number }
@@ -46,7 +48,7 @@ async function main (): Promise<number> {
   workDir = mkdtempSync(join(tmpdir(), 'gerbang-cors-ab-'))
   const cpuCount = cpus().length
   if (PIN) execFileSync('taskset', ['-a', '-p', '-c', cpuCount > 2 ? `0-${cpuCount - 2}` : '0', String(process.pid)], { stdio: 'ignore' })
-  let origin: Started | undefined
+  let origin: (Started & { port2: number }) | undefined
   let gateway: Started | undefined
   try {
     origin = await startOrigin()
@@ -56,7 +58,8 @@ async function main (): Promise<number> {
     writeFileSync(routesFile, [
       'defaults:', '  auth: none', '  rateLimit: 1000000000/1s', 'integrations:',
       '  yankes:', `    upstream: http://127.0.0.1:${origin.port}/api/v1`,
-      '  yankes-cors:', `    upstream: http://127.0.0.1:${origin.port}/api/v1`, `    cors: ${CORS_ENTRY}`, ''
+      '  yankes-cors:', `    upstream: http://127.0.0.1:${origin.port}/api/v1`, `    cors: ${CORS_ENTRY}`,
+      '  yankes-2targets:', '    upstream:', `      - http://127.0.0.1:${origin.port}/api/v1`, `      - http://127.0.0.1:${origin.port2}/api/v1`, ''
     ].join('\n'))
     gateway = await startGateway({ routesFile, logFile: join(workDir, 'gateway.log'), logLevel: 'info', redisUrl: '', keyPepper: '' })
     if (PIN) execFileSync('taskset', ['-a', '-p', '-c', String(cpuCount - 1), String(gateway.pid)], { stdio: 'ignore' })
@@ -106,7 +109,8 @@ async function main (): Promise<number> {
       return `  ${VARIANTS[a]?.name ?? ''} against ${VARIANTS[b]?.name ?? ''}: req/s ${pct(rps, 1)}, cpu µs/req ${pct(cpu, 1)} (medians of the ${ROUNDS} rounds' ratios)`
     }
     process.stdout.write('\n' + table(['burst', 'median req/s', 'median cpu µs/req', 'non-2xx'], rows) + '\n\n' +
-      'what cors costs (- req/s and + cpu are costs):\n' + line(2, 0) + '\n' + line(2, 1) + '\n' + line(1, 0) + '\n')
+      'what cors costs (- req/s and + cpu are costs):\n' + line(2, 0) + '\n' + line(2, 1) + '\n' + line(1, 0) + '\n' +
+      'what two upstream targets cost:\n' + line(3, 0) + '\n')
     return bursts.some((b) => b.non2xx > 0) ? 1 : 0
   } finally {
     await stop(gateway)

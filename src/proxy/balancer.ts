@@ -93,13 +93,19 @@ export class Balancer {
   /** The target for the next request (or attempt). */
   pick (): Target {
     if (this.#single !== undefined) return this.#single
-    const now = performance.now()
+    // The clock is read only when some target has been out (the rare case).
+    let now = 0
     const targets = this.targets
     let best: Target | undefined
     let total = 0
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target
-      if (!target.health.up(now)) continue
+      const { health } = target
+      if (!health.probedUp) continue
+      if (health.outUntil !== 0) {
+        if (now === 0) now = performance.now()
+        if (now < health.outUntil) continue
+      }
       target.current += target.weight
       total += target.weight
       if (best === undefined || target.current > best.current) best = target
