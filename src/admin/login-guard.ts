@@ -66,7 +66,7 @@ export class LoginGuard {
       const waitMs = Math.max(...lease.resetMs.filter((_ms, i) => (lease.remaining[i] ?? 0) <= 0), 1000)
       const seconds = Math.ceil(waitMs / 1000)
       return new GerbangError('RATE_LIMITED', `too many failed logins from this address; try again in ${seconds} s`,
-        { retryAfter: seconds }, { 'retry-after': String(seconds) })
+        { retryAfter: seconds, lockout: true }, { 'retry-after': String(seconds) })
     }
     const delay = accountDelayMs(COUNT_ONLY - (lease.remaining[2] ?? COUNT_ONLY) - 1)
     if (delay > 0) await sleep(delay)

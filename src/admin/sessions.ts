@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { hashPassword, verifyPassword } from '../auth/passwords.js'
 import { GerbangError } from '../errors.js'
-import type { Permission, Session, Store, User } from '../store/types.js'
+import { StoreUnavailableError, type Permission, type Session, type Store, type User } from '../store/types.js'
 import { LoginGuard } from './login-guard.js'
 import { permissionsOf } from './rbac.js'
 
@@ -20,6 +20,8 @@ export const SESSION_IDLE_MS = 2 * 60 * 60_000
 /** ...and after this long whatever its activity. */
 export const SESSION_MAX_MS = 12 * 60 * 60_000
 const COOKIE_PATH = '/admin'
+/** How many recently seen sessions a process remembers for a store outage. */
+const RECENT_SESSIONS = 1000
 
 /** Who is behind an admin request, and what they may do. */
 export interface AdminContext {
@@ -111,6 +113,32 @@ export class SessionManager {
     const value = readCookie(cookieHeader, SESSION_COOKIE)
     if (value === undefined || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined
     const idHash = hashId(value)
+    try {
+      const context = await this.#resolve(idHash)
+      this.#remember(idHash, context)
+      return context
+    } catch (err) {
+      // The store is down: a session this process saw lately stays signed in,
+      // so the console keeps its menu and serves what needs no store.
+      const known = this.#recent.get(idHash)
+      if (!(err instanceof StoreUnavailableError) || known === undefined) throw err
+      const now = Date.now()
+      if (now - known.seenAt > SESSION_IDLE_MS || known.context.session.absoluteExpiry < now) throw err
+      return known.context
+    }
+  }
+
+  /** Sessions resolved lately by this process, for the store's outages; bounded, oldest dropped first. */
+  readonly #recent = new Map<string, { context: AdminContext, seenAt: number }>()
+
+  #remember (idHash: string, context: AdminContext | undefined): void {
+    this.#recent.delete(idHash)
+    if (context === undefined) return
+    this.#recent.set(idHash, { context, seenAt: Date.now() })
+    if (this.#recent.size > RECENT_SESSIONS) this.#recent.delete(this.#recent.keys().next().value as string)
+  }
+
+  async #resolve (idHash: string): Promise<AdminContext | undefined> {
     const session = await this.#store.getSession(idHash)
     if (session === undefined) return undefined
     if (session.absoluteExpiry < Date.now()) {
@@ -127,6 +155,7 @@ export class SessionManager {
   }
 
   async logout (idHash: string): Promise<void> {
+    this.#recent.delete(idHash)
     await this.#store.deleteSession(idHash)
   }
 }

@@ -16,7 +16,7 @@ import { isTopLevelNavigation, type SessionManager } from './sessions.js'
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const ASSET_DIRS = [join(ROOT, 'dist', 'admin-ui'), join(ROOT, 'src', 'admin', 'ui', 'public')]
 // Under the /admin prefix, '/' answers both /admin and /admin/.
-export const ADMIN_PAGES = ['/', '/login', '/clients', '/users', '/roles', '/routes', '/audit']
+export const ADMIN_PAGES = ['/', '/login', '/clients', '/clients/:id', '/users', '/roles', '/routes', '/audit']
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',

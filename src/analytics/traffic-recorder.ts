@@ -8,9 +8,13 @@ import type { CounterBucket, Store } from '../store/types.js'
 //
 // Buckets (store counters, see Store.addCounts):
 //   m:<epoch minute>    <integration> → requests, <integration>|e → 5xx answers   (kept 25 h)
+//   h:<epoch hour>      the same fields per hour, for the 7-day range             (kept 8 days)
 //   mc:<epoch minute>   <client id> → requests                                       (kept 2 h)
 //   hc:<epoch hour>     <client id> → requests                                       (kept 8 days)
 //   dc:<YYYY-MM-DD>     <client id> → requests on that day in Asia/Jakarta          (kept 40 days)
+// Besides requests and |e, the m:, h:, mc: and hc: buckets hold, per
+// integration or client, the 4xx answers (|4) with 401, 403 and 429 apart
+// (|401, |403, |429), and a latency histogram (|l0 … |l10, LATENCY_BOUNDS_MS).
 
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 60 * MINUTE_MS
@@ -22,23 +26,41 @@ const DEFAULT_FLUSH_MS = 5000
 const MAX_RETRY_AGE_MS = 10 * MINUTE_MS
 
 export const ERRORS_SUFFIX = '|e'
+/** Upper bounds (ms) of the latency histogram's buckets; the last one is open. */
+export const LATENCY_BOUNDS_MS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, Infinity] as const
+// A tally's slots: requests, 5xx, 4xx, 401, 403, 429, then one per latency bucket.
+const REQUESTS = 0
+const SERVER_ERRORS = 1
+const CLIENT_ERRORS = 2
+const LATENCY = 6
+const SLOTS = LATENCY + LATENCY_BOUNDS_MS.length
+/** Each slot's field suffix in the store (the requests field is the bare name). */
+export const SLOT_SUFFIXES = ['', ERRORS_SUFFIX, '|4', '|401', '|403', '|429', ...LATENCY_BOUNDS_MS.map((_b, i) => `|l${i}`)] as const
+const STATUS_SLOT: Record<number, number> = { 401: 3, 403: 4, 429: 5 }
+
+/** The latency bucket of a duration: a handful of comparisons. */
+function latencySlot (ms: number): number {
+  let i = 0
+  while (ms > (LATENCY_BOUNDS_MS[i] as number)) i++
+  return LATENCY + i
+}
+
 export const minuteBucket = (minute: number): string => `m:${minute}`
+export const hourBucket = (hour: number): string => `h:${hour}`
 export const minuteClientsBucket = (minute: number): string => `mc:${minute}`
 export const hourClientsBucket = (hour: number): string => `hc:${hour}`
 /** The Asia/Jakarta calendar day of an instant, as YYYY-MM-DD. */
 export const jakartaDay = (epochMs: number): string => new Date(epochMs + JAKARTA_OFFSET_MS).toISOString().slice(0, 10)
 export const dayClientsBucket = (epochMs: number): string => `dc:${jakartaDay(epochMs)}`
 
-interface Tally {
-  requests: number
-  errors: number
-}
+/** Counts by slot (see SLOT_SUFFIXES). */
+type Tally = number[]
 
 /** One minute's counts in this process. */
 interface MinuteTally {
   minute: number
   integrations: Map<string, Tally>
-  clients: Map<string, number>
+  clients: Map<string, Tally>
 }
 
 export interface TrafficRecorderOptions {
@@ -62,22 +84,22 @@ export class TrafficRecorder {
     this.#timer.unref()
   }
 
-  /** Counts one answered request; a status of 500 or more counts as an error. */
-  record (integration: string, clientId: string | null, status: number): void {
+  /**
+   * Counts one answered request: its status class (5xx count as errors, 4xx
+   * with 401, 403 and 429 apart) and its latency bucket, for the integration
+   * and the client. Two Map lookups and a few increments.
+   */
+  record (integration: string, clientId: string | null, status: number, durationMs = 0): void {
     const minute = Math.floor(Date.now() / MINUTE_MS)
     let current = this.#current
     if (minute !== current.minute) {
       if (current.integrations.size > 0) this.#pending.push(current)
       current = this.#current = { minute, integrations: new Map(), clients: new Map() }
     }
-    let tally = current.integrations.get(integration)
-    if (tally === undefined) {
-      tally = { requests: 0, errors: 0 }
-      current.integrations.set(integration, tally)
-    }
-    tally.requests++
-    if (status >= 500) tally.errors++
-    if (clientId !== null) current.clients.set(clientId, (current.clients.get(clientId) ?? 0) + 1)
+    const latency = latencySlot(durationMs)
+    const special = status >= 400 && status < 500 ? STATUS_SLOT[status] : undefined
+    count(current.integrations, integration, status, special, latency)
+    if (clientId !== null) count(current.clients, clientId, status, special, latency)
   }
 
   /** Adds everything counted so far to the store. */
@@ -116,6 +138,25 @@ export class TrafficRecorder {
   }
 }
 
+function count (tallies: Map<string, Tally>, name: string, status: number, special: number | undefined, latency: number): void {
+  let tally = tallies.get(name)
+  if (tally === undefined) {
+    tally = new Array<number>(SLOTS).fill(0)
+    tallies.set(name, tally)
+  }
+  inc(tally, REQUESTS)
+  if (status >= 500) inc(tally, SERVER_ERRORS)
+  else if (status >= 400) {
+    inc(tally, CLIENT_ERRORS)
+    if (special !== undefined) inc(tally, special)
+  }
+  inc(tally, latency)
+}
+
+function inc (tally: Tally, slot: number): void {
+  tally[slot] = (tally[slot] ?? 0) + 1
+}
+
 function toBuckets (batch: readonly MinuteTally[]): CounterBucket[] {
   const byName = new Map<string, { ttlMs: number, counts: Map<string, number> }>()
   const add = (bucket: string, ttlMs: number, field: string, by: number): void => {
@@ -126,16 +167,20 @@ function toBuckets (batch: readonly MinuteTally[]): CounterBucket[] {
     }
     entry.counts.set(field, (entry.counts.get(field) ?? 0) + by)
   }
+  const addTally = (bucket: string, ttlMs: number, name: string, tally: Tally): void => {
+    for (let i = 0; i < SLOTS; i++) if ((tally[i] ?? 0) > 0) add(bucket, ttlMs, name + SLOT_SUFFIXES[i], tally[i] as number)
+  }
   for (const { minute, integrations, clients } of batch) {
     const at = minute * MINUTE_MS
+    const hour = Math.floor(at / HOUR_MS)
     for (const [name, tally] of integrations) {
-      add(minuteBucket(minute), 25 * HOUR_MS, name, tally.requests)
-      if (tally.errors > 0) add(minuteBucket(minute), 25 * HOUR_MS, name + ERRORS_SUFFIX, tally.errors)
+      addTally(minuteBucket(minute), 25 * HOUR_MS, name, tally)
+      addTally(hourBucket(hour), 8 * DAY_MS, name, tally)
     }
-    for (const [id, requests] of clients) {
-      add(minuteClientsBucket(minute), 2 * HOUR_MS, id, requests)
-      add(hourClientsBucket(Math.floor(at / HOUR_MS)), 8 * DAY_MS, id, requests)
-      add(dayClientsBucket(at), 40 * DAY_MS, id, requests)
+    for (const [id, tally] of clients) {
+      addTally(minuteClientsBucket(minute), 2 * HOUR_MS, id, tally)
+      addTally(hourClientsBucket(hour), 8 * DAY_MS, id, tally)
+      add(dayClientsBucket(at), 40 * DAY_MS, id, tally[REQUESTS] as number)
     }
   }
   return [...byName].map(([bucket, { ttlMs, counts }]) => ({ bucket, ttlMs, counts }))

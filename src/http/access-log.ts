@@ -29,7 +29,7 @@ export class AccessLog extends LogController {
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (request.integration !== null) this.#traffic.record(request.integration, request.clientId, reply.statusCode)
+    if (request.integration !== null) this.#traffic.record(request.integration, request.clientId, reply.statusCode, reply.elapsedTime)
     this.#metrics.record(request, reply)
     const traceparent = request.traceparent
     if (request.traceSpan !== null) request.traceSpan.end(request, reply.statusCode, error)

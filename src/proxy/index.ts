@@ -143,6 +143,8 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
 
   /** Counts the request against its client's limits; forwards it if none is exceeded. */
   function limit (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number, principal: Principal | undefined): void {
+    // Known from here on: a 429 counts against its client on the dashboard too.
+    if (principal !== undefined) request.clientId = principal.id
     let policies = route.policies
     if (principal !== undefined && (principal.ratePolicy !== undefined || principal.quotaPolicy !== undefined)) {
       const rate = principal.ratePolicy ?? route.policy
@@ -177,7 +179,6 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     // The client may have left while its credential was looked up.
     if (reply.raw.destroyed) return
     const { integration } = route
-    if (principal !== undefined) request.clientId = principal.id
     let target = rest
     // An API key sent in the query string (apiKeyQuery) never travels on.
     if (q !== -1 && integration.apiKeyQuery !== undefined) {

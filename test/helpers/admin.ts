@@ -27,8 +27,11 @@ export interface AdminGateway extends TestGateway {
  * counts reach the store every 100 ms.
  */
 export async function startAdminGateway (t: TestContext, extra: Partial<AppOptions> = {}): Promise<AdminGateway> {
-  const redis = await startRedis(t)
-  const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
+  // extra.store, when given, replaces Redis (a store the test can switch off).
+  const store = extra.store ?? await (async () => {
+    const redis = await startRedis(t)
+    return new RedisStore({ url: redis.url, prefix: redis.prefix })
+  })()
   const origin = await startEchoOrigin()
   t.after(origin.close)
   const yaml = [
@@ -42,11 +45,11 @@ export async function startAdminGateway (t: TestContext, extra: Partial<AppOptio
     ''
   ].join('\n')
   const gw = await startGateway(t, yaml, {}, {
-    store,
     hasher: new SecretHasher(PEPPER),
     trafficFlushMs: 100,
     authCache: { freshMs: 60_000 },
-    ...extra
+    ...extra,
+    store
   })
   const passwordHash = await hashPassword(PASSWORD)
   for (const [role, email] of Object.entries(USERS)) {

@@ -2,19 +2,22 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { clientStatus } from '../../auth/clients.js'
 import { GerbangError } from '../../errors.js'
-import { requestsToday } from '../../analytics/traffic-report.js'
+import { clientTraffic, requestsToday } from '../../analytics/traffic-report.js'
 import type { Client, Store } from '../../store/types.js'
 import type { AdminDeps } from '../index.js'
 import { adminOf } from './index.js'
 import {
-  answers, ClientList, ClientListQuery, ClientView, ClientWithKey, IdParams, NewClientBody, RotateBody,
-  type ClientListQueryT, type NewClientBodyT, type RotateBodyT
+  answers, ClientList, ClientListQuery, ClientPatchBody, ClientView, ClientWithKey, IdParams, NewClientBody, RotateBody,
+  type ClientListQueryT, type ClientPatchBodyT, type NewClientBodyT, type RotateBodyT
 } from './schemas.js'
+import { Latency, StatusClasses } from './dashboard.js'
 import { parseDuration } from '../../config/units.js'
 import { Value } from '@sinclair/typebox/value'
 
 /** The longest grace an old key gets after a rotation from the admin UI. */
 const MAX_GRACE_MS = 30 * 24 * 3600_000
+/** A client's page shows its audit history from this many newest entries. */
+const CLIENT_AUDIT_SCAN = 2000
 
 const view = (client: Client, today: number): Record<string, unknown> => ({ ...client, status: clientStatus(client), requestsToday: today })
 
@@ -79,6 +82,78 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
     }, adminOf(request).user.email)
     reply.code(201)
     return { client: view(created.client, 0), key: created.key }
+  })
+
+  app.patch('/clients/:id', {
+    config: { access: 'clients:write' },
+    schema: {
+      summary: 'Change a client\'s integrations, limits, quota, expiry, description or allowed IPs (null removes a limit, the expiry or the IP list)',
+      params: IdParams,
+      body: ClientPatchBody,
+      response: answers(200, Type.Object({ client: ClientView }), 400, 403, 404)
+    }
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    const body = request.body as ClientPatchBodyT
+    if (body.integrations !== undefined && body.integrations !== '*') {
+      const known = new Set(holder.table.config.integrations.map((i) => i.name))
+      const unknown = body.integrations.find((i) => !known.has(i))
+      if (unknown !== undefined) throw new GerbangError('BAD_REQUEST', `there is no integration named '${unknown}'`)
+    }
+    const empty = (v: string | null | undefined): string | null | undefined => v === '' ? null : v
+    const client = await clients.update(id, {
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      ...(body.integrations !== undefined ? { integrations: body.integrations } : {}),
+      ...(body.rateLimit !== undefined ? { rateLimit: empty(body.rateLimit) } : {}),
+      ...(body.quota !== undefined ? { quota: empty(body.quota) } : {}),
+      ...(body.expiresAt !== undefined ? { expiresAt: empty(body.expiresAt) } : {}),
+      ...(body.allowedIps !== undefined ? { allowedIps: body.allowedIps } : {})
+    }, adminOf(request).user.email)
+    if (client === undefined) throw notFound(id)
+    return { client: await viewOne(store, client) }
+  })
+
+  app.delete('/clients/:id', {
+    config: { access: 'clients:write' },
+    schema: { summary: 'Delete a revoked client for good (an active one must be revoked first)', params: IdParams, response: answers(204, null, 403, 404, 409) }
+  }, async (request, reply) => {
+    const { id } = request.params as { id: string }
+    if (!await clients.delete(id, adminOf(request).user.email)) {
+      if (await clients.get(id) !== undefined) throw new GerbangError('CONFLICT', 'only a revoked client can be deleted; revoke it first')
+      throw notFound(id)
+    }
+    return await reply.code(204).send()
+  })
+
+  app.get('/clients/:id/traffic', {
+    config: { access: 'clients:read' },
+    schema: {
+      summary: 'One client\'s requests over the last 24 hours: per hour, by status class, and latency',
+      params: IdParams,
+      response: answers(200, Type.Object({
+        requests: Type.Integer(),
+        classes: StatusClasses,
+        latency: Latency,
+        points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Integer(), clientErrors: Type.Integer(), serverErrors: Type.Integer() }))
+      }), 403, 404)
+    }
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    if (await clients.get(id) === undefined) throw notFound(id)
+    return await clientTraffic(store, id)
+  })
+
+  app.get('/clients/:id/audit', {
+    config: { access: 'audit:read' },
+    schema: {
+      summary: 'The audit log entries about one client, newest first (from the newest 2,000 entries)',
+      params: IdParams,
+      response: answers(200, Type.Object({ items: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), 403)
+    }
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    const entries = await store.listAudit(0, CLIENT_AUDIT_SCAN)
+    return { items: entries.filter((e) => e.targetType === 'client' && e.targetId === id).slice(0, 100) }
   })
 
   app.post('/clients/:id/revoke', {

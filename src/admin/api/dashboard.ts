@@ -6,16 +6,32 @@ import type { AdminDeps } from '../index.js'
 import { answers, DashboardQuery, type DashboardQueryT } from './schemas.js'
 import { targetStates } from '../../proxy/balancer.js'
 
-const Totals = Type.Object({ requests: Type.Integer(), errors: Type.Integer() })
+const Totals = Type.Object({ requests: Type.Integer(), errors: Type.Integer({ description: '5xx answers' }) })
+export const StatusClasses = Type.Object({
+  ok: Type.Integer({ description: 'answers below 400' }),
+  clientErrors: Type.Integer({ description: '4xx answers, the callers\' own (credentials, grants, limits, bad requests)' }),
+  serverErrors: Type.Integer({ description: '5xx answers' }),
+  unauthorized: Type.Integer({ description: 'of the 4xx: 401' }),
+  forbidden: Type.Integer({ description: 'of the 4xx: 403' }),
+  rateLimited: Type.Integer({ description: 'of the 4xx: 429' })
+})
+export const Latency = Type.Object({
+  p50: Type.Union([Type.Number(), Type.Null()], { description: 'ms: the upper bound of the latency bucket the median falls in; null without requests' }),
+  p95: Type.Union([Type.Number(), Type.Null()], { description: 'ms, likewise; null also beyond 10 s' })
+})
 const Dashboard = Type.Object({
   range: Type.String(),
   generatedAt: Type.String(),
   stepSeconds: Type.Integer(),
   totals: Totals,
+  classes: StatusClasses,
   integrations: Type.Array(Type.Object({
     name: Type.String(),
     description: Type.String(),
     totals: Type.Object({ requests: Type.Integer(), errors: Type.Integer(), errorRate: Type.Number() }),
+    classes: StatusClasses,
+    latency: Latency,
+    breaker: Type.String({ description: 'the circuit breaker now: closed, open, half-open, or off' }),
     health: Type.Object({ status: Type.String({ description: 'ok, degraded, down or idle, from the last 5 minutes' }), requests: Type.Integer(), errors: Type.Integer() }),
     targets: Type.Array(Type.Object({
       target: Type.String(),
@@ -23,9 +39,9 @@ const Dashboard = Type.Object({
       state: Type.String({ description: 'up or down, now' }),
       reason: Type.Optional(Type.String({ description: 'health check, or connection failures' }))
     }), { description: 'the upstream targets and whether each takes requests now (CONTRACT.md section 14)' }),
-    points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Number(), errors: Type.Number() }))
+    points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Number(), errors: Type.Number(), rejected: Type.Number({ description: '4xx per minute' }) }))
   })),
-  topClients: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), requests: Type.Integer() })),
+  topClients: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), requests: Type.Integer(), classes: StatusClasses, latency: Latency })),
   legacy: Type.Object({
     clients: Type.Integer({ description: 'clients imported from the old API manager' }),
     callingThisWeek: Type.Integer({ description: 'of them, how many called with their old key in the last 7 days (UTC days)' })
@@ -36,7 +52,7 @@ const Dashboard = Type.Object({
 // counts (~150 ms of CPU with 2,000 active clients, bench/admin.ts); admins
 // with the dashboard open (it refreshes every 30 s) share one such summary a
 // minute, so the proxy's event loop is not held up. An hour is cheap.
-const FRESH_MS: Record<TrafficRange, number> = { '1h': 0, '24h': 60_000 }
+const FRESH_MS: Record<TrafficRange, number> = { '1h': 0, '24h': 60_000, '7d': 5 * 60_000 }
 
 interface Cached {
   at: number
@@ -61,15 +77,7 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
     }
   }
 
-  app.get('/dashboard', {
-    config: { access: 'session' },
-    schema: {
-      summary: 'Requests per minute and error rate per integration over the last hour or day, top clients, upstream health',
-      querystring: DashboardQuery,
-      response: answers(200, Dashboard, 400)
-    }
-  }, async (request) => {
-    const { range } = request.query as DashboardQueryT
+  async function current (range: TrafficRange): Promise<Record<string, unknown>> {
     const cached = cache.get(range)
     // A reloaded routes file (a new table) makes the summary stale at once.
     let answer: Cached['answer']
@@ -81,12 +89,75 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
       fresh.answer.catch(() => { if (cache.get(range) === fresh) cache.delete(range) })
       answer = fresh.answer
     }
-    // The targets' states are now's, whatever the age of the traffic summary.
-    return withTargets(await answer, targetStates(holder))
+    // The targets' and breakers' states are now's, whatever the age of the traffic summary.
+    return withTargets(await answer, targetStates(holder), breakerStates(holder))
+  }
+
+  app.get('/dashboard.csv', {
+    config: { access: 'session' },
+    schema: {
+      summary: 'The dashboard\'s traffic as CSV: one line per integration and point in time, then one per top client',
+      querystring: DashboardQuery,
+      produces: ['text/csv'],
+      response: answers(200, Type.String({ description: 'text/csv' }), 400)
+    }
+  }, async (request, reply) => {
+    const { range } = request.query as DashboardQueryT
+    const data = await current(range) as unknown as CsvSource
+    reply.header('content-disposition', `attachment; filename="gerbang-traffic-${range}-${data.generatedAt.slice(0, 16).replace(/[^0-9T]/g, '')}.csv"`)
+    return await reply.type('text/csv; charset=utf-8').send(toCsv(data))
+  })
+
+  app.get('/dashboard', {
+    config: { access: 'session' },
+    schema: {
+      summary: 'Requests per minute and error rate per integration over the last hour or day, top clients, upstream health',
+      querystring: DashboardQuery,
+      response: answers(200, Dashboard, 400)
+    }
+  }, async (request) => {
+    const { range } = request.query as DashboardQueryT
+    return await current(range)
   })
 }
 
-function withTargets (summary: Record<string, unknown>, targets: ReturnType<typeof targetStates>): Record<string, unknown> {
+function breakerStates (holder: AdminDeps['holder']): Record<string, string> {
+  const states: Record<string, string> = {}
+  for (const route of holder.table.routes) states[route.integration.name] = route.breaker.enabled ? route.breaker.state : 'off'
+  return states
+}
+
+function withTargets (summary: Record<string, unknown>, targets: ReturnType<typeof targetStates>, breakers: Record<string, string>): Record<string, unknown> {
   const integrations = summary.integrations as Array<{ name: string }>
-  return { ...summary, integrations: integrations.map((i) => ({ ...i, targets: targets[i.name] ?? [] })) }
+  return { ...summary, integrations: integrations.map((i) => ({ ...i, targets: targets[i.name] ?? [], breaker: breakers[i.name] ?? 'off' })) }
+}
+
+interface Classes { ok: number, clientErrors: number, serverErrors: number, unauthorized: number, forbidden: number, rateLimited: number }
+interface CsvSource {
+  range: string
+  generatedAt: string
+  integrations: Array<{ name: string, points: Array<{ t: string, requests: number, errors: number, rejected: number }>, classes: Classes, latency: { p50: number | null, p95: number | null } }>
+  topClients: Array<{ id: string, name: string, requests: number, classes: Classes, latency: { p50: number | null, p95: number | null } }>
+}
+
+/** A CSV cell: quoted when it holds a comma, quote or line break; a leading =, +, - or @ is defused for spreadsheets. */
+function cell (value: string | number | null): string {
+  if (value === null) return ''
+  let text = String(value)
+  if (typeof value === 'string' && /^[=+\-@]/.test(text)) text = `'${text}`
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
+}
+
+function toCsv (data: CsvSource): string {
+  const lines = [['kind', 'name', 'time', 'requests_per_min', 'errors_5xx_per_min', 'rejected_4xx_per_min', 'requests', 'ok', 'client_errors_4xx',
+    'unauthorized_401', 'forbidden_403', 'rate_limited_429', 'server_errors_5xx', 'p50_ms', 'p95_ms']]
+  const totals = (c: Classes, requests: number, latency: { p50: number | null, p95: number | null }): Array<string | number | null> =>
+    [requests, c.ok, c.clientErrors, c.unauthorized, c.forbidden, c.rateLimited, c.serverErrors, latency.p50, latency.p95]
+  for (const i of data.integrations) {
+    const requests = i.classes.ok + i.classes.clientErrors + i.classes.serverErrors
+    lines.push(['integration', i.name, '', '', '', '', ...totals(i.classes, requests, i.latency)].map(cell))
+    for (const p of i.points) lines.push(['point', i.name, p.t, p.requests, p.errors, p.rejected, '', '', '', '', '', '', '', '', ''].map(cell))
+  }
+  for (const c of data.topClients) lines.push(['client', c.name, '', '', '', '', ...totals(c.classes, c.requests, c.latency)].map(cell))
+  return lines.map((l) => l.join(',')).join('\r\n') + '\r\n'
 }

@@ -59,9 +59,21 @@ export const ClientView = Type.Object({
     rotatedAt: Type.Optional(Iso),
     oldKeyUntil: Type.Optional(Iso)
   }, { description: 'imported from the old API manager (gerbang import legacy); its old key works until rotated away' })),
+  keyHint: Type.Optional(Type.String({ description: 'the last 4 characters of its newest key (gb_…joL8), to tell keys apart' })),
   status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
   requestsToday: Type.Integer({ description: 'requests since midnight, Asia/Jakarta' })
 })
+
+// Null first: Fastify's Ajv coerces types, and would turn a null into [''] for the array branch.
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([Type.Null(), schema])
+export const ClientPatchBody = Type.Object({
+  description: Type.Optional(Type.String({ maxLength: 500 })),
+  integrations: Type.Optional(Type.Union([Type.Array(Type.String({ pattern: '^[a-z0-9-]+$' }), { maxItems: 500 }), Type.Literal('*')])),
+  rateLimit: Type.Optional(Nullable(Type.String({ maxLength: 40, description: 'e.g. 100/1m; null: the integration\'s own limit' }))),
+  quota: Type.Optional(Nullable(Type.String({ maxLength: 40, description: 'e.g. 10000/1d across all integrations; null: none' }))),
+  expiresAt: Type.Optional(Nullable(Type.String({ maxLength: 40, description: 'ISO 8601; null: never' }))),
+  allowedIps: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 50 }), { maxItems: 100, description: 'addresses or CIDRs; null or []: anywhere' })))
+}, { additionalProperties: false, minProperties: 1 })
 
 export const ClientList = Type.Object({
   items: Type.Array(ClientView),
@@ -133,12 +145,13 @@ export const AuditQuery = Type.Object({
 }, { additionalProperties: false })
 
 export const DashboardQuery = Type.Object({
-  range: Type.Union([Type.Literal('1h'), Type.Literal('24h')], { default: '1h' })
+  range: Type.Union([Type.Literal('1h'), Type.Literal('24h'), Type.Literal('7d')], { default: '1h' })
 }, { additionalProperties: false })
 
 export type LoginBodyT = Static<typeof LoginBody>
 export type ClientListQueryT = Static<typeof ClientListQuery>
 export type RotateBodyT = Static<typeof RotateBody>
+export type ClientPatchBodyT = Static<typeof ClientPatchBody>
 export type NewClientBodyT = Static<typeof NewClientBody>
 export type NewUserBodyT = Static<typeof NewUserBody>
 export type UserPatchBodyT = Static<typeof UserPatchBody>

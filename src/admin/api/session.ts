@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { GerbangError } from '../../errors.js'
 import { audit } from '../../store/audit.js'
 import type { AdminDeps } from '../index.js'
@@ -11,8 +12,22 @@ function sessionInfo ({ user, permissions, session }: AdminContext): Record<stri
   return { user: publicUser(user), permissions: [...permissions].sort(), csrfToken: session.csrfToken }
 }
 
-/** Sign in (POST), who am I (GET), sign out (DELETE). */
+/** Remembers keys for a while: `first` is true the first time a key is seen in LOCKOUT_MEMORY_MS. */
+class Seen {
+  readonly #until = new Map<string, number>()
+  first (key: string): boolean {
+    const now = Date.now()
+    if ((this.#until.get(key) ?? 0) > now) return false
+    if (this.#until.size > 10_000) for (const [k, until] of this.#until) if (until <= now) this.#until.delete(k)
+    this.#until.set(key, now + LOCKOUT_MEMORY_MS)
+    return true
+  }
+}
+const LOCKOUT_MEMORY_MS = 15 * 60_000
+
+/** Sign in (POST), who am I (GET), sign out (DELETE). Failed sign-ins and lockouts go to the audit log with the address. */
 export async function sessionRoutes (app: FastifyInstance, { sessions, store }: AdminDeps): Promise<void> {
+  const lockouts = new Seen()
   app.post('/session', {
     config: { access: 'public' },
     schema: {
@@ -24,7 +39,14 @@ export async function sessionRoutes (app: FastifyInstance, { sessions, store }: 
     const { email, password } = request.body as LoginBodyT
     const result = await sessions.login(email.trim(), password, request.ip)
     if (result instanceof GerbangError) {
-      if (result.code === 'LOGIN_FAILED') request.log.warn({ email }, 'admin login failed')
+      const tried = email.trim().slice(0, 254)
+      if (result.code === 'LOGIN_FAILED') {
+        request.log.warn({ email }, 'admin login failed')
+        await audit(store, tried, 'session.loginFailed', { type: 'session', id: tried }, { address: request.ip })
+      } else if (result.code === 'RATE_LIMITED' && result.extras?.lockout === true && lockouts.first(`${tried.toLowerCase()}|${request.ip}`)) {
+        // Once per account, address and lockout: a script hammering a locked door does not flood the log.
+        await audit(store, tried, 'session.lockout', { type: 'session', id: tried }, { address: request.ip, seconds: Number(result.extras.retryAfter ?? 0) })
+      }
       throw result
     }
     const { user } = result.context
@@ -37,6 +59,14 @@ export async function sessionRoutes (app: FastifyInstance, { sessions, store }: 
     config: { access: 'session' },
     schema: { summary: 'The signed-in admin and their permissions (this request, too, needs the x-csrf-token)', response: answers(200, SessionInfo) }
   }, async (request) => sessionInfo(adminOf(request)))
+
+  app.get('/status', {
+    config: { access: 'session' },
+    schema: {
+      summary: 'Whether the store answers now; while it is down the console shows a banner and serves what needs no store',
+      response: answers(200, Type.Object({ store: Type.Union([Type.Literal('up'), Type.Literal('down')]), kind: Type.String() }))
+    }
+  }, async () => ({ store: store.isAvailable() ? 'up' : 'down', kind: store.kind }))
 
   app.delete('/session', {
     config: { access: 'session' },

@@ -3,7 +3,7 @@
 // sign-in answer, or in the page itself (a meta element the server adds when
 // the browser navigated to the page while signed in); GET /admin/api/session
 // needs it too, so it is never read from there.
-import { t } from './i18n.js'
+import { formatDuration, lang, t, tMaybe } from './i18n.js'
 
 const BASE = '/admin/api'
 
@@ -71,11 +71,32 @@ export function onSessionLost (handler: () => void): void {
   sessionLost = handler
 }
 
+let reauth: (() => Promise<boolean>) | undefined
+let reauthing: Promise<boolean> | undefined
+
+/**
+ * Called on 401 SESSION_REQUIRED while the user works on a page: the router
+ * asks for the password in a dialog (the page, and any half-typed form, stay)
+ * and resolves true once signed in again; the request is then retried.
+ */
+export function onReauthenticate (handler: () => Promise<boolean>): void {
+  reauth = handler
+}
+
+let storeListener: ((down: boolean) => void) | undefined
+
+/** Told when an answer says the store is down (503 STORE_UNAVAILABLE). */
+export function onStoreDown (listener: (down: boolean) => void): void {
+  storeListener = listener
+}
+
 export interface RequestOptions {
   body?: unknown
   signal?: AbortSignal
   /** False: a 401 SESSION_REQUIRED only throws, without leaving the page (the session probe). */
   redirect?: boolean
+  /** The answer as text (CSV), not JSON. */
+  text?: boolean
 }
 
 function retryAfterSeconds (header: string | null): number | undefined {
@@ -123,7 +144,14 @@ export async function request<T> (method: string, path: string, options: Request
     const message = problem.detail ?? problem.title ?? t('error.http', { status: res.status })
     const err = new ApiError(res.status, code, message, problem.requestId ?? res.headers.get('x-request-id') ?? undefined,
       retryAfterSeconds(res.headers.get('retry-after')))
-    if (res.status === 401 && code === 'SESSION_REQUIRED' && options.redirect !== false) sessionLost?.()
+    if (res.status === 503 && code === 'STORE_UNAVAILABLE') storeListener?.(true)
+    if (res.status === 401 && code === 'SESSION_REQUIRED' && options.redirect !== false) {
+      if (reauth !== undefined) {
+        reauthing ??= reauth().finally(() => { reauthing = undefined })
+        if (await reauthing) return await request<T>(method, path, options)
+      }
+      sessionLost?.()
+    }
     if (res.status === 403 && code === 'CSRF_INVALID') {
       if (options.redirect !== false) {
         // The page is going away: no error message for a moment before it does.
@@ -137,6 +165,7 @@ export async function request<T> (method: string, path: string, options: Request
     throw err
   }
   if (res.status === 204 || text === '') return undefined as T
+  if (options.text === true) return text as T
   if (data === undefined) throw new ApiError(res.status, 'BAD_RESPONSE', t('error.badResponse'))
   return data as T
 }
@@ -149,9 +178,19 @@ export const api = {
   del: async <T = void>(path: string, options?: RequestOptions) => await request<T>('DELETE', path, options)
 }
 
-/** A readable sentence for any error. */
+/**
+ * A readable sentence for any error, in the UI's language: a problem's code
+ * picks the text (the server's detail is English; it is shown as it is in
+ * English only, where it adds the specifics).
+ */
 export function messageOf (err: unknown): string {
-  if (err instanceof ApiError) return err.message
+  if (err instanceof ApiError) {
+    if (err.code === 'RATE_LIMITED') return t('problem.RATE_LIMITED', { wait: formatDuration(err.retryAfter ?? 60) })
+    const text = tMaybe(`problem.${err.code}`)
+    if (text === undefined) return err.message
+    // English readers also get the server's specifics where they help fix the input.
+    return lang() === 'en' && (err.code === 'BAD_REQUEST' || err.code === 'CONFLICT') ? `${text} (${err.message})` : text
+  }
   if (err instanceof Error && err.message !== '') return err.message
   return t('error.unexpected')
 }

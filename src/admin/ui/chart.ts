@@ -1,6 +1,6 @@
 // A small hand-written SVG line chart: requests per minute (left axis, solid
 // line over a light area) and error rate (right axis, dashed line).
-import { s } from './dom.js'
+import { h, s } from './dom.js'
 import { formatClock, formatDateTime, formatNumber, formatPercent, t } from './i18n.js'
 import type { DashboardPoint } from './types.js'
 
@@ -122,14 +122,78 @@ export function lineChart (points: DashboardPoint[], options: ChartOptions): SVG
       const left = Math.max(M.left, px - half)
       const right = Math.min(M.left + PLOT_W, px + half)
       hover.append(s('rect', { x: fmt(left), y: M.top, width: fmt(Math.max(right - left, 1)), height: PLOT_H, fill: 'transparent' },
-        s('title', null, t('chart.point', {
-          time: formatDateTime(p.t),
-          requests: formatNumber(p.requests, 2),
-          errors: formatNumber(p.errors, 2),
-          rate: formatPercent(rates[i] ?? 0)
-        }))))
+        s('title', null, pointText(p))))
     })
     svg.append(hover)
   }
   return svg
+}
+
+/** What one point says: time, requests, 4xx, 5xx and the error rate, per minute. */
+export function pointText (p: DashboardPoint): string {
+  return t('chart.pointFull', {
+    time: formatDateTime(p.t),
+    requests: formatNumber(p.requests, 2),
+    rejected: formatNumber(p.rejected ?? 0, 2),
+    errors: formatNumber(p.errors, 2),
+    rate: formatPercent(p.requests > 0 ? Math.min(1, p.errors / p.requests) : 0)
+  })
+}
+
+/**
+ * The chart with a tooltip that follows the pointer, and the arrow keys when
+ * the chart has focus (Home/End for the ends): each point's numbers in words.
+ */
+export function chartBox (points: DashboardPoint[], options: ChartOptions): HTMLElement {
+  const svg = lineChart(points, options)
+  const tip = h('div', { class: 'chart-tip', role: 'status', 'aria-live': 'polite', 'data-testid': `tip-${options.name}`, hidden: true })
+  const marker = s('line', { class: 'chart-marker', y1: M.top, y2: M.top + PLOT_H, x1: 0, x2: 0, stroke: '#1c2530', 'stroke-width': 1, visibility: 'hidden' })
+  svg.append(marker)
+  const box = h('div', { class: 'chart-box' }, svg, tip)
+  if (points.length === 0) return box
+  let index = points.length - 1
+  const times = points.map((p) => Date.parse(p.t))
+  const first = times[0] ?? 0
+  const span = Math.max((times[times.length - 1] ?? first) - first, 1)
+  const xOf = (i: number): number => points.length === 1 ? M.left + PLOT_W / 2 : M.left + (((times[i] ?? first) - first) / span) * PLOT_W
+  const show = (i: number): void => {
+    index = Math.max(0, Math.min(points.length - 1, i))
+    const p = points[index]
+    if (p === undefined) return
+    tip.textContent = pointText(p)
+    tip.hidden = false
+    const x = xOf(index)
+    marker.setAttribute('x1', x.toFixed(1))
+    marker.setAttribute('x2', x.toFixed(1))
+    marker.setAttribute('visibility', 'visible')
+    // CSSOM, not a style attribute: allowed by the CSP.
+    const share = x / W
+    tip.style.left = `${(share * 100).toFixed(1)}%`
+    tip.classList.toggle('chart-tip-left', share > 0.6)
+  }
+  const hide = (): void => {
+    tip.hidden = true
+    marker.setAttribute('visibility', 'hidden')
+  }
+  svg.setAttribute('tabindex', '0')
+  svg.setAttribute('aria-describedby', tip.id = `tip-${options.name}`)
+  svg.addEventListener('pointermove', (event) => {
+    const rect = svg.getBoundingClientRect()
+    const x = ((event.clientX - rect.left) / rect.width) * W
+    const share = Math.max(0, Math.min(1, (x - M.left) / PLOT_W))
+    let best = 0
+    for (let i = 1; i < points.length; i++) if (Math.abs(xOf(i) - (M.left + share * PLOT_W)) < Math.abs(xOf(best) - (M.left + share * PLOT_W))) best = i
+    show(best)
+  })
+  svg.addEventListener('pointerleave', () => { if (document.activeElement !== svg) hide() })
+  svg.addEventListener('focus', () => { show(index) })
+  svg.addEventListener('blur', hide)
+  svg.addEventListener('keydown', (event) => {
+    const moves: Record<string, number> = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: points.length - 1 }
+    const next = moves[event.key]
+    if (next === undefined) return
+    event.preventDefault()
+    show(next)
+  })
+  return box
 }

@@ -202,8 +202,152 @@ const STRINGS = {
   'audit.actor': ['Pelaku', 'Actor'],
   'audit.action': ['Tindakan', 'Action'],
   'audit.target': ['Target', 'Target'],
-  'audit.details': ['Rincian', 'Details']
+  'audit.details': ['Rincian', 'Details'],
+  'audit.action.client.create': ['Membuat klien', 'Created a client'],
+  'audit.action.client.update': ['Mengubah klien', 'Changed a client'],
+  'audit.action.client.revoke': ['Mencabut klien', 'Revoked a client'],
+  'audit.action.client.rotate': ['Merotasi kunci', 'Rotated a key'],
+  'audit.action.client.delete': ['Menghapus klien', 'Deleted a client'],
+  'audit.action.client.import': ['Mengimpor klien API manager lama', 'Imported legacy clients'],
+  'audit.action.user.create': ['Menambah pengguna', 'Added a user'],
+  'audit.action.user.update': ['Mengubah pengguna', 'Changed a user'],
+  'audit.action.user.delete': ['Menghapus pengguna', 'Deleted a user'],
+  'audit.action.role.create': ['Menambah peran', 'Added a role'],
+  'audit.action.role.update': ['Mengubah peran', 'Changed a role'],
+  'audit.action.role.delete': ['Menghapus peran', 'Deleted a role'],
+  'audit.action.session.login': ['Masuk', 'Signed in'],
+  'audit.action.session.loginFailed': ['Gagal masuk', 'Failed sign-in'],
+  'audit.action.session.lockout': ['Masuk diblokir sementara', 'Sign-in locked out'],
+  'audit.target.client': ['klien', 'client'],
+  'audit.target.user': ['pengguna', 'user'],
+  'audit.target.role': ['peran', 'role'],
+  'audit.target.session': ['sesi', 'session'],
+  'audit.detail.address': ['Alamat asal', 'Source address'],
+  'audit.detail.seconds': ['Lama blokir', 'Locked for'],
+  'audit.detail.graceMs': ['Masa tenggang', 'Grace period'],
+  'audit.detail.integrations': ['Integrasi', 'Integrations'],
+  'audit.detail.rateLimit': ['Batas laju', 'Rate limit'],
+  'audit.detail.quota': ['Kuota', 'Quota'],
+  'audit.detail.expiresAt': ['Kedaluwarsa', 'Expires'],
+  'audit.detail.description': ['Deskripsi', 'Description'],
+  'audit.detail.allowedIps': ['IP yang diizinkan', 'Allowed IPs'],
+  'audit.detail.role': ['Peran', 'Role'],
+  'audit.detail.permissions': ['Izin', 'Permissions'],
+  'audit.noHistory': ['Belum ada riwayat untuk klien ini.', 'No history for this client yet.'],
+  'problem.BAD_REQUEST': ['Permintaan tidak sah. Periksa isian lalu coba lagi.', 'The request is not valid. Check the fields and try again.'],
+  'problem.CREDENTIALS_MISSING': ['Kunci API atau token tidak dikirim.', 'No API key or token was sent.'],
+  'problem.CREDENTIALS_INVALID': ['Kunci API atau token tidak dikenal, dicabut atau kedaluwarsa.', 'The API key or token is unknown, revoked or expired.'],
+  'problem.INTEGRATION_FORBIDDEN': ['Klien ini tidak diberi akses ke integrasi tersebut.', 'This client is not granted that integration.'],
+  'problem.CORS_ORIGIN_FORBIDDEN': ['Asal peramban ini tidak diizinkan.', 'This browser origin is not allowed.'],
+  'problem.ROUTE_NOT_FOUND': ['Tidak ada integrasi yang melayani jalur ini.', 'No integration serves this path.'],
+  'problem.METHOD_NOT_ALLOWED': ['Metode HTTP ini tidak diizinkan.', 'This HTTP method is not allowed.'],
+  'problem.REQUEST_TIMEOUT': ['Permintaan terlalu lama dikirim. Coba lagi.', 'The request took too long to arrive. Try again.'],
+  'problem.PAYLOAD_TOO_LARGE': ['Isi permintaan terlalu besar.', 'The request body is too large.'],
+  'problem.UNSUPPORTED_MEDIA_TYPE': ['Jenis isi permintaan tidak didukung.', 'The request\'s content type is not supported.'],
+  'problem.RATE_LIMITED': ['Terlalu banyak percobaan. Coba lagi dalam {wait}.', 'Too many attempts. Try again in {wait}.'],
+  'problem.HEADERS_TOO_LARGE': ['Header permintaan terlalu besar.', 'The request headers are too large.'],
+  'problem.NOT_READY': ['Gateway belum siap. Coba lagi sebentar lagi.', 'The gateway is not ready yet. Try again shortly.'],
+  'problem.SESSION_REQUIRED': ['Sesi Anda telah berakhir. Silakan masuk lagi.', 'Your session has ended. Please sign in again.'],
+  'problem.LOGIN_FAILED': ['Email atau kata sandi salah.', 'The email or the password is wrong.'],
+  'problem.CSRF_INVALID': ['Halaman ini kedaluwarsa. Muat ulang halaman lalu coba lagi.', 'This page has expired. Reload it and try again.'],
+  'problem.PERMISSION_DENIED': ['Peran Anda tidak memiliki izin untuk tindakan ini.', 'Your role does not have permission for this.'],
+  'problem.NOT_FOUND': ['Data yang dicari tidak ditemukan; mungkin sudah dihapus.', 'What you looked for was not found; it may have been deleted.'],
+  'problem.CONFLICT': ['Tidak dapat dilakukan karena bertentangan dengan data yang ada.', 'This conflicts with the existing data.'],
+  'problem.INTERNAL_ERROR': ['Terjadi kesalahan di server. Coba lagi; bila berulang, hubungi pengelola.', 'The server failed. Try again; if it persists, contact the operators.'],
+  'problem.SHUTTING_DOWN': ['Gateway sedang dimatikan ulang. Coba lagi sebentar lagi.', 'The gateway is restarting. Try again shortly.'],
+  'problem.OVERLOADED': ['Gateway sedang sibuk. Coba lagi sebentar lagi.', 'The gateway is busy. Try again shortly.'],
+  'problem.STORE_UNAVAILABLE': ['Penyimpanan data gateway sedang tidak dapat dihubungi. Data yang tersimpan aman; coba lagi sebentar lagi.', 'The gateway\'s store cannot be reached. Stored data is safe; try again shortly.'],
+  'problem.UPSTREAM_UNAVAILABLE': ['Layanan hulu tidak dapat dihubungi.', 'The upstream service cannot be reached.'],
+  'problem.UPSTREAM_ERROR': ['Layanan hulu menjawab dengan kesalahan.', 'The upstream service answered with an error.'],
+  'problem.UPSTREAM_AUTH_FAILED': ['Gateway gagal masuk ke layanan hulu.', 'The gateway could not sign in to the upstream service.'],
+  'problem.UPSTREAM_CIRCUIT_OPEN': ['Layanan hulu sedang dihentikan sementara karena sering gagal.', 'Calls to the upstream are paused because it keeps failing.'],
+  'problem.UPSTREAM_TIMEOUT': ['Layanan hulu tidak menjawab tepat waktu.', 'The upstream service did not answer in time.'],
+  'duration.seconds': ['{n} detik', '{n} seconds'],
+  'duration.second': ['{n} detik', '{n} second'],
+  'duration.minutes': ['{n} menit', '{n} minutes'],
+  'duration.minute': ['{n} menit', '{n} minute'],
+  'duration.hours': ['{n} jam', '{n} hours'],
+  'duration.hour': ['{n} jam', '{n} hour'],
+  'duration.days': ['{n} hari', '{n} days'],
+  'duration.day': ['{n} hari', '{n} day'],
+  'duration.and': ['{a} {b}', '{a} {b}'],
+  'valid.summary': ['Periksa isian yang ditandai: {fields}.', 'Check the marked fields: {fields}.'],
+  'valid.required': ['Wajib diisi.', 'Required.'],
+  'valid.tooLong': ['Paling banyak {max} karakter.', 'At most {max} characters.'],
+  'valid.tooShort': ['Paling sedikit {min} karakter.', 'At least {min} characters.'],
+  'valid.email': ['Alamat email tidak sah, contoh nama@bantenprov.go.id.', 'Not a valid email address, e.g. name@bantenprov.go.id.'],
+  'valid.pattern': ['Bentuknya tidak sesuai.', 'This does not have the expected form.'],
+  'valid.date': ['Tanggal tidak sah atau sudah lewat.', 'The date is not valid or has passed.'],
+  'valid.ips': ['Setiap baris harus alamat IP atau CIDR, misalnya 10.20.0.0/16.', 'Each line must be an IP address or CIDR, e.g. 10.20.0.0/16.'],
+  'store.down': ['Penyimpanan data gateway sedang tidak dapat dihubungi. Menu dan halaman yang tidak memerlukannya tetap bisa dipakai; perubahan belum dapat disimpan. Gateway tetap melayani kunci yang sudah dikenalnya.', 'The gateway\'s store cannot be reached. The menu and pages that do not need it keep working; changes cannot be saved yet. The gateway keeps serving the keys it knows.'],
+  'store.back': ['Penyimpanan data tersambung kembali.', 'The store is back.'],
+  'reauth.title': ['Sesi berakhir — masuk lagi', 'Session ended — sign in again'],
+  'reauth.intro': ['Sesi Anda berakhir. Masuk lagi untuk melanjutkan; isian formulir Anda tetap tersimpan di halaman ini.', 'Your session has ended. Sign in again to continue; what you typed stays on this page.'],
+  'reauth.submit': ['Masuk dan lanjutkan', 'Sign in and continue'],
+  'reauth.cancel': ['Ke halaman masuk', 'Go to the sign-in page'],
+  'copy.copy': ['Salin', 'Copy'],
+  'copy.copied': ['Tersalin.', 'Copied.'],
+  'copy.label': ['Salin {what}', 'Copy {what}'],
+  'copy.fallback': ['Teks sudah dipilih; tekan Ctrl+C (⌘C) untuk menyalin.', 'The text is selected; press Ctrl+C (⌘C) to copy it.'],
+  'client.id': ['ID klien (client_id)', 'Client ID (client_id)'],
+  'client.idShort': ['ID', 'ID'],
+  'client.keyHint': ['Kunci', 'Key'],
+  'client.open': ['Buka {name}', 'Open {name}'],
+  'client.back': ['← Semua klien', '← All clients'],
+  'client.details': ['Rincian', 'Details'],
+  'client.edit': ['Ubah pengaturan', 'Change settings'],
+  'client.saved': ['Perubahan klien “{name}” tersimpan.', 'Changes to client “{name}” saved.'],
+  'client.traffic': ['Lalu lintas 24 jam terakhir', 'Traffic in the last 24 hours'],
+  'client.history': ['Riwayat', 'History'],
+  'client.delete': ['Hapus klien', 'Delete client'],
+  'client.confirmDelete': ['Hapus klien “{name}” untuk selamanya? Riwayatnya tetap ada di log audit.', 'Delete client “{name}” for good? Its history stays in the audit log.'],
+  'client.deleted': ['Klien “{name}” telah dihapus.', 'Client “{name}” has been deleted.'],
+  'client.revokedNote': ['Klien ini sudah dicabut: pengaturannya tidak dapat diubah lagi.', 'This client is revoked: its settings can no longer be changed.'],
+  'client.field.quota': ['Kuota (opsional)', 'Quota (optional)'],
+  'client.field.quotaHint': ['Contoh 10000/1d: 10.000 permintaan per hari di semua integrasi.', 'e.g. 10000/1d: 10,000 requests a day across all integrations.'],
+  'client.field.allowedIps': ['IP yang diizinkan (opsional)', 'Allowed IPs (optional)'],
+  'client.field.allowedIpsHint': ['Satu alamat IP atau CIDR per baris. Kosong: dari mana saja.', 'One IP address or CIDR per line. Empty: from anywhere.'],
+  'client.noLimit': ['batas integrasi', 'the integration\'s limit'],
+  'client.never': ['tidak pernah', 'never'],
+  'clients.grace.now': ['Sekarang (kunci lama langsung berhenti)', 'Now (the old key stops at once)'],
+  'clients.rotateTitle': ['Rotasi kunci “{name}”', 'Rotate the key of “{name}”'],
+  'clients.rotateIntro': ['Klien mendapat kunci baru. Pilih berapa lama kunci lama masih berlaku, agar aplikasinya sempat diganti tanpa gangguan.', 'The client gets a new key. Choose how long the old key keeps working, so the app can be updated without an outage.'],
+  'clients.err.nameTaken': ['Nama klien ini sudah dipakai. Pilih nama lain.', 'This client name is taken. Choose another.'],
+  'clients.delete': ['Hapus', 'Delete'],
+  'key.id': ['ID klien (untuk client_id):', 'Client ID (for client_id):'],
+  'key.key': ['Kunci API:', 'API key:'],
+  'key.examples': ['Contoh pemanggilan', 'Example calls'],
+  'key.exampleKey': ['Dengan header x-api-key:', 'With the x-api-key header:'],
+  'key.exampleToken': ['Atau minta token (seperti SATUSEHAT), lalu kirim di Authorization:', 'Or request a token (as with SATUSEHAT), then send it in Authorization:'],
+  'key.copyId': ['Salin ID', 'Copy ID'],
+  'key.copyCurl': ['Salin contoh', 'Copy example'],
+  'dash.range.7d': ['7 hari', '7 days'],
+  'dash.ok': ['Berhasil (2xx)', 'Succeeded (2xx)'],
+  'dash.clientErrors': ['Ditolak (4xx)', 'Refused (4xx)'],
+  'dash.serverErrors': ['Kesalahan server (5xx)', 'Server errors (5xx)'],
+  'dash.unauthorized': ['401 tanpa kunci sah', '401 no valid key'],
+  'dash.forbidden': ['403 tanpa izin', '403 not granted'],
+  'dash.rateLimited': ['429 batas laju', '429 rate limited'],
+  'dash.latency': ['Latensi p50 / p95', 'Latency p50 / p95'],
+  'dash.latencyValue': ['≤ {p50} / ≤ {p95}', '≤ {p50} / ≤ {p95}'],
+  'dash.breaker': ['Pemutus sirkuit', 'Circuit breaker'],
+  'breaker.closed': ['normal', 'closed'],
+  'breaker.open': ['terbuka (panggilan dihentikan)', 'open (calls paused)'],
+  'breaker.half-open': ['mencoba lagi', 'half-open'],
+  'breaker.off': ['tidak aktif', 'off'],
+  'dash.export': ['Unduh CSV', 'Download CSV'],
+  'dash.exported': ['Lalu lintas diunduh sebagai CSV.', 'Traffic downloaded as CSV.'],
+  'dash.classesHint': ['Kesalahan server (5xx) menentukan kesehatan upstream; penolakan 4xx adalah kesalahan pemanggil (kunci, izin, batas laju).', 'Server errors (5xx) decide upstream health; 4xx refusals are the callers\' own (keys, grants, limits).'],
+  'chart.rejected': ['ditolak/menit', 'refused/min'],
+  'chart.pointFull': ['{time}: {requests} permintaan/menit · {rejected} ditolak (4xx) · {errors} kesalahan (5xx, {rate})', '{time}: {requests} requests/min · {rejected} refused (4xx) · {errors} errors (5xx, {rate})'],
+  'chart.hint': ['Arahkan kursor atau gunakan tombol panah pada grafik untuk melihat angkanya.', 'Hover, or use the arrow keys on the chart, to read its numbers.'],
+  ms: ['{n} md', '{n} ms']
 } satisfies Record<string, [id: string, en: string]>
+
+/** Every key and its two texts, for the completeness test (test/admin/i18n.test.ts). */
+export function allStrings (): Array<[string, string, string]> {
+  return Object.entries(STRINGS).map(([key, [id, en]]) => [key, id, en])
+}
 
 export type Key = keyof typeof STRINGS
 
@@ -302,6 +446,26 @@ export function endOfJakartaDay (date: string): string | undefined {
 
 export function formatNumber (n: number, maxFractionDigits = 0): string {
   return new Intl.NumberFormat(current === 'id' ? 'id-ID' : 'en-US', { maximumFractionDigits: maxFractionDigits }).format(n)
+}
+
+/** A duration in words, rounded up: `30 detik`, `15 menit` (895 s), `1 jam 5 menit`, `7 hari`. */
+export function formatDuration (seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds))
+  const one = (n: number, unit: 'day' | 'hour' | 'minute' | 'second'): string =>
+    t(n === 1 ? `duration.${unit}` : `duration.${unit}s`, { n: formatNumber(n) })
+  if (s < 60) return one(s, 'second')
+  if (s < 3600) return one(Math.ceil(s / 60), 'minute')
+  const big = s < 86_400 ? 3600 : 86_400
+  const small = big === 3600 ? 60 : 3600
+  const n = Math.floor(s / big)
+  const rest = Math.ceil((s - n * big) / small)
+  const first = one(n, big === 3600 ? 'hour' : 'day')
+  return rest === 0 ? first : t('duration.and', { a: first, b: one(rest, big === 3600 ? 'minute' : 'hour') })
+}
+
+/** Milliseconds as `250 md` / `2,5 s`. */
+export function formatMs (ms: number): string {
+  return ms < 1000 ? t('ms', { n: formatNumber(ms) }) : `${formatNumber(ms / 1000, 1)} s`
 }
 
 /** 0..1 as a percentage, e.g. `1,5%`. */

@@ -1,16 +1,17 @@
 // The admin single-page app: session, router (history.pushState), layout.
-import { api, ApiError, isAbort, messageOf, onSessionLost, setCsrfToken } from './api.js'
+import { api, ApiError, isAbort, messageOf, onReauthenticate, onSessionLost, onStoreDown, setCsrfToken } from './api.js'
 import { h, mount } from './dom.js'
 import { lang, setLang, t, type Key, type Lang } from './i18n.js'
 import { auditPage } from './pages/audit.js'
 import { clientsPage } from './pages/clients.js'
+import { clientPage, isClientPath } from './pages/client.js'
 import { dashboardPage } from './pages/dashboard.js'
 import { loginPage } from './pages/login.js'
 import { rolesPage } from './pages/roles.js'
 import { routesPage } from './pages/routes.js'
 import { usersPage } from './pages/users.js'
 import type { PageContext, Permission, SessionInfo } from './types.js'
-import { closeAllDialogs, errorBox, loading, pageHeader, toast } from './widgets.js'
+import { closeAllDialogs, errorBox, field, loading, modal, pageHeader, toast, validateForm } from './widgets.js'
 
 interface Route {
   path: string
@@ -29,6 +30,8 @@ const ROUTES: Route[] = [
   { path: '/admin/audit', label: 'nav.audit', permission: 'audit:read', render: auditPage }
 ]
 const LOGIN = '/admin/login'
+/** /admin/clients/<id>: one client's page, under the Clients menu entry. */
+const CLIENT_ROUTE: Route = { path: '/admin/clients/:id', label: 'nav.clients', permission: 'clients:read', render: async () => {} }
 
 const app = document.getElementById('app') ?? document.body
 let session: SessionInfo | undefined
@@ -75,6 +78,67 @@ onSessionLost(() => {
   setSession(undefined)
   if (currentPath() !== LOGIN) navigate(loginUrl(), true)
 })
+
+/**
+ * The session ended while the admin was working: ask for the password in a
+ * dialog over the page, so a half-typed form stays where it is; true once
+ * signed in again (the request that met the 401 is then sent again).
+ */
+onReauthenticate(async () => {
+  const known = session
+  if (known === undefined || currentPath() === LOGIN) return false
+  return await new Promise<boolean>((resolve) => {
+    let signedIn = false
+    const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true })
+    const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true, value: known.user.email, readonly: true })
+    const top = h('div', { class: 'form-error' })
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'reauth-submit' }, t('reauth.submit'))
+    const form = h('form', { class: 'form', novalidate: true }, top,
+      h('p', null, t('reauth.intro')),
+      field(t('login.email'), email), field(t('login.password'), password),
+      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn', onclick: () => m.close() }, t('reauth.cancel')), submit))
+    const m = modal(t('reauth.title'), [form], { 'data-testid': 'reauth-dialog', role: 'alertdialog' })
+    m.dialog.addEventListener('close', () => resolve(signedIn))
+    form.addEventListener('submit', (event) => {
+      event.preventDefault()
+      if (!validateForm(form, top)) return
+      submit.disabled = true
+      api.post<SessionInfo>('/session', { email: known.user.email, password: password.value }, { redirect: false }).then((info) => {
+        setSession(info)
+        signedIn = true
+        m.close()
+      }, (err: unknown) => {
+        top.replaceChildren(errorBox(err))
+        password.value = ''
+        password.focus()
+      }).finally(() => { submit.disabled = false })
+    })
+    password.focus()
+  })
+})
+
+// The store is down: a banner over every page while it is, checked every few seconds.
+const STORE_POLL_MS = 5000
+const storeBanner = h('div', { class: 'store-banner', role: 'alert', 'data-testid': 'store-banner', hidden: true })
+let storeTimer: ReturnType<typeof setInterval> | undefined
+function showStoreDown (down: boolean): void {
+  if (down === !storeBanner.hidden) return
+  storeBanner.hidden = !down
+  storeBanner.textContent = down ? t('store.down') : ''
+  if (down) {
+    storeTimer ??= setInterval(() => {
+      api.get<{ store: string }>('/status', { redirect: false }).then((status) => {
+        if (status.store !== 'up') return
+        clearInterval(storeTimer)
+        storeTimer = undefined
+        showStoreDown(false)
+        toast(t('store.back'))
+        rerender()
+      }, () => {})
+    }, STORE_POLL_MS)
+  }
+}
+onStoreDown(showStoreDown)
 
 function languageSwitch (): HTMLElement {
   const options: Array<[Lang, string]> = [['id', 'Bahasa Indonesia'], ['en', 'English']]
@@ -132,7 +196,7 @@ function layout (active: Route | undefined, user: SessionInfo['user']): HTMLElem
         languageSwitch(),
         h('button', { type: 'button', class: 'btn btn-ghost', 'data-testid': 'logout', onclick: logout }, t('top.logout')))),
     nav,
-    h('main', { id: 'content', class: 'content', tabindex: -1 }))
+    h('main', { id: 'content', class: 'content', tabindex: -1 }, storeBanner))
 }
 
 function renderLogin (moveFocus: boolean): void {
@@ -172,10 +236,15 @@ async function render (moveFocus = false): Promise<void> {
   }
   const current = session
   if (current === undefined) return
-  const route = ROUTES.find((r) => r.path === path)
-  const shell = layout(route, current.user)
+  const clientId = isClientPath(path)
+  const route = clientId === undefined ? ROUTES.find((r) => r.path === path) : CLIENT_ROUTE
+  const shell = layout(clientId === undefined ? route : ROUTES[1], current.user)
   mount(app, shell)
-  const main = shell.querySelector('main') as HTMLElement
+  const outer = shell.querySelector('main') as HTMLElement
+  // The page draws into its own area, below the store banner.
+  const main = h('div', { class: 'page' })
+  outer.append(main)
+  if (!storeBanner.hidden) storeBanner.textContent = t('store.down')
   document.title = `${route === undefined ? t('error.notFound') : t(route.label)} · Gerbang`
   if (route === undefined) {
     mount(main, pageHeader(t('error.notFound')), h('p', null, h('a', { href: '/admin' }, t('nav.dashboard'))))
@@ -184,13 +253,14 @@ async function render (moveFocus = false): Promise<void> {
   } else {
     mount(main, loading())
     try {
-      await route.render({ root: main, session: current, can, signal, navigate })
+      const ctx = { root: main, session: current, can, signal, navigate }
+      await (clientId === undefined ? route.render(ctx) : clientPage(ctx, clientId))
     } catch (err) {
       if (signal.aborted || isAbort(err)) return
       mount(main, pageHeader(t(route.label)), errorBox(err, () => rerender()))
     }
   }
-  if (moveFocus && !signal.aborted) (main.querySelector<HTMLElement>('h1') ?? main).focus()
+  if (moveFocus && !signal.aborted) (main.querySelector<HTMLElement>('h1') ?? outer).focus()
 }
 
 // Same-app links navigate without reloading the page.

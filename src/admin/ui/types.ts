@@ -15,14 +15,42 @@ export interface DashboardPoint {
   t: string
   /** Per minute. */
   requests: number
-  /** Per minute. */
+  /** 5xx per minute. */
   errors: number
+  /** 4xx per minute. */
+  rejected?: number
+}
+
+/** Answers by status class (src/analytics/traffic-report.ts). */
+export interface StatusClasses {
+  ok: number
+  clientErrors: number
+  serverErrors: number
+  unauthorized: number
+  forbidden: number
+  rateLimited: number
+}
+
+export interface Latency {
+  p50: number | null
+  p95: number | null
+}
+
+export interface ClientTraffic {
+  requests: number
+  classes: StatusClasses
+  latency: Latency
+  points: Array<{ t: string, requests: number, clientErrors: number, serverErrors: number }>
 }
 
 export interface DashboardIntegration {
   name: string
   description: string
   totals: { requests: number, errors: number, errorRate: number }
+  classes: StatusClasses
+  latency: Latency
+  /** closed, open, half-open or off */
+  breaker: string
   health: { status: HealthStatus, requests: number, errors: number }
   /** Upstream targets and whether each takes requests now. */
   targets: Array<{ target: string, weight: number, state: 'up' | 'down', reason?: string }>
@@ -30,12 +58,13 @@ export interface DashboardIntegration {
 }
 
 export interface Dashboard {
-  range: '1h' | '24h'
+  range: '1h' | '24h' | '7d'
   generatedAt: string
   stepSeconds: number
   totals: { requests: number, errors: number }
+  classes: StatusClasses
   integrations: DashboardIntegration[]
-  topClients: Array<{ id: string, name: string, requests: number }>
+  topClients: Array<{ id: string, name: string, requests: number, classes: StatusClasses, latency: Latency }>
   /** The switch-over from the old API manager: clients imported, and how many still call with their old key this week. */
   legacy?: { clients: number, callingThisWeek: number }
 }
@@ -60,6 +89,9 @@ export interface Client {
   lastUsedAt?: string
   /** Imported from the old API manager. */
   legacy?: { id: string, importedAt: string, rotatedAt?: string, oldKeyUntil?: string }
+  /** The last 4 characters of its newest key. */
+  keyHint?: string
+  allowedIps?: string[]
   status: ClientStatus
   requestsToday: number
 }

@@ -1,12 +1,12 @@
 // /admin/clients: search, list with offset paging, create / rotate / revoke.
 // A new key is shown once, in a dialog.
-import { api, isAbort, messageOf, query } from '../api.js'
+import { api, ApiError, isAbort, messageOf, query } from '../api.js'
 import { h, mount } from '../dom.js'
 import { endOfJakartaDay, formatDateTime, formatNumber, jakartaToday, t } from '../i18n.js'
 import type { Client, ClientList, ClientStatus, ClientWithKey, Integration, PageContext } from '../types.js'
 import {
-  badge, button, confirmDialog, dataTable, errorBox, field, formDialog, formValue, loadMoreButton, pageHeader,
-  showKeyDialog, timeEl, toast, type BadgeKind, type Column
+  badge, button, confirmDialog, dataTable, errorBox, field, formDialog, formValue, idAndHint, loadMoreButton, pageHeader,
+  setFieldError, showKeyDialog, timeEl, toast, type BadgeKind, type Column
 } from '../widgets.js'
 
 const PAGE_SIZE = 50
@@ -14,7 +14,7 @@ const DEBOUNCE_MS = 250
 const RATE_RE = /^[0-9]+\/[0-9]+(ms|s|m|h|d)$/
 const STATUS: Record<ClientStatus, BadgeKind> = { active: 'ok', revoked: 'bad', expired: 'warn' }
 
-function statusCell (c: Client): HTMLElement {
+export function statusCell (c: Client): HTMLElement {
   return h('div', null,
     badge(t(`clients.status.${c.status}`), STATUS[c.status] ?? 'muted', { 'data-status': c.status }),
     c.expiresAt === undefined || c.status === 'revoked'
@@ -22,23 +22,64 @@ function statusCell (c: Client): HTMLElement {
       : h('p', { class: 'small muted' }, t('clients.expires', { time: formatDateTime(c.expiresAt) })))
 }
 
-const GRACES = ['1h', '24h', '7d', '30d', '0'] as const
+const GRACES = ['0', '1h', '24h', '7d'] as const
+const LEGACY_GRACES = ['0', '1h', '24h', '7d', '30d'] as const
+/** The server's limits (src/admin/api/schemas.ts NewClientBody), so the form never accepts more. */
+export const NAME_MAX = 100
+export const DESCRIPTION_MAX = 500
 
 /** The name, and for a client imported from the old API manager its mark and where its rotation stands. */
-function nameCell (c: Client): HTMLElement {
+export function nameCell (c: Client): HTMLElement {
   const mark = c.legacy
-  if (mark === undefined) return h('span', { class: 'cell-main', title: c.id }, c.name)
+  const name = h('a', { class: 'cell-main', href: `/admin/clients/${encodeURIComponent(c.id)}`, 'data-testid': 'client-link' }, c.name)
+  if (mark === undefined) return h('div', null, name, idAndHint(c))
   const inGrace = mark.oldKeyUntil !== undefined && Date.parse(mark.oldKeyUntil) > Date.now()
   return h('div', null,
-    h('span', { class: 'cell-main', title: c.id }, c.name), ' ',
+    name, ' ',
     badge(t('clients.legacy'), 'warn', { 'data-testid': 'legacy-mark', title: t('clients.legacyTitle', { id: mark.id }) }),
     mark.rotatedAt === undefined
       ? null
       : h('p', { class: 'small muted', 'data-testid': 'legacy-rotation' },
-        inGrace ? t('clients.legacyUntil', { time: formatDateTime(mark.oldKeyUntil as string) }) : t('clients.legacyRotated')))
+        inGrace ? t('clients.legacyUntil', { time: formatDateTime(mark.oldKeyUntil as string) }) : t('clients.legacyRotated')),
+    idAndHint(c))
 }
 
-function integrationsCell (c: Client): HTMLElement {
+/**
+ * Rotate with a grace the operator picks (now / 1 h / 24 h / 7 d; 30 d too
+ * for a client of the old API manager); the new key is shown once.
+ */
+export function openRotate (c: Client, done: (rotated: ClientWithKey) => void): void {
+  const choices = c.legacy === undefined ? GRACES : LEGACY_GRACES
+  const grace = h('select', { name: 'grace', 'data-testid': 'rotate-grace' },
+    choices.map((g) => h('option', { value: g, selected: g === '1h' }, t(g === '0' ? 'clients.grace.now' : `clients.grace.${g}`))))
+  let rotated: ClientWithKey | undefined
+  formDialog(c.legacy === undefined ? t('clients.rotateTitle', { name: c.name }) : t('clients.rotateLegacyTitle', { name: c.name }), [
+    h('p', { class: 'small' }, t('clients.rotateIntro')),
+    field(t('clients.field.grace'), grace, t('clients.field.graceHint'))
+  ], async (form) => {
+    const chosen = formValue(form, 'grace')
+    rotated = await api.post<ClientWithKey>(`/clients/${encodeURIComponent(c.id)}/rotate`, chosen === '0' ? {} : { grace: chosen })
+  }, { 'data-testid': 'rotate-form' }, () => {
+    if (rotated === undefined) return
+    done(rotated)
+    showKeyDialog(rotated.client, rotated.key)
+  })
+}
+
+/** Deletes a revoked client after confirmation; true when it is gone. */
+export async function deleteClient (c: Client): Promise<boolean> {
+  if (!await confirmDialog(t('client.confirmDelete', { name: c.name }), t('clients.delete'), true)) return false
+  try {
+    await api.del(`/clients/${encodeURIComponent(c.id)}`)
+    toast(t('client.deleted', { name: c.name }))
+    return true
+  } catch (err) {
+    toast(messageOf(err), 'error')
+    return false
+  }
+}
+
+export function integrationsCell (c: Client): HTMLElement {
   const limits = [
     c.rateLimit === undefined ? null : t('clients.rate', { rate: c.rateLimit }),
     c.quota === undefined ? null : t('clients.quota', { quota: c.quota })
@@ -78,42 +119,19 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
   }
 
   function actionsCell (c: Client): HTMLElement | null {
-    if (c.status === 'revoked') return null
-    if (c.legacy !== undefined) return h('div', { class: 'row-actions' }, rotateLegacyButton(c), revokeButton(c))
+    if (c.status === 'revoked') {
+      const del = button(t('clients.delete'), async () => {
+        if (await deleteClient(c)) del.closest('tr')?.remove()
+      }, { class: 'btn btn-small btn-danger', 'data-testid': 'client-delete' })
+      return h('div', { class: 'row-actions' }, del)
+    }
     return h('div', { class: 'row-actions' }, rotateButton(c), revokeButton(c))
   }
 
-  /** For a legacy client: a new Gerbang key, the old key kept for the grace the operator picks. */
-  function rotateLegacyButton (c: Client): HTMLButtonElement {
-    const rotate = button(t('clients.rotateLegacy'), () => {
-      const grace = h('select', { name: 'grace', 'data-testid': 'rotate-grace' },
-        GRACES.map((g) => h('option', { value: g }, t(`clients.grace.${g}`))))
-      let rotated: ClientWithKey | undefined
-      formDialog(t('clients.rotateLegacyTitle', { name: c.name }), [
-        field(t('clients.field.grace'), grace, t('clients.field.graceHint'))
-      ], async (form) => {
-        const chosen = formValue(form, 'grace')
-        rotated = await api.post<ClientWithKey>(`/clients/${encodeURIComponent(c.id)}/rotate`, chosen === '0' ? {} : { grace: chosen })
-      }, { 'data-testid': 'rotate-form' }, () => {
-        if (rotated === undefined) return
-        replaceRow(rotate, rotated.client)
-        showKeyDialog(rotated.client.name, rotated.key)
-      })
-    }, { class: 'btn btn-small', 'data-testid': 'client-rotate' })
-    return rotate
-  }
-
   function rotateButton (c: Client): HTMLButtonElement {
-    const rotate = button(t('clients.rotate'), async () => {
-      if (!await confirmDialog(t('clients.confirmRotate', { name: c.name }), t('clients.rotate'))) return
-      try {
-        const res = await api.post<ClientWithKey>(`/clients/${encodeURIComponent(c.id)}/rotate`)
-        replaceRow(rotate, res.client)
-        showKeyDialog(res.client.name, res.key)
-      } catch (err) {
-        toast(messageOf(err), 'error')
-      }
-    }, { class: 'btn btn-small', 'data-testid': 'client-rotate' })
+    const rotate = button(c.legacy === undefined ? t('clients.rotate') : t('clients.rotateLegacy'),
+      () => { openRotate(c, (rotated) => { replaceRow(rotate, rotated.client) }) },
+      { class: 'btn btn-small', 'data-testid': 'client-rotate' })
     return rotate
   }
 
@@ -186,9 +204,11 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
     const all = h('input', { type: 'checkbox', name: 'all', value: '*', 'data-testid': 'integration-all' })
     const boxes = integrations.map((i) => h('input', { type: 'checkbox', name: 'integrations', value: i.name }))
     all.addEventListener('change', () => { for (const b of boxes) b.disabled = all.checked })
-    const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, autocomplete: 'off' })
-    const description = h('input', { type: 'text', name: 'description', maxlength: 500, autocomplete: 'off' })
-    const rateLimit = h('input', { type: 'text', name: 'rateLimit', placeholder: '100/1m', pattern: '[0-9]+/[0-9]+(ms|s|m|h|d)', autocomplete: 'off' })
+    const name = h('input', { type: 'text', name: 'name', required: true, maxlength: NAME_MAX, autocomplete: 'off' })
+    const description = h('input', { type: 'text', name: 'description', maxlength: DESCRIPTION_MAX, autocomplete: 'off' })
+    const rateLimit = h('input', {
+      type: 'text', name: 'rateLimit', placeholder: '100/1m', pattern: '[0-9]+/[0-9]+(ms|s|m|h|d)', autocomplete: 'off', 'data-pattern-message': t('clients.err.rateLimit')
+    })
     const expiresAt = h('input', { type: 'date', name: 'expiresAt', min: jakartaToday() })
     let created: ClientWithKey | undefined
 
@@ -210,16 +230,25 @@ export async function clientsPage (ctx: PageContext): Promise<void> {
       if (rate !== '' && !RATE_RE.test(rate)) throw new Error(t('clients.err.rateLimit'))
       const expiry = formValue(form, 'expiresAt')
       const desc = formValue(form, 'description')
-      created = await api.post<ClientWithKey>('/clients', {
-        name: formValue(form, 'name'),
-        ...(desc === '' ? {} : { description: desc }),
-        integrations: all.checked ? '*' : chosen,
-        ...(rate === '' ? {} : { rateLimit: rate }),
-        ...(expiry === '' ? {} : { expiresAt: endOfJakartaDay(expiry) })
-      })
+      try {
+        created = await api.post<ClientWithKey>('/clients', {
+          name: formValue(form, 'name'),
+          ...(desc === '' ? {} : { description: desc }),
+          integrations: all.checked ? '*' : chosen,
+          ...(rate === '' ? {} : { rateLimit: rate }),
+          ...(expiry === '' ? {} : { expiresAt: endOfJakartaDay(expiry) })
+        })
+      } catch (err) {
+        // A taken name is the Client field's problem: said there, in the UI's language.
+        if (err instanceof ApiError && err.code === 'CONFLICT') {
+          setFieldError(name, t('clients.err.nameTaken'))
+          throw new Error(t('clients.err.nameTaken'))
+        }
+        throw err
+      }
     }, { 'data-testid': 'client-form' }, () => {
       if (created === undefined || signal.aborted) return
-      showKeyDialog(created.client.name, created.key)
+      showKeyDialog(created.client, created.key)
       reload()
     })
   }

@@ -2,9 +2,9 @@
 // detail; 429 RATE_LIMITED also counts down the Retry-After wait.
 import { api, ApiError, messageOf } from '../api.js'
 import { h, mount } from '../dom.js'
-import { t } from '../i18n.js'
+import { formatDuration, t } from '../i18n.js'
 import type { SessionInfo } from '../types.js'
-import { field } from '../widgets.js'
+import { field, validateForm } from '../widgets.js'
 
 export function loginPage (root: HTMLElement, onLogin: (session: SessionInfo) => void, moveFocus: boolean): void {
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true, autocapitalize: 'off', spellcheck: 'false' })
@@ -16,14 +16,17 @@ export function loginPage (root: HTMLElement, onLogin: (session: SessionInfo) =>
   const showError = (text: string, wait?: number): void => {
     clearInterval(timer)
     const detail = h('p', null, text)
-    const waitLine = h('p', { class: 'small' })
-    mount(message, h('div', { class: 'alert alert-error', role: 'alert' }, detail, wait === undefined ? null : waitLine))
+    mount(message, h('div', { class: 'alert alert-error', role: 'alert' }, detail))
     if (wait === undefined) return
     let left = wait
+    // One message, its wait in words ("15 menit"), counting down.
     const tick = (): void => {
-      waitLine.textContent = t('login.wait', { seconds: left })
+      detail.textContent = t('problem.RATE_LIMITED', { wait: formatDuration(Math.max(left, 1)) })
       submit.disabled = left > 0
-      if (left <= 0) clearInterval(timer)
+      if (left <= 0) {
+        clearInterval(timer)
+        message.replaceChildren()
+      }
       left -= 1
     }
     tick()
@@ -33,7 +36,9 @@ export function loginPage (root: HTMLElement, onLogin: (session: SessionInfo) =>
     }, 1000)
   }
 
-  const form = h('form', { class: 'form login-form', 'aria-labelledby': 'login-title' },
+  const top = h('div', { class: 'form-error' })
+  const form = h('form', { class: 'form login-form', 'aria-labelledby': 'login-title', novalidate: true },
+    top,
     field(t('login.email'), email),
     field(t('login.password'), password),
     message,
@@ -42,6 +47,7 @@ export function loginPage (root: HTMLElement, onLogin: (session: SessionInfo) =>
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     if (submit.disabled) return
+    if (!validateForm(form, top)) return
     submit.disabled = true
     submit.textContent = t('login.submitting')
     message.replaceChildren()

@@ -17,7 +17,7 @@ function matrix (data: RoleList): HTMLElement {
   const columns: Array<Column<Role>> = [
     { label: t('users.role'), cell: (r) => h('span', { class: 'cell-main' }, r.name) },
     ...data.permissions.map((p): Column<Role> => ({
-      label: p,
+      label: permLabel(p),
       class: 'center',
       cell: (r) => r.permissions.includes(p)
         ? h('span', { class: 'yes', title: permLabel(p) }, h('span', { 'aria-hidden': 'true' }, '✓'), h('span', { class: 'sr-only' }, t('roles.has')))
@@ -26,7 +26,7 @@ function matrix (data: RoleList): HTMLElement {
   ]
   const table = dataTable(t('roles.matrix'), columns, data.items, (r) => ({ 'data-testid': 'matrix-row', 'data-role': r.name }))
   for (const [i, th] of [...table.wrap.querySelectorAll('thead th')].entries()) {
-    if (i > 0) th.setAttribute('title', permLabel(data.permissions[i - 1] ?? ''))
+    if (i > 0) th.setAttribute('title', data.permissions[i - 1] ?? '')
   }
   table.wrap.classList.add('matrix')
   return table.wrap
@@ -37,7 +37,7 @@ function permissionBoxes (all: string[], chosen: string[]): HTMLElement {
     h('legend', null, t('roles.permissions')),
     all.map((p) => h('label', { class: 'check' },
       h('input', { type: 'checkbox', name: 'permissions', value: p, checked: chosen.includes(p) }),
-      h('span', null, h('code', null, p), h('span', { class: 'muted small' }, ` — ${permLabel(p)}`)))))
+      h('span', null, permLabel(p), h('span', { class: 'muted small' }, ' (', h('code', null, p), ')')))))
 }
 
 function chosenPermissions (form: HTMLFormElement): string[] {
@@ -57,7 +57,7 @@ export async function rolesPage (ctx: PageContext): Promise<void> {
         r.builtIn ? badge(t('roles.builtIn'), 'info', { 'data-testid': 'role-builtin' }) : badge(t('roles.custom'), 'muted'))
     },
     { label: t('common.description'), cell: (r) => r.description },
-    { label: t('roles.permissions'), cell: (r) => r.permissions.map((p) => h('span', { class: 'tag', title: permLabel(p) }, p)) }
+    { label: t('roles.permissions'), cell: (r) => r.permissions.map((p) => h('span', { class: 'tag tag-text', title: p }, permLabel(p))) }
   ]
   if (canWrite) {
     columns.push({
