@@ -1,5 +1,7 @@
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import { LazyRequestLogger } from './lazy-logger.js'
+import { canWriteDirectly, writeAccessLine, type AccessFields } from './access-line.js'
+import type { Logger } from 'pino'
 import { pathOnly } from './problem.js'
 import { UpstreamCutOffError } from '../errors.js'
 import type { TrafficRecorder } from '../analytics/traffic-recorder.js'
@@ -52,9 +54,14 @@ export class AccessLog extends LogController {
       err: error ?? undefined
     }
     // The root logger with the id as a field: no per-request child (LazyRequestLogger).
+    if (error == null) {
+      const root = this.#root(request)
+      if (canWriteDirectly(root as Logger)) writeAccessLine(root as Logger, line as AccessFields)
+      else root.info(line, 'request')
+      return
+    }
     if (error instanceof UpstreamCutOffError) this.#root(request).warn(line, 'request cut off by the upstream')
-    else if (error != null) this.#root(request).error(line, 'request failed')
-    else this.#root(request).info(line, 'request')
+    else this.#root(request).error(line, 'request failed')
   }
 
   #root (request: FastifyRequest): FastifyBaseLogger {
