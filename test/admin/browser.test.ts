@@ -1,13 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chromium, type ConsoleMessage, type Page } from 'playwright-core'
+import { type ConsoleMessage, type Page } from 'playwright-core'
 import { login, PASSWORD, startAdminGateway, USERS } from '../helpers/admin.js'
 import { REPO_ROOT } from '../helpers/process.js'
+import { launchChromium } from '../helpers/chromium.js'
 
 // The admin UI in a real (Debian) chromium, headless, against a real gateway
 // on Redis: sign in, add a client and use its key, search, revoke, read the
@@ -57,20 +57,7 @@ test('the admin UI in chromium: login, clients and keys, search, revoke, dashboa
   // Last run's pictures go first, so "the file exists" proves this run wrote it.
   for (const name of SCREENSHOTS) await rm(join(OUTPUT, `${name}.png`), { force: true })
 
-  const profile = await mkdtemp(join(tmpdir(), 'gerbang-chromium-'))
-  const launching = chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-    permissions: ['clipboard-read', 'clipboard-write']
-  })
-  t.after(async () => {
-    await (await launching.catch(() => undefined))?.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  const browser = await launching
+  const browser = await launchChromium(t, { viewport: { width: 1280, height: 900 }, clipboard: true })
   const page = browser.pages()[0] ?? await browser.newPage()
 
   // Only the gateway: a request anywhere else (a CDN, a font) fails the test.

@@ -1,14 +1,14 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { type BrowserContext, type Page } from 'playwright-core'
 import { PASSWORD, startAdminGateway, USERS, type AdminGateway } from '../helpers/admin.js'
 import { flakyStore, type FlakyStore } from '../helpers/flaky-store.js'
 import { REPO_ROOT } from '../helpers/process.js'
+import { launchChromium } from '../helpers/chromium.js'
 
 // Issue 18 in a real (Debian) chromium, at 1366×768 in Bahasa Indonesia and
 // at 390×844 in English: the new-key dialog's ID, key and curl examples with
@@ -45,20 +45,7 @@ async function axeViolations (page: Page, source: string): Promise<Violation[]> 
 }
 
 async function launch (t: TestContext, viewport: { width: number, height: number }): Promise<BrowserContext> {
-  const profile = await mkdtemp(join(tmpdir(), 'gerbang-chromium-'))
-  const launching = chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport,
-    permissions: ['clipboard-read', 'clipboard-write']
-  })
-  t.after(async () => {
-    await (await launching.catch(() => undefined))?.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  return await launching
+  return await launchChromium(t, { viewport, clipboard: true })
 }
 
 async function signIn (page: Page, base: string, lang: 'id' | 'en'): Promise<void> {

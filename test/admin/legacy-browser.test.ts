@@ -2,15 +2,14 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chromium } from 'playwright-core'
 import { PASSWORD, PEPPER, startAdminGateway, USERS } from '../helpers/admin.js'
 import { REPO_ROOT } from '../helpers/process.js'
 import { importLegacyRows } from '../../src/auth/legacy-import.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
+import { launchChromium } from '../helpers/chromium.js'
 
 // The switch-over in the admin UI, in a real (Debian) chromium: clients
 // imported from the old API manager carry a mark, the dashboard counts those
@@ -50,19 +49,7 @@ test('the admin UI in chromium: legacy mark, switch-over progress, rotate to a G
   await sleep(300) // the legacy call reaches the store's counters
 
   await mkdir(OUTPUT, { recursive: true })
-  const profile = await mkdtemp(join(tmpdir(), 'gerbang-chromium-'))
-  const launching = chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 }
-  })
-  t.after(async () => {
-    await (await launching.catch(() => undefined))?.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  const browser = await launching
+  const browser = await launchChromium(t, { viewport: { width: 1280, height: 900 } })
   const page = browser.pages()[0] ?? await browser.newPage()
   const errors: string[] = []
   page.on('pageerror', (err) => { errors.push(err.message) })

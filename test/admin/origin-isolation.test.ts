@@ -1,15 +1,15 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { get, type IncomingHttpHeaders } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { type BrowserContext, type Page } from 'playwright-core'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
 import type { Problem } from '../helpers/problem.js'
 import { readEnv } from '../../src/config/env.js'
+import { launchChromium } from '../helpers/chromium.js'
 
 // Issue 20, finding 2: a reflected XSS in any proxied page (an `auth: none`
 // integration) runs on the gateway's origin. When the admin UI shares that
@@ -18,7 +18,6 @@ import { readEnv } from '../../src/config/env.js'
 // the admin UI has an origin of its own; without it, the shared port must
 // still not hand a usable token to a page that is not the admin UI.
 
-const CHROMIUM = '/usr/bin/chromium'
 const ADMIN_EMAIL = 'admin@bantenprov.go.id'
 const ADMIN_PASSWORD = 'rahasia-banten-2026'
 const INTRUDER = 'penyusup@evil.example'
@@ -184,21 +183,8 @@ async function userEmails (base: string): Promise<string[]> {
   return (await res.json() as { items: Array<{ email: string }> }).items.map((u) => u.email)
 }
 
-async function launchChromium (t: TestContext): Promise<BrowserContext> {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`)
-  const profile = await mkdtemp(join(tmpdir(), 'gerbang-chromium-'))
-  const launching = chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 }
-  })
-  t.after(async () => {
-    await (await launching.catch(() => undefined))?.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  return await launching
+async function launchWide (t: TestContext): Promise<BrowserContext> {
+  return await launchChromium(t, { viewport: { width: 1280, height: 900 } })
 }
 
 /** The victim signs in through the admin UI's login page at `adminBase`. */
@@ -321,7 +307,7 @@ test('a proxied page cannot act as the signed-in admin when the admin UI has its
   const upstream = await startVulnerableUpstream(t)
   const gw = await startGerbang(t, upstream.url, { GERBANG_ADMIN_PORT: '0' })
   const admin = adminAddressOf(gw)
-  const browser = await launchChromium(t)
+  const browser = await launchWide(t)
   await victimSignsIn(browser, admin)
 
   const result = await runAttack(browser, gw.url, admin)
@@ -349,7 +335,7 @@ async function sharedPortAttack (t: TestContext, upstreamHeaders: Record<string,
   const upstream = await startVulnerableUpstream(t, upstreamHeaders)
   const gw = await startGerbang(t, upstream.url)
   const base = gw.url
-  const browser = await launchChromium(t)
+  const browser = await launchWide(t)
   const victim = await victimSignsIn(browser, base)
 
   const result = await runAttack(browser, base, undefined)

@@ -5,17 +5,12 @@
 // allowed fails with a CORS error and nothing reaches the upstream.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { chromium, type BrowserContext } from 'playwright-core'
+import { type BrowserContext } from 'playwright-core'
 import { startGateway } from '../helpers/gateway.js'
 import { startOrigin } from '../helpers/origin.js'
-
-const CHROMIUM = '/usr/bin/chromium'
+import { launchChromium } from '../helpers/chromium.js'
 
 // The browser app: what a province dashboard does with the gateway.
 const PAGE = `<!doctype html>
@@ -67,17 +62,7 @@ async function pageServer (t: TestContext): Promise<string> {
 }
 
 async function browser (t: TestContext): Promise<BrowserContext> {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; \`bash .ci/run\` does)`)
-  const profile = await mkdtemp(join(tmpdir(), 'gerbang-chromium-'))
-  t.after(async () => { await rm(profile, { recursive: true, force: true }) })
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.after(async () => { await context.close() })
-  return context
+  return await launchChromium(t)
 }
 
 test('a browser app on an allowed origin reads answers, x-request-id, the 429 problem and Retry-After; a foreign origin gets a CORS error', async (t) => {

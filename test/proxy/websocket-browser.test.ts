@@ -5,17 +5,12 @@
 // fails, and a plain HTTP request to the same URL gets the 401 problem.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo, Socket } from 'node:net'
-import { chromium, type Page } from 'playwright-core'
+import { type Page } from 'playwright-core'
 import { WebSocketServer } from 'ws'
 import { startGateway } from '../helpers/gateway.js'
-
-const CHROMIUM = '/usr/bin/chromium'
+import { launchChromium } from '../helpers/chromium.js'
 
 // The browser app: a live bed-availability board talking to the gateway.
 const PAGE = `<!doctype html>
@@ -74,16 +69,7 @@ async function pageServer (t: TestContext): Promise<string> {
 }
 
 async function openPage (t: TestContext, url: string): Promise<Page> {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; \`bash .ci/run\` does)`)
-  const profile = await mkdtemp(join(tmpdir(), 'gerbang-chromium-'))
-  t.after(async () => { await rm(profile, { recursive: true, force: true }) })
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.after(async () => { await browser.close() })
+  const browser = await launchChromium(t)
   const page = browser.pages()[0] ?? await browser.newPage()
   await page.goto(url)
   return page
