@@ -39,6 +39,7 @@ COPY --from=build /app/dist/plugins ./dist/plugins
 # Operators' own .js plugins go in /app/plugins (or plugins/ beside their routes file).
 COPY plugins ./plugins
 COPY src/admin/ui/public ./src/admin/ui/public
+COPY src/docs/public ./src/docs/public
 COPY package.json routes.yaml ./
 COPY bin ./bin
 USER node

@@ -28,6 +28,7 @@ import { RateLimiter } from './limits/rate-limiter.js'
 import { StoreConflictError, StoreUnavailableError, type Store } from './store/types.js'
 import { saneRequestId } from './proxy/headers.js'
 import { DocsHolder, docsPlugin } from './docs/index.js'
+import type { DocServer } from './docs/servers.js'
 import { adminPlugin } from './admin/index.js'
 import { separateAdminListener, sharedAdminListener } from './admin/listener.js'
 import { ownBodyDeadline } from './http/body-deadline.js'
@@ -53,6 +54,8 @@ export interface AppOptions {
   trafficFlushMs?: number
   /** GERBANG_METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string | undefined
+  /** GERBANG_DOC_SERVERS: the Production and Development servers /doc offers (src/docs/portal.ts). */
+  docServers?: DocServer[]
   /** When to shed load with 503 OVERLOADED (src/ops/pressure.ts). */
   pressure?: PressureOptions
   /** How long a client may take to send its request headers before 408; default HEADERS_TIMEOUT_MS. */
@@ -154,7 +157,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('traffic', traffic)
   app.decorate('metrics', metrics)
   app.decorate('authenticator', authenticator)
-  const docs = new DocsHolder(options.routes)
+  const docs = new DocsHolder(options.routes, options.docServers)
   app.decorate('docs', docs)
   // WebSocket upgrades on the gateway's own server (not the admin listener's).
   const webSockets = new WebSocketRelay({ authenticator, metrics, logger: app.log, upstreamConnect: options.upstreamConnect })

@@ -13,6 +13,7 @@ import { StoreUnavailableError, type Store } from './store/types.js'
 import { ensureFirstAdmin } from './admin/first-admin.js'
 import { RoutesWatcher } from './config/routes-watcher.js'
 import type { PressureOptions } from './ops/pressure.js'
+import type { DocServer } from './docs/servers.js'
 import { tracingFromEnv } from './ops/tracing.js'
 
 export interface StartOptions {
@@ -37,6 +38,8 @@ export interface StartOptions {
   /** GERBANG_METRICS_TOKEN, already checked by readEnv. */
   metricsToken?: string | undefined
   pressure?: PressureOptions
+  /** GERBANG_DOC_SERVERS, already checked by readEnv. */
+  docServers?: DocServer[]
   /**
    * Set in a `gerbang start --workers` worker (src/workers.ts): its ready line
    * reads "worker ready" with its id, since only the primary says "gerbang is
@@ -117,6 +120,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
       store,
       hasher,
       metricsToken: options.metricsToken,
+      ...(options.docServers !== undefined ? { docServers: options.docServers } : {}),
       adminListener: options.adminPort !== undefined,
       trustProxy: options.trustProxy,
       tracing,

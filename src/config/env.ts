@@ -2,6 +2,7 @@
 
 import type { PressureOptions } from '../ops/pressure.js'
 import { compileTrustProxy } from '../http/client-address.js'
+import { parseDocServers, type DocServer } from '../docs/servers.js'
 
 export interface GatewayEnv {
   port: number
@@ -29,6 +30,8 @@ export interface GatewayEnv {
   metricsToken: string | undefined
   /** When to shed load (GERBANG_MAX_EVENT_LOOP_DELAY_MS, GERBANG_MAX_HEAP_MB). */
   pressure: PressureOptions
+  /** GERBANG_DOC_SERVERS: the Production and Development servers /doc offers; empty: the server the page came from. */
+  docServers: DocServer[]
 }
 
 /** GERBANG_MAX_EVENT_LOOP_DELAY_MS and GERBANG_MAX_HEAP_MB: when to shed load (src/ops/pressure.ts). */
@@ -77,6 +80,7 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
   const trustProxy = env.GERBANG_TRUST_PROXY === '' ? undefined : env.GERBANG_TRUST_PROXY
   compileTrustProxy(trustProxy) // throws, naming the entry that is not a CIDR
   const adminPort = adminPortFrom(env.GERBANG_ADMIN_PORT, port)
+  const docServers = parseDocServers(env.GERBANG_DOC_SERVERS)
   return {
     port,
     host,
@@ -90,6 +94,7 @@ export function readEnv (env: NodeJS.ProcessEnv = process.env): GatewayEnv {
     dataDir: env.GERBANG_DATA_DIR === undefined || env.GERBANG_DATA_DIR === '' ? DEFAULT_DATA_DIR : env.GERBANG_DATA_DIR,
     keyPepper: env.GERBANG_KEY_PEPPER === '' ? undefined : env.GERBANG_KEY_PEPPER,
     metricsToken,
-    pressure
+    pressure,
+    docServers
   }
 }

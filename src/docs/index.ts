@@ -1,56 +1,75 @@
-import type { FastifyInstance } from 'fastify'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { RoutesConfig } from '../config/routes-loader.js'
 import { buildOpenApi, type OpenApiDocument } from './openapi.js'
 import { PROBLEM_CONTENT_TYPE } from '../errors.js'
 import { SESSION_COOKIE } from '../admin/sessions.js'
+import { adminDescription, portalDescription } from './portal.js'
+import { serverOrigins, serversFor, type DocLang, type DocServer } from './servers.js'
+
+type AdminPaths = Record<string, Record<string, Record<string, unknown>>>
 
 /**
- * The /doc developer portal's document: built once from the loaded routes and
- * cached; `rebuild` swaps it when routes.yaml is reloaded. Never rebuilt per
- * request. The admin API's own section is added from its route schemas.
+ * The /doc developer portal's documents: built once from the loaded routes
+ * and cached, one per language; `rebuild` swaps them when routes.yaml is
+ * reloaded. Never rebuilt per request. The admin API is not on the public
+ * page: it has its own document (`adminDocument`, GET /admin/api/openapi.json,
+ * routes:read), built from its route schemas.
  */
 export class DocsHolder {
+  /** The public document in Bahasa Indonesia (what /doc/json serves by default). */
   document: OpenApiDocument
-  #integrations: OpenApiDocument
-  #adminPaths: Record<string, Record<string, Record<string, unknown>>> = {}
+  /** The same in English (/doc/json?lang=en): the portal's own texts; the integrations' stay as written. */
+  english: OpenApiDocument
+  /** The admin API's document; empty paths until @fastify/swagger has read the admin routes. */
+  adminDocument: OpenApiDocument = adminOpenApi({})
+  readonly servers: DocServer[]
 
-  constructor (routes: RoutesConfig) {
-    this.#integrations = buildOpenApi(routes)
-    this.document = this.#integrations
+  constructor (routes: RoutesConfig, servers: DocServer[] = []) {
+    this.servers = servers
+    this.document = buildOpenApi(routes)
+    this.english = inEnglish(this.document)
   }
 
   rebuild (routes: RoutesConfig): void {
-    this.#integrations = buildOpenApi(routes)
-    this.document = withAdminSection(this.#integrations, this.#adminPaths)
+    this.document = buildOpenApi(routes)
+    this.english = inEnglish(this.document)
+  }
+
+  /** The public document in `lang`, with the servers for a reader of `host`. */
+  documentFor (lang: DocLang): OpenApiDocument {
+    const doc = lang === 'en' ? this.english : this.document
+    return { ...doc, servers: serversFor(this.servers, lang) }
   }
 
   /** Takes the admin API's paths from the document @fastify/swagger generated from its routes. */
-  setAdminPaths (generated: { paths?: Record<string, Record<string, Record<string, unknown>>> }): void {
-    this.#adminPaths = generated.paths ?? {}
-    this.document = withAdminSection(this.#integrations, this.#adminPaths)
+  setAdminPaths (generated: { paths?: AdminPaths, components?: { schemas?: Record<string, unknown> } }): void {
+    this.adminDocument = adminOpenApi(generated.paths ?? {}, generated.components?.schemas)
   }
+}
+
+function inEnglish (doc: OpenApiDocument): OpenApiDocument {
+  const info = doc.info as Record<string, unknown>
+  return { ...doc, info: { ...info, title: 'Gerbang — Banten Province API Gateway', description: portalDescription('en') } }
 }
 
 const ADMIN_TAG = {
   name: 'Admin API',
-  description: 'API JSON di balik UI admin /admin (the JSON API behind the admin UI). Masuk dengan POST /admin/api/session; ' +
-    'browser lalu mengirim cookie sesi, dan setiap permintaan lain, baca maupun ubah, harus membawa header x-csrf-token dari jawaban itu ' +
-    '(the session cookie, and on every other request, reads included, the x-csrf-token from that answer). ' +
-    'Dengan GERBANG_ADMIN_PORT, /admin hanya dilayani di port itu (with GERBANG_ADMIN_PORT, /admin is served on that port only).'
+  description: 'API JSON di balik konsol admin /admin (the JSON API behind the admin console)'
 }
 
-function withAdminSection (integrations: OpenApiDocument,
-  adminPaths: Record<string, Record<string, Record<string, unknown>>>): OpenApiDocument {
-  const paths: Record<string, Record<string, unknown>> = { ...integrations.paths }
+function adminOpenApi (adminPaths: AdminPaths, schemas?: Record<string, unknown>): OpenApiDocument {
+  const paths: Record<string, Record<string, unknown>> = {}
   for (const [path, operations] of Object.entries(adminPaths)) {
     const fixed: Record<string, unknown> = {}
     for (const [method, operation] of Object.entries(operations)) {
       const responses = operation.responses as Record<string, { content?: Record<string, unknown> }> | undefined
       for (const [status, response] of Object.entries(responses ?? {})) {
         // @fastify/swagger says application/json; Gerbang's errors are problem documents.
-        if (Number(status) >= 400 && response.content !== undefined) {
+        if (Number(status) >= 400 && response.content?.['application/json'] !== undefined) {
           response.content = { [PROBLEM_CONTENT_TYPE]: response.content['application/json'] }
         }
       }
@@ -58,15 +77,15 @@ function withAdminSection (integrations: OpenApiDocument,
     }
     paths[path] = fixed
   }
-  const components = integrations.components as Record<string, Record<string, unknown>>
   return {
-    ...integrations,
-    tags: [...(integrations.tags as unknown[] ?? []), ADMIN_TAG],
+    openapi: '3.1.0',
+    info: { title: 'Gerbang — Admin API', version: '1.0.0', description: adminDescription() },
+    servers: [{ url: '/' }],
+    tags: [ADMIN_TAG],
     paths,
     components: {
-      ...components,
+      ...(schemas !== undefined && Object.keys(schemas).length > 0 ? { schemas } : {}),
       securitySchemes: {
-        ...components.securitySchemes,
         adminSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Sesi admin dari POST /admin/api/session' }
       }
     }
@@ -77,10 +96,31 @@ export interface DocsOptions {
   docs: DocsHolder
 }
 
+// Compiled to dist/src/docs/; the package root is three levels up.
+const ROOT = new URL('../../../', import.meta.url)
+const asset = (path: string): Buffer => readFileSync(fileURLToPath(new URL(path, ROOT)))
+
+/** ?lang=en asks for English; anything else is Bahasa Indonesia. */
+function langOf (request: FastifyRequest): DocLang {
+  return (request.query as { lang?: unknown } | undefined)?.lang === 'en' ? 'en' : 'id'
+}
+
 /**
- * Swagger UI at /doc, the document at /doc/json and /doc/yaml. No credential
- * is needed to read them; "Try it out" calls the gateway with the key the
- * reader enters. The assets are served from this process (no CDN).
+ * The /doc pages' CSP: nothing inline, nothing from another origin, except
+ * that Try it out may call the configured Production and Development servers.
+ */
+export function docsCsp (servers: DocServer[]): string {
+  const connect = ["'self'", ...serverOrigins(servers)].join(' ')
+  return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
+    `connect-src ${connect}; form-action 'self'; base-uri 'self'; frame-ancestors 'none'; object-src 'none'`
+}
+
+/**
+ * The developer portal: Swagger UI at /doc with Gerbang's header, logo,
+ * texts and notes (src/docs/public), the document at /doc/json and
+ * /doc/yaml (?lang=en: English). No credential is needed to read them;
+ * "Try it out" calls the gateway with the key the reader enters. The assets
+ * are served from this process (no CDN).
  */
 export async function docsPlugin (app: FastifyInstance, { docs }: DocsOptions): Promise<void> {
   await app.register(fastifySwagger, {
@@ -88,20 +128,54 @@ export async function docsPlugin (app: FastifyInstance, { docs }: DocsOptions): 
     openapi: { openapi: '3.1.0', info: { title: 'Gerbang', version: '1.0.0' } },
     // The integrations' document comes from routes.yaml, not from Fastify's
     // routes: the proxy's wildcard and the gateway's own endpoints stay
-    // hidden. Only the admin API is documented from its route schemas.
+    // hidden. Only the admin API is documented from its route schemas, in
+    // a document of its own.
     transform: ({ schema, url }) => ({ schema: url.startsWith('/admin/api/') ? schema : { ...schema, hide: true }, url }),
     transformObject: (generated) => {
       if ('openapiObject' in generated) docs.setAdminPaths(generated.openapiObject as Parameters<DocsHolder['setAdminPaths']>[0])
       return docs.document
     }
   })
-  await app.register(fastifySwaggerUi, {
-    routePrefix: '/doc',
-    // @fastify/swagger caches its first answer; the holder's document follows reloads.
-    transformSpecification: () => docs.document,
-    transformSpecificationClone: false,
-    uiConfig: { deepLinking: true, persistAuthorization: false, displayRequestDuration: true },
-    theme: { title: 'Gerbang — Dokumentasi API' }
+  // Encapsulated: the onSend hook below concerns /doc only.
+  await app.register(async (scope) => {
+    // @fastify/swagger-ui writes <html lang="en">; the portal is in Bahasa Indonesia first.
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      if (typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')) {
+        return payload.replace('<html lang="en">', '<html lang="id">')
+      }
+      return payload
+    })
+    const logo = asset('src/admin/ui/public/favicon.svg')
+    await scope.register(fastifySwaggerUi, {
+      routePrefix: '/doc',
+      // @fastify/swagger caches its first answer; the holder's documents follow reloads.
+      transformSpecification: (_spec, request) => docs.documentFor(langOf(request)),
+      transformSpecificationClone: false,
+      staticCSP: docsCsp(docs.servers),
+      uiConfig: {
+        // BaseLayout: no top bar, so no "Explore" box nor Fastify's logo; portal.js draws Gerbang's header.
+        layout: 'BaseLayout',
+        deepLinking: true,
+        persistAuthorization: false,
+        displayRequestDuration: true,
+        // Runs in the browser (serialized into swagger-initializer.js): the spec in the reader's language.
+        requestInterceptor: function (request: Record<string, unknown>) {
+          try {
+            const storage = (globalThis as unknown as { localStorage: { getItem: (key: string) => string | null } }).localStorage
+            const url = request.url
+            if (typeof url === 'string' && /\/doc\/json$/.test(url) && storage.getItem('gerbang.lang') === 'en') request.url = url + '?lang=en'
+          } catch {}
+          return request
+        }
+      },
+      logo: { type: 'image/svg+xml', content: logo },
+      theme: {
+        title: 'Gerbang — Portal Pengembang API Provinsi Banten',
+        css: [{ filename: 'portal.css', content: asset('src/docs/public/portal.css').toString() }],
+        js: [{ filename: 'portal.js', content: asset('src/docs/public/portal.js').toString() }],
+        favicon: [{ filename: 'gerbang.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: logo }]
+      }
+    })
   })
 }
 

@@ -1,6 +1,7 @@
 import type { Integration, RoutesConfig } from '../config/routes-loader.js'
 import { codes, PROBLEM_CONTENT_TYPE, type ErrorCode } from '../errors.js'
 import { TOKEN_PATH } from '../auth/oauth2.js'
+import { portalDescription } from './portal.js'
 
 // Builds the one OpenAPI 3.1 document /doc serves (issue 5) from the loaded
 // routes: never from the proxy's wildcard route.
@@ -26,21 +27,6 @@ const RATE_LIMIT_HEADERS: Record<string, { description: string, example: string 
   'X-RateLimit-Remaining': { description: 'Sisa permintaan dalam jendela ini', example: 59 },
   'X-RateLimit-Reset': { description: 'Detik sampai jendela diatur ulang', example: 42 }
 }
-
-const DESCRIPTION = [
-  'Gerbang adalah gerbang API (API gateway) Pemerintah Provinsi Banten: satu pintu untuk semua integrasi layanan',
-  'antar perangkat daerah. Setiap permintaan ke `/<prefix>/...` diteruskan ke layanan hulu integrasi tersebut.',
-  '',
-  '**Kredensial.** Kirim kunci API klien Anda di header `x-api-key`, atau token dari',
-  `\`POST ${TOKEN_PATH}?grant_type=client_credentials\` di header \`Authorization: Bearer <token>\`.`,
-  'Tekan tombol **Authorize** untuk memasukkan kunci, lalu **Try it out** untuk memanggil gateway ini langsung.',
-  '',
-  '**Kesalahan.** Setiap kesalahan dari gateway sendiri berbentuk `application/problem+json` (RFC 9457), skema `Problem`.',
-  'Jawaban 2xx, 3xx dan 4xx dari layanan hulu diteruskan apa adanya.',
-  '',
-  '**Batas laju.** Setiap jawaban membawa header `RateLimit`, `RateLimit-Policy` dan `X-RateLimit-*`;',
-  'jawaban 429 juga membawa `Retry-After`. Setiap jawaban membawa `x-request-id`.'
-].join('\n')
 
 function problemExample (status: string, code: ErrorCode, detail: string): Record<string, unknown> {
   return {
@@ -302,7 +288,7 @@ export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
   paths[TOKEN_PATH] = tokenEndpoint()
   return {
     openapi: '3.1.0',
-    info: { title: 'Gerbang — API Gateway Provinsi Banten', version: '1.0.0', description: DESCRIPTION },
+    info: { title: 'Gerbang — API Gateway Provinsi Banten', version: '1.0.0', description: portalDescription('id') },
     servers: [{ url: '/' }],
     tags,
     paths,

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
+import SwaggerParser from '@apidevtools/swagger-parser'
 import { login, PASSWORD, startAdminGateway, USERS } from '../helpers/admin.js'
 import type { Problem } from '../helpers/problem.js'
 
@@ -206,22 +207,48 @@ test('the dashboard counts requests and errors per integration, and names the to
   assert.equal((await admin.call('GET', '/dashboard?range=30d')).status, 400, 'ranges are 1h, 24h and 7d')
 })
 
-test('the routes page shows the loaded routes; /doc/json documents the admin API in its own section', async (t) => {
+test('the routes page shows the loaded routes; the admin API is documented at its own admin-only spec, not on /doc/json', async (t) => {
   const gw = await startAdminGateway(t)
   const viewer = await login(gw.url, USERS.viewer)
   const routes = await (await viewer.call('GET', '/routes')).json() as { integrations: Array<{ name: string, rateLimit: string, auth: string }>, lastReload: { ok: boolean } }
   assert.deepEqual(routes.integrations.map((i) => [i.name, i.rateLimit, i.auth]), [['yankes', '600/1m', 'apiKey'], ['satu-data', '600/1m', 'apiKey']])
   assert.equal(routes.lastReload.ok, true)
 
-  const doc = await (await fetch(`${gw.url}/doc/json`)).json() as {
+  interface Doc {
     tags: Array<{ name: string }>
     paths: Record<string, Record<string, { tags?: string[], security?: unknown[] }>>
     components: { securitySchemes: Record<string, unknown> }
+    info: { description: string }
   }
-  assert.ok(doc.tags.some((tag) => tag.name === 'Admin API'))
+  // The public page: the integrations, and nothing of the admin API (issue 18, item 5).
+  const pub = await (await fetch(`${gw.url}/doc/json`)).json() as Doc
+  assert.ok(pub.paths['/yankes/{path}'] !== undefined || Object.keys(pub.paths).some((p) => p.startsWith('/yankes')))
+  assert.deepEqual(Object.keys(pub.paths).filter((p) => p.startsWith('/admin')), [])
+  assert.equal(pub.tags.some((tag) => tag.name === 'Admin API'), false)
+  assert.equal(pub.components.securitySchemes.adminSession, undefined)
+  assert.doesNotMatch(JSON.stringify(pub), /x-csrf-token|\/admin\/api/)
+
+  // GET /admin/api/openapi.json: a session with routes:read.
+  assert.equal((await fetch(`${gw.url}/admin/api/openapi.json`)).status, 401)
+  const res = await viewer.call('GET', '/openapi.json')
+  assert.equal(res.status, 200)
+  const doc = await res.json() as Doc
+  await SwaggerParser.validate(structuredClone(doc) as never)
+  assert.deepEqual(doc.tags.map((tag) => tag.name), ['Admin API'])
   assert.deepEqual(doc.paths['/admin/api/clients']?.post?.tags, ['Admin API'])
   assert.deepEqual(doc.paths['/admin/api/clients']?.post?.security, [{ adminSession: [] }])
+  assert.deepEqual(doc.paths['/admin/api/session']?.post?.security, [])
   assert.ok(doc.paths['/admin/api/clients/{id}/revoke'] !== undefined)
-  assert.ok(doc.paths['/yankes/{path}'] !== undefined || Object.keys(doc.paths).some((p) => p.startsWith('/yankes')))
   assert.ok(doc.components.securitySchemes.adminSession !== undefined)
+  assert.equal(Object.keys(doc.paths).some((p) => !p.startsWith('/admin/api/')), false, 'only the admin API')
+  for (const code of ['SESSION_REQUIRED', 'LOGIN_FAILED', 'CSRF_INVALID', 'PERMISSION_DENIED', 'NOT_FOUND', 'CONFLICT']) {
+    assert.match(doc.info.description, new RegExp(`<code>${code}</code>`), code)
+  }
+
+  // Without routes:read: 403.
+  const admin = await login(gw.url, USERS.admin)
+  assert.equal((await admin.call('POST', '/roles', { name: 'pembaca-klien', permissions: ['clients:read'] })).status, 201)
+  assert.equal((await admin.call('POST', '/users', { email: 'klien@bantenprov.go.id', name: 'Pembaca', role: 'pembaca-klien', password: PASSWORD })).status, 201)
+  const reader = await login(gw.url, 'klien@bantenprov.go.id')
+  assert.equal((await reader.call('GET', '/openapi.json')).status, 403)
 })

@@ -116,7 +116,7 @@ test('stored passwords are scrypt hashes, and no page or API answer ever contain
   const secrets = [...keys, ...hashes, user.passwordHash.split('$').at(-1) as string]
 
   const answers: string[] = []
-  for (const path of ['/clients', `/clients/${created.client.id}`, '/clients?search=disk', '/users', '/roles', '/routes', '/audit?limit=200', '/dashboard?range=1h', '/dashboard?range=24h', '/session', '/integrations']) {
+  for (const path of ['/clients', `/clients/${created.client.id}`, '/clients?search=disk', '/users', '/roles', '/routes', '/audit?limit=200', '/dashboard?range=1h', '/dashboard?range=24h', '/session', '/integrations', '/openapi.json']) {
     const res = await admin.call('GET', path)
     assert.equal(res.status, 200, path)
     answers.push(await res.text())

@@ -139,7 +139,7 @@ describe('/doc for the repo routes.yaml', async () => {
       const example = responses[`Problem${status}`].content['application/problem+json'].example
       assert.equal(example.status, Number(status))
     }
-    assert.deepEqual(doc.servers, [{ url: '/' }])
+    assert.deepEqual(doc.servers, [{ url: '/', description: 'Server ini' }])
     assert.equal(doc.info.title, 'Gerbang — API Gateway Provinsi Banten')
   })
 

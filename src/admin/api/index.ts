@@ -54,7 +54,7 @@ export async function adminApiPlugin (app: FastifyInstance, deps: AdminDeps): Pr
 
   app.addHook('onRoute', (route) => {
     if (route.config?.access === undefined) throw new Error(`admin route ${route.method.toString()} ${route.url} does not declare its access`)
-    // Every admin route is documented in the "Admin API" section of /doc.
+    // Every admin route is documented in the admin API's own document (GET /admin/api/openapi.json).
     route.schema = { ...route.schema, tags: ['Admin API'] }
   })
 

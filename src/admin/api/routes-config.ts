@@ -40,8 +40,17 @@ const RoutesView = Type.Object({
   }))
 })
 
-/** The loaded routes.yaml, read-only. */
+/** The loaded routes.yaml, read-only; and the admin API's own OpenAPI document. */
 export async function routesConfigRoutes (app: FastifyInstance, { holder }: AdminDeps): Promise<void> {
+  // Off the public /doc (issue 18): who may read the routes may read how to manage them.
+  app.get('/openapi.json', {
+    config: { access: 'routes:read' },
+    schema: { summary: 'This API\'s OpenAPI 3.1 document (the public /doc/json documents the integrations only)' }
+  }, async () => {
+    app.swagger() // the first call hands the admin routes' schemas to the holder
+    return app.docs.adminDocument
+  })
+
   app.get('/routes', {
     config: { access: 'routes:read' },
     schema: { summary: 'The loaded routes.yaml and the result of its last reload', response: answers(200, RoutesView, 403) }

@@ -3,7 +3,7 @@ import { PERMISSIONS } from '../../store/types.js'
 import { ROLE_NAME_PATTERN } from '../rbac.js'
 
 // JSON schemas of the admin API: Fastify validates requests with them and
-// @fastify/swagger turns them into the "Admin API" section of /doc/json.
+// @fastify/swagger turns them into GET /admin/api/openapi.json (not the public /doc/json).
 
 const Iso = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' })
 const Email = Type.String({ format: 'email', maxLength: 254 })
