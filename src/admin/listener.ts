@@ -5,8 +5,8 @@ import { GerbangError } from '../errors.js'
 import { pathOnly, sendProblem } from '../http/problem.js'
 
 // GERBANG_ADMIN_PORT: the admin UI and its API on a listener of their own, so
-// that no proxied page shares their origin (CONTRACT.md section 15; the README's
-// "Security model" says why). One Fastify app serves both listeners: the
+// that no proxied page shares their origin (docs/contract.md section 15; docs/security-model.md
+// says why). One Fastify app serves both listeners: the
 // second is another Node server (built like the first, with its Host checks
 // and timeouts) handing its requests to the same app, so the admin shares the
 // store, sessions, metrics and error handling with no second copy of any of

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 
 // The interface an integration plugin implements (routes.yaml `plugins:`).
 // Built-in plugins live in the top-level plugins/ folder; operators' own
-// plugins are files with the same shape. See the README, "Integration plugins".
+// plugins are files with the same shape. See docs/plugins.md.
 
 /** Headers of an upstream request or response: names are case-insensitive, values strings. */
 export interface UpstreamHeaders {
