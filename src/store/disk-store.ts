@@ -147,8 +147,27 @@ function createPrivate (file: string): void {
   if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600))
 }
 
-/** Opens a database with a busy timeout for the one-off work of opening it, then none (see #run). */
+/**
+ * Opens a database with a busy timeout for the one-off work of opening it,
+ * then none (see #run). Processes starting together (`--workers`, a command
+ * beside a starting gateway) can still meet SQLITE_BUSY without the busy
+ * handler being asked (switching a new file to WAL, a lock upgrade SQLite
+ * calls a deadlock): the whole opening is tried again until BUSY_DEADLINE_MS.
+ * Start-up only, so waiting here blocks nothing that serves requests.
+ */
 function openDatabase (file: string, synchronous: 'FULL' | 'NORMAL' | 'OFF', schema: string): DatabaseSync {
+  const deadline = Date.now() + BUSY_DEADLINE_MS
+  for (;;) {
+    try {
+      return openDatabaseOnce(file, synchronous, schema)
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= deadline) throw err
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.random() * 30)
+    }
+  }
+}
+
+function openDatabaseOnce (file: string, synchronous: 'FULL' | 'NORMAL' | 'OFF', schema: string): DatabaseSync {
   const db = new DatabaseSync(file, { timeout: BUSY_DEADLINE_MS })
   try {
     db.exec('PRAGMA journal_mode = WAL')
@@ -223,8 +242,14 @@ export class DiskStore implements Store {
   #checkSchema (): void {
     const row = this.#db.prepare('SELECT value FROM meta WHERE name = \'schemaVersion\'').get() as { value: string } | undefined
     if (row === undefined) {
-      this.#db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (\'schemaVersion\', ?), (\'createdAt\', ?)')
-        .run(String(SCHEMA_VERSION), new Date().toISOString())
+      // Another process may be opening the same new store: wait for its lock here, as when opening.
+      this.#db.exec('PRAGMA busy_timeout = ' + String(BUSY_DEADLINE_MS))
+      try {
+        this.#db.prepare('INSERT OR IGNORE INTO meta (name, value) VALUES (\'schemaVersion\', ?), (\'createdAt\', ?)')
+          .run(String(SCHEMA_VERSION), new Date().toISOString())
+      } finally {
+        this.#db.exec('PRAGMA busy_timeout = 0')
+      }
     } else if (Number(row.value) > SCHEMA_VERSION) {
       throw new Error(`${this.files.data} was written by a newer Gerbang (schema ${row.value}, this one knows ${SCHEMA_VERSION}): upgrade Gerbang`)
     }

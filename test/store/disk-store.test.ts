@@ -7,6 +7,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
+import { execFile } from 'node:child_process'
 import { DiskStore, RUNTIME_FILE, StoreMissingError, storeExists } from '../../src/store/disk-store.js'
 import { collectChanges, newClient, newHash, storeContract, waitUntil } from './contract.js'
 
@@ -127,4 +128,25 @@ test('DiskStore: an unreadable runtime file is rebuilt; the clients are untouche
   const second = open(t, dir)
   assert.equal((await second.resolveKey(keyHash))?.client.id, client.id)
   assert.equal(await second.heartbeat(randomUUID(), 5000), 1)
+})
+
+test('processes opening a new store at the same moment (--workers, a command beside a starting gateway) all open it', { timeout: 60_000 }, async (t) => {
+  // Before the fix about 2 in 90 such openings failed with "database is locked".
+  const moduleUrl = new URL('../../src/store/disk-store.js', import.meta.url).href
+  const script = `import { DiskStore } from ${JSON.stringify(moduleUrl)}
+try { const s = new DiskStore({ dir: process.argv[1] }); s.keyPepper(undefined); await s.close(); process.stdout.write('ok') }
+catch (err) { process.stdout.write('FAIL ' + err.message) }`
+  const failures: string[] = []
+  for (let round = 0; round < 12; round++) {
+    const dir = await mkdtemp(join(tmpdir(), 'gerbang-disk-race-'))
+    t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+    const outputs = await Promise.all(Array.from({ length: 6 }, async () => await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script, join(dir, 'data')], (err, stdout) => {
+        if (err !== null) reject(err)
+        else resolve(stdout)
+      })
+    })))
+    failures.push(...outputs.filter((o) => o !== 'ok'))
+  }
+  assert.deepEqual(failures, [])
 })
