@@ -131,11 +131,6 @@ export class Balancer {
     return best
   }
 
-  /** Some target other than `failed` is up: a failure of one is not the integration's. */
-  othersUp (failed: Target): boolean {
-    return this.alternative(failed) !== undefined
-  }
-
   /**
    * Every target is out. Failing open beats refusing: the probes may be
    * wrong (a health path that broke alone), and the circuit breaker, not

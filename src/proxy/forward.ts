@@ -407,7 +407,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
    * reason to cut the whole integration off.
    */
   #breakerFailed (connectionFailed: boolean): void {
-    if (connectionFailed && this.#route.balancer.othersUp(this.#target)) this.#route.breaker.released(this.#probe)
+    if (connectionFailed && this.#route.balancer.alternative(this.#target) !== undefined) this.#route.breaker.released(this.#probe)
     else this.#route.breaker.failed(this.#probe, this.#request.log)
   }
 
@@ -423,16 +423,16 @@ class Forwarding implements Dispatcher.DispatchHandler {
    * deadline. Retries (`retries`, with their backoff) come after, when no
    * other target is left.
    */
-  #canFailOver (): boolean {
+  /** Another target that is up, when this request may still go to one (each target at most once); else undefined. */
+  #failoverTarget (): Target | undefined {
     const { balancer } = this.#route
-    return this.#failovers < balancer.targets.length - 1 && this.#replayable() && !this.#target.pool.closed &&
-      balancer.alternative(this.#target) !== undefined
+    if (this.#failovers >= balancer.targets.length - 1 || !this.#replayable() || this.#target.pool.closed) return undefined
+    return balancer.alternative(this.#target)
   }
 
   #failover (err: Error): boolean {
-    const { integration, balancer } = this.#route
-    if (this.#failovers >= balancer.targets.length - 1 || !this.#replayable() || this.#target.pool.closed) return false
-    const next = balancer.alternative(this.#target)
+    const { integration } = this.#route
+    const next = this.#failoverTarget()
     if (next === undefined || performance.now() >= this.#startedAt + integration.timeoutMs) return false
     this.#request.log.info({ err: errorSummary(err), integration: integration.name, from: this.#target.origin, to: next.origin },
       'upstream target failed; sending the request to another')
@@ -517,7 +517,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     if (!this.#connected && this.#attemptStartedAt - this.#startedAt + connectTimeoutMs <= timeoutMs) {
       // Another target could take the request: undici's own connect timeout,
       // due now, fails this attempt (onError) and the request moves on.
-      if (!this.#connectGrace && this.#canFailOver() && elapsed < timeoutMs) {
+      if (!this.#connectGrace && this.#failoverTarget() !== undefined && elapsed < timeoutMs) {
         this.#connectGrace = true
         this.#timer = setTimeout(this.#onDeadline, Math.min(CONNECT_TIMEOUT_MARGIN_MS, timeoutMs - elapsed))
         return

@@ -388,20 +388,27 @@ export class RedisStore implements Store {
   }
 
   async updateClient (id: string, changes: ClientChanges): Promise<Client | undefined> {
+    return await this.#replaceClient(id, (client) => applyClientChanges(client, changes), 'edited')
+  }
+
+  /**
+   * Compare and set of one client's JSON: `change` is applied to what was
+   * read, and a write landing in between (a revoke) makes it read again.
+   */
+  async #replaceClient (id: string, change: (client: Client) => Client, what: string): Promise<Client | undefined> {
     const key = this.#c(`client:${id}`)
-    // Compare and set, like setLegacyMark: a revoke landing in between makes it read again.
     for (let attempt = 0; attempt < 10; attempt++) {
       const [before, lastUsed] = await this.#run(async () => await Promise.all([
         this.#redis.get(key),
         this.#redis.hget(this.#c('lastused'), id)
       ]))
       if (before === null) return undefined
-      const client = applyClientChanges(JSON.parse(before) as Client, changes)
+      const client = change(JSON.parse(before) as Client)
       if (await this.#run(async () => await this.#redis.gerbangReplaceClient(key, before, JSON.stringify(client))) === 1) {
         return withLastUsed(client, lastUsed)
       }
     }
-    throw new StoreUnavailableError(`the client ${id} kept changing while it was being edited`)
+    throw new StoreUnavailableError(`the client ${id} kept changing while it was being ${what}`)
   }
 
   async deleteClient (id: string): Promise<boolean> {
@@ -433,20 +440,7 @@ export class RedisStore implements Store {
   }
 
   async setLegacyMark (id: string, mark: LegacyMark): Promise<Client | undefined> {
-    const key = this.#c(`client:${id}`)
-    // Compare and set: a revoke landing in between makes it read again.
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const [before, lastUsed] = await this.#run(async () => await Promise.all([
-        this.#redis.get(key),
-        this.#redis.hget(this.#c('lastused'), id)
-      ]))
-      if (before === null) return undefined
-      const client = JSON.parse(before) as Client
-      client.legacy = mark
-      const after = JSON.stringify(client)
-      if (await this.#run(async () => await this.#redis.gerbangReplaceClient(key, before, after)) === 1) return withLastUsed(client, lastUsed)
-    }
-    throw new StoreUnavailableError(`the client ${id} kept changing while its legacy mark was being set`)
+    return await this.#replaceClient(id, (client) => ({ ...client, legacy: mark }), 'given its legacy mark')
   }
 
   async saveToken (tokenHash: string, clientId: string, keyHash: string, ttlMs: number): Promise<void> {

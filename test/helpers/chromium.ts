@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { chromium, type BrowserContext } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -36,4 +38,18 @@ export async function launchChromium (t: TestContext, options: LaunchOptions = {
     await rm(profile, { recursive: true, force: true })
   })
   return await launching
+}
+
+/** A node:http server on 127.0.0.1 and a free port answering every request with `html`: a second local origin for a page. */
+export async function servePage (t: TestContext, html: string): Promise<string> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+    res.end(html)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }

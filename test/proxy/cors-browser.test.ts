@@ -3,14 +3,11 @@
 // fetch and x-api-key, reads the JSON and x-request-id, hits the rate limit
 // and reads the 429 problem and Retry-After; the same page from an origin not
 // allowed fails with a CORS error and nothing reaches the upstream.
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { type BrowserContext } from 'playwright-core'
 import { startGateway } from '../helpers/gateway.js'
 import { startOrigin } from '../helpers/origin.js'
-import { launchChromium } from '../helpers/chromium.js'
+import { launchChromium, servePage } from '../helpers/chromium.js'
 
 // The browser app: what a province dashboard does with the gateway.
 const PAGE = `<!doctype html>
@@ -47,24 +44,6 @@ interface CallResult {
   error?: string
 }
 
-/** A node:http server on 127.0.0.1 and a free port serving the app's page: its origin is http://127.0.0.1:<port>. */
-async function pageServer (t: TestContext): Promise<string> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-    res.end(PAGE)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(async () => {
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
-
-async function browser (t: TestContext): Promise<BrowserContext> {
-  return await launchChromium(t)
-}
-
 test('a browser app on an allowed origin reads answers, x-request-id, the 429 problem and Retry-After; a foreign origin gets a CORS error', async (t) => {
   const upstream = await startOrigin((req, res) => {
     req.resume()
@@ -72,8 +51,8 @@ test('a browser app on an allowed origin reads answers, x-request-id, the 429 pr
     res.end(JSON.stringify({ rs: 'RSUD Banten', kamarKosong: 12 }))
   })
   t.after(async () => { await upstream.close() })
-  const allowed = await pageServer(t)
-  const foreign = await pageServer(t)
+  const allowed = await servePage(t, PAGE)
+  const foreign = await servePage(t, PAGE)
   const gw = await startGateway(t, [
     'integrations:',
     '  yankes:',
@@ -84,7 +63,7 @@ test('a browser app on an allowed origin reads answers, x-request-id, the 429 pr
     ''
   ].join('\n'))
   const { key } = await gw.app.clients.create({ name: 'Dasbor Dinkes', integrations: ['yankes'] })
-  const context = await browser(t)
+  const context = await launchChromium(t)
 
   // The allowed origin: three answers, then the limit.
   const page = context.pages()[0] ?? await context.newPage()

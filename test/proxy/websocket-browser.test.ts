@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { type Page } from 'playwright-core'
 import { WebSocketServer } from 'ws'
 import { startGateway } from '../helpers/gateway.js'
-import { launchChromium } from '../helpers/chromium.js'
+import { launchChromium, servePage } from '../helpers/chromium.js'
 
 // The browser app: a live bed-availability board talking to the gateway.
 const PAGE = `<!doctype html>
@@ -54,20 +54,6 @@ async function echoUpstream (t: TestContext): Promise<EchoUpstream> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
 }
 
-/** The page, from a second local origin. */
-async function pageServer (t: TestContext): Promise<string> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-    res.end(PAGE)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(async () => {
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
-
 async function openPage (t: TestContext, url: string): Promise<Page> {
   const browser = await launchChromium(t)
   const page = browser.pages()[0] ?? await browser.newPage()
@@ -87,7 +73,7 @@ test('Chromium: a WebSocket with the key in the query exchanges 100 messages; th
     ''
   ].join('\n'))
   const { key } = await gw.app.clients.create({ name: 'Papan Kamar RSUD', integrations: ['papan'] })
-  const page = await openPage(t, await pageServer(t))
+  const page = await openPage(t, await servePage(t, PAGE))
   const wsBase = gw.url.replace(/^http/, 'ws')
 
   const talk = await page.evaluate(async ([url]) => await (globalThis as unknown as { talk: (u: string, n: number) => Promise<Talk> }).talk(url as string, 100),
