@@ -1,4 +1,6 @@
 import pino, { type LoggerOptions } from 'pino'
+
+type SonicBoom = ReturnType<typeof pino.destination>
 import { pathOnly } from './http/problem.js'
 
 // Credentials never reach a log line: these paths are censored wherever a
@@ -47,6 +49,73 @@ export function loggerOptions (level: string): LoggerOptions {
   }
 }
 
+/**
+ * pino's sonic-boom destination, with access lines gathered for the rest of
+ * the event-loop turn and handed over as one write. sonic-boom measures the
+ * string it is still holding on every write (Buffer.byteLength flattens it),
+ * so a line per write cost about 7 KB of garbage per request under load
+ * (bench/, heap sampling); a batch per turn costs that once. Any other line
+ * first sends the batch, so the file keeps the order lines were made in.
+ */
+export class BatchedDestination implements pino.DestinationStream {
+  readonly #sonic: SonicBoom
+  #pending = ''
+  #scheduled = false
+  readonly #flushSoon = (): void => {
+    this.#scheduled = false
+    this.#drain()
+  }
+
+  constructor (sonic: SonicBoom) {
+    this.#sonic = sonic
+    // pino flushes its sonic-boom on exit; what is still gathered here goes first.
+    process.once('exit', () => {
+      if (this.#pending === '') return
+      // A destroyed or not yet opened sonic-boom throws; nothing more can be written then.
+      try {
+        this.#drain()
+        this.#sonic.flushSync()
+      } catch {}
+    })
+  }
+
+  write (line: string): boolean {
+    if (this.#pending !== '') this.#drain()
+    return this.#sonic.write(line)
+  }
+
+  /** A line that may wait for the end of this event-loop turn. */
+  writeBatched (line: string): void {
+    this.#pending += line
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(this.#flushSoon)
+    }
+  }
+
+  flush (cb?: (err?: Error) => void): void {
+    this.#drain()
+    this.#sonic.flush(cb)
+  }
+
+  flushSync (): void {
+    this.#drain()
+    this.#sonic.flushSync()
+  }
+
+  end (): void {
+    this.#drain()
+    this.#sonic.end()
+  }
+
+  #drain (): void {
+    if (this.#pending === '') return
+    const batch = this.#pending
+    this.#pending = ''
+    this.#sonic.write(batch)
+  }
+}
+
 export function createLogger (level: string, destination?: pino.DestinationStream): pino.Logger {
-  return pino(loggerOptions(level), destination ?? pino.destination({ dest: 1, sync: false }))
+  return pino(loggerOptions(level), destination ?? new BatchedDestination(pino.destination({ dest: 1, sync: false })))
 }

@@ -4,6 +4,7 @@ import { buildApp } from './app.js'
 import type { ProbeCoordination } from './proxy/health-checks.js'
 import { formatProblem, loadRoutesFile } from './config/routes-loader.js'
 import { createLogger } from './logging.js'
+import { startGcGovernor } from './ops/gc-governor.js'
 import { SecretHasher } from './auth/secrets.js'
 import { redactUrl } from './cli/store-connection.js'
 import { DEFAULT_DATA_DIR } from './config/env.js'
@@ -161,6 +162,8 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     }
   }
 
+  // Socket buffers of streamed bodies are collected before they pile up (src/ops/gc-governor.ts).
+  const stopGcGovernor = startGcGovernor()
   // routes.yaml is watched, and SIGHUP reloads it too (not a reason to stop).
   const watcher = new RoutesWatcher(app, { file: options.routesFile, env, logger })
   watcher.watch()
@@ -173,6 +176,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down: finishing in-flight requests')
     process.off('SIGHUP', onHangup)
+    stopGcGovernor()
     watcher.close()
     await app.close()
     await options.onStopped?.()

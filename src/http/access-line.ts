@@ -57,8 +57,11 @@ export function writeAccessLine (logger: Logger, f: AccessFields): void {
   line += ',"durationMs":' + num(f.durationMs) + ',"bytesOut":' + num(f.bytesOut)
   if (f.ip !== undefined) line += ',"ip":' + str(f.ip)
   if (f.userAgent !== undefined) line += ',"userAgent":' + str(f.userAgent)
-  line += ',"msg":"request"' + (internals[endSym] as string);
-  (internals[streamSym] as { write: (s: string) => void }).write(line)
+  line += ',"msg":"request"' + (internals[endSym] as string)
+  const stream = internals[streamSym] as { write: (s: string) => void, writeBatched?: (s: string) => void }
+  // The gateway's own destination (src/logging.ts) writes access lines a turn at a time.
+  if (stream.writeBatched !== undefined) stream.writeBatched(line)
+  else stream.write(line)
 }
 
 // As pino writes numbers: non-finite ones as null.
