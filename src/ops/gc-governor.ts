@@ -11,7 +11,7 @@
 // cause anyway); a large upload or download does, a few times a second.
 
 const GROWTH_BYTES = 8 * 1024 * 1024
-const INTERVAL_MS = 25
+const INTERVAL_MS = 100
 
 type CollectGarbage = (options: { type: 'minor' | 'major' }) => void
 
