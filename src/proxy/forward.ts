@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import { buffer as readBody } from 'node:stream/consumers'
 import type { Dispatcher } from 'undici'
@@ -56,6 +57,14 @@ function isIdempotent (method: string): boolean {
 }
 
 /**
+ * Given to an attempt's controller when the gateway has already answered
+ * (a plugin failed, a buffered answer grew too large, the attempt started
+ * after the request was done): the upstream's part is dropped, and the
+ * error that undici hands back is ignored.
+ */
+const ANSWERED = new Error('the gateway has answered the request already')
+
+/**
  * One request forwarded to its upstream: an undici dispatch handler that
  * streams the upstream's answer straight into the client's response, with
  * backpressure both ways and nothing buffered.
@@ -99,7 +108,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
   /** When the last chunk of the answer arrived (its headers, before the first). */
   #lastChunkAt = 0
   #connected = false
-  #abort: ((err?: Error) => void) | undefined
+  /** The current attempt's undici controller (pause, resume, abort); undefined between attempts. */
+  #controller: Dispatcher.DispatchController | undefined
   /** The deadline timer, or during a backoff the timer that starts the retry. */
   #timer: NodeJS.Timeout | undefined
   /** What the integration's plugins see and change; undefined when it has none. */
@@ -185,20 +195,23 @@ class Forwarding implements Dispatcher.DispatchHandler {
     if (this.#state === State.Waiting || this.#state === State.Replaying) this.#route.breaker.released(this.#probe)
     this.#request.upstreamError = 'plugin'
     this.#finish(pluginProblem(this.#route.integration.name, err, this.#request.log))
-    this.#abort?.()
+    this.#controller?.abort(ANSWERED)
   }
 
-  onConnect (abort: (err?: Error) => void): void {
+  onRequestStart (controller: Dispatcher.DispatchController): void {
     this.#connected = true
     if (this.#state === State.Done) {
-      abort()
+      controller.abort(ANSWERED)
       return
     }
-    this.#abort = abort
+    this.#controller = controller
   }
 
-  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.#state !== State.Waiting) return true
+  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, parsed: IncomingHttpHeaders, statusText = ''): void {
+    if (this.#state !== State.Waiting) return
+    // undici hands over the header lines as they came (names' case, order,
+    // repeats) beside the parsed object; the object is the fallback.
+    const rawHeaders = Array.isArray(controller.rawHeaders) ? controller.rawHeaders : headerLines(parsed)
     const { integration, breaker, plugins } = this.#route
     const preq = this.#pluginRequest
     if (plugins !== null && preq !== undefined && preq.attempt === 0 && plugins.retries &&
@@ -208,12 +221,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
         again = plugins.wantsRetry(statusCode, preq)
       } catch (err) {
         this.#pluginFailed(err)
-        return true
+        return
       }
       if (again) {
         // The deadline keeps running: the second attempt fits in the same timeout.
         this.#state = State.Replaying
-        return true
+        return
       }
     }
     const now = performance.now()
@@ -236,19 +249,19 @@ class Forwarding implements Dispatcher.DispatchHandler {
     if (integration.upstreamErrors === 'normalize') {
       const code = upstreamStatusError(statusCode)
       if (code !== undefined) {
-        // Its body is read and dropped (onData ignores it once we are Done),
+        // Its body is read and dropped (onResponseData ignores it once we are Done),
         // so the keep-alive connection stays reusable.
         this.#finish(new GerbangError(code, code === 'UPSTREAM_TIMEOUT'
           ? `${integration.name} answered 504: its own upstream timed out`
           : `${integration.name} answered ${statusCode}`, { upstreamStatus: statusCode }))
-        return true
+        return
       }
     }
 
     if (plugins !== null && plugins.responseBodyLimit > 0 && this.#options.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304) {
       this.#state = State.Buffering
       this.#buffered = { status: statusCode, statusText, headers: clientResponseHeaders(rawHeaders, this.#request.id, integration.cors !== null), chunks: [], size: 0 }
-      return true
+      return
     }
 
     const res = this.#reply.raw
@@ -260,22 +273,27 @@ class Forwarding implements Dispatcher.DispatchHandler {
     // While draining, a kept-alive connection would hold the shutdown open.
     if (this.#holder.closing) headers.push('connection', 'close')
     res.writeHead(statusCode, statusText, headers)
-    res.on('drain', resume)
-    return true
   }
 
-  onData (chunk: Buffer): boolean {
+  onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#state === State.Buffering) {
       this.#lastChunkAt = performance.now()
-      return this.#buffer(chunk)
+      this.#buffer(chunk)
+      return
     }
-    if (this.#state !== State.Streaming) return true // discarded upstream error or replayed body
+    if (this.#state !== State.Streaming) return // discarded upstream error or replayed body
     this.#lastChunkAt = performance.now()
     this.#request.bytesOut += chunk.length
-    return this.#reply.raw.write(chunk)
+    const res = this.#reply.raw
+    // Backpressure: the upstream waits while the client's buffer is full
+    // (a listener only then: most answers fit in one write).
+    if (!res.write(chunk)) {
+      controller.pause()
+      res.once('drain', () => { controller.resume() })
+    }
   }
 
-  onComplete (): void {
+  onResponseEnd (): void {
     if (this.#state === State.Streaming) {
       this.#state = State.Done
       this.#clearTimer()
@@ -283,7 +301,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     } else if (this.#state === State.Replaying) {
       const preq = this.#pluginRequest as PluginRequest
       this.#state = State.Waiting
-      this.#abort = undefined
+      this.#controller = undefined
       preq.attempt = 1
       this.#runPlugins()
     } else if (this.#state === State.Buffering) {
@@ -292,7 +310,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     }
   }
 
-  #buffer (chunk: Buffer): boolean {
+  #buffer (chunk: Buffer): void {
     const buffered = this.#buffered as BufferedAnswer
     buffered.size += chunk.length
     const { responseBodyLimit, responsePlugin } = this.#route.plugins as NonNullable<Route['plugins']>
@@ -302,18 +320,17 @@ class Forwarding implements Dispatcher.DispatchHandler {
       this.#finish(new GerbangError('UPSTREAM_ERROR',
         `${name} answered more than ${responseBodyLimit} bytes, the most its ${responsePlugin} plugin reads`,
         { plugin: responsePlugin, upstreamStatus: buffered.status }))
-      this.#abort?.()
-      return true
+      this.#controller?.abort(ANSWERED)
+      return
     }
     buffered.chunks.push(chunk)
-    return true
   }
 
   /** The whole answer is in: the plugins transform it, then it goes to the client in one write. */
   #transform (): void {
     const buffered = this.#buffered as BufferedAnswer
     this.#buffered = undefined
-    this.#abort = undefined // the upstream's part is over
+    this.#controller = undefined // the upstream's part is over
     const response = { status: buffered.status, headers: new HeaderList(buffered.headers), body: Buffer.concat(buffered.chunks, buffered.size) }
     const plugins = this.#route.plugins as NonNullable<Route['plugins']>
     plugins.runResponse(response, this.#pluginRequest as PluginRequest).then(() => {
@@ -337,7 +354,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     })
   }
 
-  onError (err: Error): void {
+  onResponseError (_controller: Dispatcher.DispatchController, err: Error): void {
     this.#clearTimer()
     if (this.#state === State.Done) return
     if (this.#state === State.Buffering) {
@@ -363,7 +380,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
       res.destroy()
       return
     }
-    this.#abort = undefined // this attempt is over
+    this.#controller = undefined // this attempt is over
     const { breaker } = this.#route
     if (err instanceof GerbangError) {
       breaker.released(this.#probe)
@@ -516,7 +533,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     // first, it was the connect deadline.
     if (!this.#connected && this.#attemptStartedAt - this.#startedAt + connectTimeoutMs <= timeoutMs) {
       // Another target could take the request: undici's own connect timeout,
-      // due now, fails this attempt (onError) and the request moves on.
+      // due now, fails this attempt (onResponseError) and the request moves on.
       if (!this.#connectGrace && this.#failoverTarget() !== undefined && elapsed < timeoutMs) {
         this.#connectGrace = true
         this.#timer = setTimeout(this.#onDeadline, Math.min(CONNECT_TIMEOUT_MARGIN_MS, timeoutMs - elapsed))
@@ -533,7 +550,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#request.upstreamError = 'timeout'
     this.#route.breaker.failed(this.#probe, this.#request.log)
     this.#finish(error)
-    this.#abort?.(error)
+    this.#controller?.abort(error)
   }
 
   /**
@@ -563,16 +580,16 @@ class Forwarding implements Dispatcher.DispatchHandler {
     if (this.#state === State.Buffering) {
       this.#buffered = undefined
       this.#finish(error)
-      this.#abort?.(error)
+      this.#controller?.abort(error)
       return
     }
     this.#state = State.Done
     this.#request.log.warn({ integration: name, idleMs: idleTimeoutMs, silentMs: Math.round(silentMs) },
       'upstream sent nothing for idleTimeout while streaming its answer; client connection destroyed')
-    // As in onError: the access line and the metrics come from the response's 'error'.
+    // As in onResponseError: the access line and the metrics come from the response's 'error'.
     if (res.listenerCount('error') > 0) res.emit('error', new UpstreamCutOffError('idle_timeout'))
     res.destroy()
-    this.#abort?.(error)
+    this.#controller?.abort(error)
   }
 
   readonly #onClientClose = (): void => {
@@ -585,7 +602,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.#request.clientClosed = true
     // No access line follows (the response neither finished nor failed): the spans end here.
     this.#request.traceSpan?.end(this.#request, 0, undefined)
-    this.#abort?.(new ClientClosedError())
+    this.#controller?.abort(new ClientClosedError())
   }
 }
 
@@ -616,6 +633,17 @@ async function * limitedBody (body: Readable, limit: number, name: string): Asyn
     }
     yield chunk as Buffer
   }
+}
+
+/** A parsed header object as header lines, for an undici that gave no raw ones. */
+function headerLines (parsed: IncomingHttpHeaders): string[] {
+  const lines: string[] = []
+  for (const name in parsed) {
+    const value = parsed[name]
+    if (Array.isArray(value)) for (const v of value) lines.push(name, v)
+    else if (value !== undefined) lines.push(name, value)
+  }
+  return lines
 }
 
 /** Sets content-length in a flat [name, value, …] header array (a re-sent body's own length). */

@@ -121,23 +121,28 @@ const NOT_FROM_UPSTREAM = new Set(['x-request-id', 'x-content-type-options', 'cr
  * has `cors:`), the upstream's Access-Control-* headers are dropped: the
  * gateway's own replace them (src/proxy/cors.ts).
  */
-export function clientResponseHeaders (raw: Buffer[], requestId: string, gatewayCors = false): string[] {
+export function clientResponseHeaders (raw: ReadonlyArray<Buffer | string>, requestId: string, gatewayCors = false): string[] {
   let out: string[] = []
   let named: Set<string> | undefined
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1').toLowerCase()
+    const name = latin1(raw[i] as Buffer | string).toLowerCase()
     if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') named = connectionTokens((raw[i + 1] as Buffer).toString('latin1'), named)
+      if (name === 'connection') named = connectionTokens(latin1(raw[i + 1] as Buffer | string), named)
       continue
     }
     if (NOT_FROM_UPSTREAM.has(name) || (gatewayCors && name.startsWith('access-control-'))) continue
-    const value = (raw[i + 1] as Buffer).toString('latin1')
+    const value = latin1(raw[i + 1] as Buffer | string)
     if (name === 'set-cookie' && setsAdminCookie(value)) continue
     out.push(name, value)
   }
   if (named !== undefined) out = dropNamed(out, named)
   out.push('x-request-id', requestId, 'x-content-type-options', 'nosniff')
   return out
+}
+
+// undici gives header lines as Buffers from HTTP/1.1, as strings otherwise.
+function latin1 (line: Buffer | string): string {
+  return typeof line === 'string' ? line : line.toString('latin1')
 }
 
 function dropNamed (headers: string[], named: Set<string>): string[] {
