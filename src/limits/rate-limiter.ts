@@ -15,7 +15,11 @@ import type { Lease, Store, WindowCounter } from '../store/types.js'
 // processes share them; tokens a process leased but did not spend before
 // the window ended are lost, which can only make a limit stricter.
 // A refusal is remembered until the window ends, so a client hammering past
-// its limit costs no round trips either.
+// its limit costs no round trips either. A busy bucket (a lease of at least
+// REFILL_AHEAD_MIN tokens) asks for its next lease when a quarter of the
+// last one is left, so its requests do not wait for the store in steady
+// state; as a window fills up, leases shrink below that and each process
+// again asks only when it has nothing left, so no tokens are stranded.
 //
 // When the store cannot lease, each process limits alone, with every limit
 // divided by the number of processes that last announced themselves alive.
@@ -43,14 +47,22 @@ export interface RateLimiterOptions {
   logger?: FastifyBaseLogger
   /** How often this process announces itself and learns how many are alive. */
   heartbeatMs?: number
+  /**
+   * The clock windows and leases are timed by, in epoch milliseconds; Date.now
+   * unless told (unit tests pass a clock they move by hand). Read once per check.
+   */
+  now?: () => number
 }
 
 const HEARTBEAT_MS = 2000
 const MAX_LEASE = 1000
 const MAX_BUCKETS = 100_000
+const REFILL_AHEAD_MIN = 64
 
 /** Tokens this process holds for one client and integration, and what it knows of the shared counters. */
 interface Bucket {
+  /** Its key in #buckets. */
+  name: string
   partition: string
   counters: WindowCounter[]
   tokens: number
@@ -63,6 +75,10 @@ interface Bucket {
   violated: string[] | undefined
   /** A lease under way; requests arriving meanwhile wait for it instead of asking again. */
   pending: Promise<void> | undefined
+  /** The size of the last lease granted. */
+  granted: number
+  /** A lease asked for ahead of need (tokens still held); requests wait for it only once none are left. */
+  refill: Promise<void> | undefined
 }
 
 export class RateLimiter {
@@ -76,10 +92,12 @@ export class RateLimiter {
   #buckets = new Map<string, Bucket>()
   #local = new Map<string, { count: number, resetAt: number }>()
   #fallingBack = false
+  readonly #now: () => number
 
   constructor (store: Store, options: RateLimiterOptions = {}) {
     this.#store = store
     this.#logger = options.logger
+    this.#now = options.now ?? Date.now
     this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
     this.#timer = setInterval(() => { this.#heartbeat() }, this.#heartbeatMs)
     this.#timer.unref()
@@ -103,7 +121,7 @@ export class RateLimiter {
    */
   check (partition: string, integration: string, policies: readonly Policy[]): LimitResult | Promise<LimitResult> {
     const name = partition + '\u0000' + integration
-    const now = Date.now()
+    const now = this.#now()
     let bucket = this.#buckets.get(name)
     if (bucket !== undefined && bucket.expiresAt <= now && bucket.pending === undefined) {
       this.#retire(name, bucket, now)
@@ -120,9 +138,13 @@ export class RateLimiter {
   async #leaseAndSpend (name: string, partition: string, integration: string, policies: readonly Policy[]): Promise<LimitResult> {
     for (;;) {
       let bucket = this.#buckets.get(name)
-      const now = Date.now()
+      const now = this.#now()
       if (bucket?.pending !== undefined) {
         await bucket.pending
+        continue
+      }
+      if (bucket?.refill !== undefined && bucket.tokens <= 0) {
+        await bucket.refill
         continue
       }
       if (bucket !== undefined && bucket.expiresAt > now) {
@@ -133,6 +155,7 @@ export class RateLimiter {
       else if (bucket === undefined && this.#buckets.size >= MAX_BUCKETS) this.#sweep(now)
       if (bucket === undefined || bucket.expiresAt <= now) {
         bucket = {
+          name,
           partition,
           counters: counters(integration, policies),
           tokens: 0,
@@ -140,7 +163,9 @@ export class RateLimiter {
           resetAt: [],
           expiresAt: 0,
           violated: undefined,
-          pending: undefined
+          pending: undefined,
+          granted: 0,
+          refill: undefined
         }
         this.#buckets.set(name, bucket)
       }
@@ -152,7 +177,7 @@ export class RateLimiter {
       await target.pending
       if (failed) {
         this.#buckets.delete(name)
-        return this.#checkLocally(name, policies, Date.now())
+        return this.#checkLocally(name, policies, this.#now())
       }
       if (this.#fallingBack) {
         this.#fallingBack = false
@@ -163,8 +188,9 @@ export class RateLimiter {
   }
 
   #fill (bucket: Bucket, policies: readonly Policy[], lease: Lease): void {
-    const now = Date.now()
+    const now = this.#now()
     bucket.tokens += lease.granted
+    bucket.granted = lease.granted
     bucket.remaining = lease.remaining
     bucket.resetAt = lease.resetMs.map((ms) => now + ms)
     bucket.expiresAt = Math.min(...bucket.resetAt)
@@ -181,7 +207,29 @@ export class RateLimiter {
 
   #spend (bucket: Bucket, policies: readonly Policy[], now: number): LimitResult {
     bucket.tokens--
+    if (bucket.granted >= REFILL_AHEAD_MIN && bucket.tokens <= bucket.granted >> 2 && bucket.refill === undefined) {
+      this.#refillAhead(bucket, policies)
+    }
     return allowed(policies, bucket.remaining, bucket.tokens, bucket.resetAt, now)
+  }
+
+  /** Leases the next tokens of a busy bucket while it still holds some (see the top of this file). */
+  #refillAhead (bucket: Bucket, policies: readonly Policy[]): void {
+    if (!this.#store.isAvailable()) return
+    bucket.refill = this.#store.lease(bucket.partition, bucket.counters, this.#liveProcesses, MAX_LEASE).then((lease) => {
+      const now = this.#now()
+      if (this.#buckets.get(bucket.name) !== bucket) {
+        // Retired meanwhile (its window ended): the tokens go back to the counters still running.
+        const running = bucket.counters.filter((_, i) => (lease.resetMs[i] as number) > 1000).map((c) => c.key)
+        if (lease.granted > 0 && running.length > 0) this.#store.release(bucket.partition, running, lease.granted).catch(() => {})
+        return
+      }
+      // None left: the bucket asks again when its tokens run out, and hears the refusal then.
+      if (lease.granted === 0) return
+      // Leased in a new window: what is left of the old one is void there.
+      if (now + Math.min(...lease.resetMs) > bucket.expiresAt + 1000) bucket.tokens = 0
+      this.#fill(bucket, policies, lease)
+    }, () => { /* the next lease that is needed reports the store */ }).finally(() => { bucket.refill = undefined })
   }
 
   #checkLocally (name: string, policies: readonly Policy[], now: number): LimitResult {
@@ -243,7 +291,7 @@ export class RateLimiter {
       // connection is usually not up yet).
       if (!this.#announced) setTimeout(() => { this.#heartbeat() }, 100).unref()
     })
-    this.#sweep(Date.now())
+    this.#sweep(this.#now())
   }
 }
 
