@@ -12,8 +12,9 @@ import type { Principal } from '../auth/authenticator.js'
 import type { RouteTableHolder } from './index.js'
 import type { Route } from './route-table.js'
 import type { Target } from './balancer.js'
-import { HeaderList } from '../upstream-plugins/header-list.js'
 import { pluginProblem, PluginRequest, REPLAY_BODY_LIMIT } from '../upstream-plugins/chain.js'
+import { PluginStage } from './plugin-stage.js'
+import { backoffMs, isConnectionFailure, isReplayable } from './retry-policy.js'
 
 /**
  * Waiting: for the upstream's headers (plugins' onRequest hooks included).
@@ -23,19 +24,20 @@ import { pluginProblem, PluginRequest, REPLAY_BODY_LIMIT } from '../upstream-plu
  */
 const enum State { Waiting, Replaying, Buffering, Streaming, Done }
 
-/** An upstream answer held for the plugins' onResponse: status line, client-bound headers, body so far. */
-interface BufferedAnswer { status: number, statusText: string, headers: string[], chunks: Buffer[], size: number }
-
-// Retries: the backoff before retry n (0-based) is BACKOFF_BASE_MS × 2^n,
-// jittered by × 0.5–1.5 so clients that failed together do not come back together.
-const BACKOFF_BASE_MS = 25
-
-/**
- * Failures of the connection itself, before any response byte: refused,
- * reset, closed while the request was written or before the upstream
- * answered. Timeouts are not among them: a retry would wait as long again.
- */
-const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
+/** One request on its way to an integration: everything the forwarder needs of it, in one object. */
+export interface Exchange {
+  readonly request: FastifyRequest
+  readonly reply: FastifyReply
+  readonly route: Route
+  readonly holder: RouteTableHolder
+  readonly principal: Principal | undefined
+  /** The upstream path with its query string, already checked to be safe. */
+  readonly path: string
+  /** Headers the gateway adds to the client's response (rate limits). */
+  readonly extraHeaders: string[]
+  /** The socket's peer is a trusted proxy, whose X-Forwarded-For chain goes on. */
+  readonly peerTrusted: boolean
+}
 
 /**
  * How long past an integration's connect deadline the forwarder waits for
@@ -50,11 +52,6 @@ const CONNECT_TIMEOUT_MARGIN_MS = 1_000
  * the silence is not the upstream's: the idle check looks again this often.
  */
 const HELD_BACK_CHECK_MS = 250
-
-/** RFC 9110 section 9.2.2: sending these twice has the effect of sending them once. */
-function isIdempotent (method: string): boolean {
-  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE'
-}
 
 /**
  * Given to an attempt's controller when the gateway has already answered
@@ -84,12 +81,9 @@ const ANSWERED = new Error('the gateway has answered the request already')
  * nothing (released) when the client left or its body was refused.
  */
 class Forwarding implements Dispatcher.DispatchHandler {
+  readonly #exchange: Exchange
   readonly #request: FastifyRequest
-  readonly #reply: FastifyReply
   readonly #route: Route
-  readonly #holder: RouteTableHolder
-  /** Headers the gateway adds to the client's response (rate limits). */
-  readonly #extraHeaders: string[]
   /** Dispatched again as they are for a retry. */
   readonly #options: Dispatcher.DispatchOptions
   /** This request is the breaker's half-open probe. */
@@ -112,23 +106,17 @@ class Forwarding implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined
   /** The deadline timer, or during a backoff the timer that starts the retry. */
   #timer: NodeJS.Timeout | undefined
-  /** What the integration's plugins see and change; undefined when it has none. */
-  readonly #pluginRequest: PluginRequest | undefined
-  /** An async plugin hook is under way (before the first byte goes upstream). */
-  #pluginPending = false
-  /** The answer being buffered for the plugins' onResponse. */
-  #buffered: BufferedAnswer | undefined
+  /** What the integration's plugins do with the request; undefined when it has none. */
+  readonly #plugins: PluginStage | undefined
 
-  constructor (request: FastifyRequest, reply: FastifyReply, route: Route, holder: RouteTableHolder, extraHeaders: string[],
-    options: Dispatcher.DispatchOptions, probe: boolean, pluginRequest: PluginRequest | undefined) {
+  constructor (exchange: Exchange, options: Dispatcher.DispatchOptions, probe: boolean, plugins: PluginStage | undefined) {
+    const { request, reply, route } = exchange
+    this.#exchange = exchange
     this.#request = request
-    this.#reply = reply
     this.#route = route
-    this.#holder = holder
-    this.#extraHeaders = extraHeaders
     this.#options = options
     this.#probe = probe
-    this.#pluginRequest = pluginRequest
+    this.#plugins = plugins
     this.#target = route.balancer.pick()
     this.#startedAt = performance.now()
     this.#attemptStartedAt = this.#startedAt
@@ -150,32 +138,17 @@ class Forwarding implements Dispatcher.DispatchHandler {
 
   /** Runs the plugins' onRequest hooks, then dispatches what they made of the request. */
   #runPlugins (): void {
-    const preq = this.#pluginRequest as PluginRequest
-    let pending: Promise<void> | undefined
-    try {
-      pending = this.#route.plugins?.runRequest(preq)
-    } catch (err) {
-      this.#pluginFailed(err)
-      return
-    }
-    if (pending === undefined) {
-      this.#dispatchPrepared(false)
-      return
-    }
-    this.#pluginPending = true
-    pending.then(() => {
-      this.#pluginPending = false
-      if (this.#state === State.Waiting) this.#dispatchPrepared(true)
-    }, (err: unknown) => {
-      this.#pluginPending = false
-      if (this.#state === State.Waiting) this.#pluginFailed(err)
-    })
+    (this.#plugins as PluginStage).prepare(
+      (afterAwait) => { this.#dispatchPrepared(afterAwait) },
+      (err) => { this.#pluginFailed(err) },
+      () => this.#state === State.Waiting)
   }
 
   #dispatchPrepared (afterAwait: boolean): void {
-    this.#options.path = (this.#pluginRequest as PluginRequest).target()
+    const plugins = this.#plugins as PluginStage
+    this.#options.path = plugins.target()
     // Time went by in the plugins: the connect deadline counts from now.
-    if (afterAwait || this.#pluginRequest?.attempt !== 0) this.#armForAttempt()
+    if (afterAwait || plugins.retried) this.#armForAttempt()
     this.#target.pool.dispatch(this.#options, this)
   }
 
@@ -212,13 +185,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
     // undici hands over the header lines as they came (names' case, order,
     // repeats) beside the parsed object; the object is the fallback.
     const rawHeaders = Array.isArray(controller.rawHeaders) ? controller.rawHeaders : headerLines(parsed)
-    const { integration, breaker, plugins } = this.#route
-    const preq = this.#pluginRequest
-    if (plugins !== null && preq !== undefined && preq.attempt === 0 && plugins.retries &&
-      (this.#options.body === null || Buffer.isBuffer(this.#options.body))) {
+    const { integration, breaker } = this.#route
+    const plugins = this.#plugins
+    if (plugins !== undefined) {
       let again: boolean
       try {
-        again = plugins.wantsRetry(statusCode, preq)
+        again = plugins.wantsReplay(statusCode, this.#options)
       } catch (err) {
         this.#pluginFailed(err)
         return
@@ -258,33 +230,43 @@ class Forwarding implements Dispatcher.DispatchHandler {
       }
     }
 
-    if (plugins !== null && plugins.responseBodyLimit > 0 && this.#options.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304) {
+    const headers = clientResponseHeaders(rawHeaders, this.#request.id, integration.cors !== null)
+    if (plugins !== undefined && plugins.buffers(this.#options.method, statusCode)) {
       this.#state = State.Buffering
-      this.#buffered = { status: statusCode, statusText, headers: clientResponseHeaders(rawHeaders, this.#request.id, integration.cors !== null), chunks: [], size: 0 }
+      plugins.startBuffering(statusCode, statusText, headers)
       return
     }
 
-    const res = this.#reply.raw
+    const { reply } = this.#exchange
     this.#state = State.Streaming
-    this.#reply.hijack()
-    const headers = clientResponseHeaders(rawHeaders, this.#request.id, integration.cors !== null)
-    for (let i = 0; i < this.#extraHeaders.length; i++) headers.push(this.#extraHeaders[i] as string)
+    reply.hijack()
+    this.#addGatewayHeaders(headers)
+    reply.raw.writeHead(statusCode, statusText, headers)
+  }
+
+  /** The gateway's own response headers after the upstream's: limits, CORS, and Connection while draining. */
+  #addGatewayHeaders (headers: string[]): void {
+    const { extraHeaders, holder } = this.#exchange
+    for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i] as string)
     pushCorsHeaders(headers, this.#request)
     // While draining, a kept-alive connection would hold the shutdown open.
-    if (this.#holder.closing) headers.push('connection', 'close')
-    res.writeHead(statusCode, statusText, headers)
+    if (holder.closing) headers.push('connection', 'close')
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#state === State.Buffering) {
       this.#lastChunkAt = performance.now()
-      this.#buffer(chunk)
+      const tooLarge = (this.#plugins as PluginStage).addChunk(chunk)
+      if (tooLarge !== undefined) {
+        this.#finish(tooLarge)
+        controller.abort(ANSWERED)
+      }
       return
     }
     if (this.#state !== State.Streaming) return // discarded upstream error or replayed body
     this.#lastChunkAt = performance.now()
     this.#request.bytesOut += chunk.length
-    const res = this.#reply.raw
+    const res = this.#exchange.reply.raw
     // Backpressure: the upstream waits while the client's buffer is full
     // (a listener only then: most answers fit in one write).
     if (!res.write(chunk)) {
@@ -297,12 +279,11 @@ class Forwarding implements Dispatcher.DispatchHandler {
     if (this.#state === State.Streaming) {
       this.#state = State.Done
       this.#clearTimer()
-      this.#reply.raw.end()
+      this.#exchange.reply.raw.end()
     } else if (this.#state === State.Replaying) {
-      const preq = this.#pluginRequest as PluginRequest
       this.#state = State.Waiting
       this.#controller = undefined
-      preq.attempt = 1
+      ;(this.#plugins as PluginStage).replayed()
       this.#runPlugins()
     } else if (this.#state === State.Buffering) {
       this.#clearTimer()
@@ -310,45 +291,19 @@ class Forwarding implements Dispatcher.DispatchHandler {
     }
   }
 
-  #buffer (chunk: Buffer): void {
-    const buffered = this.#buffered as BufferedAnswer
-    buffered.size += chunk.length
-    const { responseBodyLimit, responsePlugin } = this.#route.plugins as NonNullable<Route['plugins']>
-    if (buffered.size > responseBodyLimit) {
-      this.#buffered = undefined
-      const { name } = this.#route.integration
-      this.#finish(new GerbangError('UPSTREAM_ERROR',
-        `${name} answered more than ${responseBodyLimit} bytes, the most its ${responsePlugin} plugin reads`,
-        { plugin: responsePlugin, upstreamStatus: buffered.status }))
-      this.#controller?.abort(ANSWERED)
-      return
-    }
-    buffered.chunks.push(chunk)
-  }
-
   /** The whole answer is in: the plugins transform it, then it goes to the client in one write. */
   #transform (): void {
-    const buffered = this.#buffered as BufferedAnswer
-    this.#buffered = undefined
     this.#controller = undefined // the upstream's part is over
-    const response = { status: buffered.status, headers: new HeaderList(buffered.headers), body: Buffer.concat(buffered.chunks, buffered.size) }
-    const plugins = this.#route.plugins as NonNullable<Route['plugins']>
-    plugins.runResponse(response, this.#pluginRequest as PluginRequest).then(() => {
+    ;(this.#plugins as PluginStage).transform().then((answer) => {
       if (this.#state !== State.Buffering) return // the client left meanwhile
       this.#state = State.Done
-      const headers = response.headers
-      headers.delete('transfer-encoding')
-      headers.set('content-length', String(response.body.length))
-      const out = headers.array
-      for (let i = 0; i < this.#extraHeaders.length; i++) out.push(this.#extraHeaders[i] as string)
-      pushCorsHeaders(out, this.#request)
-      if (this.#holder.closing) out.push('connection', 'close')
-      this.#reply.hijack()
-      this.#request.bytesOut += response.body.length
-      const res = this.#reply.raw
-      if (response.status === buffered.status) res.writeHead(response.status, buffered.statusText, out)
-      else res.writeHead(response.status, out)
-      res.end(response.body)
+      this.#addGatewayHeaders(answer.headers)
+      const { reply } = this.#exchange
+      reply.hijack()
+      this.#request.bytesOut += answer.body.length
+      if (answer.statusText !== undefined) reply.raw.writeHead(answer.status, answer.statusText, answer.headers)
+      else reply.raw.writeHead(answer.status, answer.headers)
+      reply.raw.end(answer.body)
     }, (err: unknown) => {
       if (this.#state === State.Buffering) this.#pluginFailed(err)
     })
@@ -359,7 +314,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     if (this.#state === State.Done) return
     if (this.#state === State.Buffering) {
       // Nothing was sent yet: the client can still get a truthful answer.
-      this.#buffered = undefined
+      ;(this.#plugins as PluginStage).drop()
       this.#request.upstreamError = upstreamErrorCode(err)
       const failure = classifyUpstreamError(err)
       const { name } = this.#route.integration
@@ -372,7 +327,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
       this.#state = State.Done
       this.#request.log.warn({ err: errorSummary(err), integration: this.#route.integration.name },
         'upstream failed after the response started; client connection destroyed')
-      const res = this.#reply.raw
+      const res = this.#exchange.reply.raw
       // Fastify writes the access line (and counts the request) on the
       // response's 'finish' or 'error'; a destroyed response only emits 'close'.
       this.#request.upstreamError = upstreamErrorCode(err)
@@ -395,7 +350,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
       return
     }
     const code = upstreamErrorCode(err)
-    const connectionFailed = RETRYABLE_CODES.has(code) || (failure.kind === 'timeout' && failure.phase === 'connect')
+    const connectionFailed = isConnectionFailure(code) || (failure.kind === 'timeout' && failure.phase === 'connect')
     if (connectionFailed) {
       this.#target.health.connectionFailed(performance.now(), code, this.#request.log)
       if (this.#failover(err)) return
@@ -428,10 +383,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
     else this.#route.breaker.failed(this.#probe, this.#request.log)
   }
 
-  /** The request can be sent again as it is: idempotent or with an Idempotency-Key, and no streamed (consumed) body. */
   #replayable (): boolean {
-    return (this.#options.body === null || Buffer.isBuffer(this.#options.body)) &&
-      (isIdempotent(this.#options.method) || this.#request.headers['idempotency-key'] !== undefined)
+    return isReplayable(this.#options, this.#request.headers['idempotency-key'])
   }
 
   /**
@@ -468,12 +421,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
    */
   #retry (code: string, err: Error): boolean {
     const { integration } = this.#route
-    if (this.#retries >= integration.retries || !RETRYABLE_CODES.has(code) ||
+    if (this.#retries >= integration.retries || !isConnectionFailure(code) ||
       // A streamed body is consumed; one kept whole for the plugins can be sent again.
       !this.#replayable() ||
       // A reload retired this table and closed its pools: the original error is the truthful answer.
       this.#target.pool.closed) return false
-    const delay = BACKOFF_BASE_MS * 2 ** this.#retries * (0.5 + Math.random())
+    const delay = backoffMs(this.#retries, Math.random())
     if (performance.now() + delay >= this.#startedAt + integration.timeoutMs) return false
     this.#retries++
     this.#connected = false
@@ -497,7 +450,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
   #finish (error: GerbangError): void {
     this.#state = State.Done
     this.#clearTimer()
-    sendProblem(this.#request, this.#reply, error)
+    sendProblem(this.#request, this.#exchange.reply, error)
   }
 
   #clearTimer (): void {
@@ -517,12 +470,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
     const { name, connectTimeoutMs, timeoutMs } = this.#route.integration
     const elapsed = performance.now() - this.#startedAt
     let error: GerbangError
-    if (this.#pluginPending) {
+    if (this.#plugins?.pending === true) {
       if (elapsed < timeoutMs) {
         this.#timer = setTimeout(this.#onDeadline, timeoutMs - elapsed)
         return
       }
-      const plugin = (this.#pluginRequest as PluginRequest).running
+      const plugin = (this.#plugins as PluginStage).running
       this.#route.breaker.released(this.#probe)
       this.#request.upstreamError = 'plugin'
       this.#finish(new GerbangError('UPSTREAM_TIMEOUT', `${name}: the ${plugin} plugin did not finish within ${timeoutMs} ms`, { plugin }))
@@ -563,7 +516,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
   #checkIdle (): void {
     const { name, idleTimeoutMs } = this.#route.integration
     const now = performance.now()
-    const res = this.#reply.raw
+    const res = this.#exchange.reply.raw
     if (this.#state === State.Streaming && res.writableNeedDrain) {
       // The client is not reading: the gateway is holding the upstream back.
       this.#lastChunkAt = now
@@ -578,7 +531,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     const error = new GerbangError('UPSTREAM_TIMEOUT', `${name} sent nothing for ${idleTimeoutMs} ms (idleTimeout) while sending its answer`)
     this.#request.upstreamError = 'idle_timeout'
     if (this.#state === State.Buffering) {
-      this.#buffered = undefined
+      ;(this.#plugins as PluginStage).drop()
       this.#finish(error)
       this.#controller?.abort(error)
       return
@@ -657,13 +610,9 @@ function withContentLength (headers: string[], length: number): void {
   headers.push('content-length', String(length))
 }
 
-/**
- * Forwards a request to the route's upstream. `path` is the upstream path with
- * its query string, already checked to be safe; `peerTrusted` says whether the
- * socket's peer is a trusted proxy whose X-Forwarded-For chain goes on.
- */
-export function forward (request: FastifyRequest, reply: FastifyReply, route: Route, path: string, holder: RouteTableHolder,
-  principal: Principal | undefined, extraHeaders: string[], peerTrusted: boolean): void {
+/** Forwards a request to its route's upstream. */
+export function forward (exchange: Exchange): void {
+  const { request, reply, route, path, principal, peerTrusted } = exchange
   const req = request.raw
   const { integration, breaker } = route
   const method = req.method as Dispatcher.HttpMethod
@@ -710,11 +659,11 @@ export function forward (request: FastifyRequest, reply: FastifyReply, route: Ro
   }
   const probe = admission === 'probe'
   if (route.plugins === null) {
-    new Forwarding(request, reply, route, holder, extraHeaders, options, probe, undefined).start()
+    new Forwarding(exchange, options, probe, undefined).start()
     return
   }
-  const pluginRequest = new PluginRequest(integration.name, method, path, headers, principal?.id)
-  const forwarding = new Forwarding(request, reply, route, holder, extraHeaders, options, probe, pluginRequest)
+  const plugins = new PluginStage(route.plugins, new PluginRequest(integration.name, method, path, headers, principal?.id))
+  const forwarding = new Forwarding(exchange, options, probe, plugins)
   // A plugin may ask to send the request again (a fresh token after a 401):
   // a small body is kept for that; a larger one streams and is sent once.
   if (route.plugins.retries && body === req && Number(length) <= REPLAY_BODY_LIMIT) {

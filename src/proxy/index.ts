@@ -191,6 +191,6 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
     if (path.charCodeAt(0) !== 47 /* / */) path = '/' + path
     const peerTrusted = trustProxy(request.raw.socket.remoteAddress ?? '', 0)
     if (request.raw.upgrade) webSockets.open(request, reply, route, path, principal, peerTrusted, limitHeaders)
-    else forward(request, reply, route, path, holder, principal, limitHeaders, peerTrusted)
+    else forward({ request, reply, route, holder, principal, path, extraHeaders: limitHeaders, peerTrusted })
   }
 }
