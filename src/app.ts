@@ -13,9 +13,10 @@ import { decorateRequestFacts } from './http/request-facts.js'
 import { healthPlugin } from './ops/health.js'
 import { GatewayMetrics, metricsPlugin } from './ops/metrics.js'
 import { pressurePlugin, type PressureOptions } from './ops/pressure.js'
-import { proxyPlugin, type RouteTableHolder } from './proxy/index.js'
+import { proxyPlugin } from './proxy/index.js'
+import { RouteTables, type RoutesDiff } from './proxy/route-tables.js'
 import { installTracing, type Tracing } from './ops/tracing.js'
-import { RouteTable, type UpstreamConnectOptions } from './proxy/route-table.js'
+import type { UpstreamConnectOptions } from './proxy/route-table.js'
 import { PluginInstances } from './upstream-plugins/chain.js'
 import { TargetHealthRegistry } from './proxy/balancer.js'
 import { HealthChecks, type ProbeCoordination } from './proxy/health-checks.js'
@@ -33,7 +34,6 @@ import { adminPlugin } from './admin/index.js'
 import { separateAdminListener, sharedAdminListener } from './admin/listener.js'
 import { ownBodyDeadline } from './http/body-deadline.js'
 import { TrafficRecorder } from './analytics/traffic-recorder.js'
-import { diffIntegrations, type RoutesDiff } from './config/routes-watcher.js'
 import { WebSocketRelay } from './proxy/websocket.js'
 
 export interface AppOptions {
@@ -72,8 +72,8 @@ export interface AppOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The live routing table (swapped whole on reload). */
-    routeTable: RouteTableHolder
+    /** The live routing table, swapped whole on reload (src/proxy/route-tables.ts). */
+    routeTable: RouteTables
     /** Active probes of upstream targets (healthCheck:). */
     healthChecks: HealthChecks
     store: Store
@@ -85,16 +85,11 @@ declare module 'fastify' {
     traffic: TrafficRecorder
     /** Prometheus metrics of this app (GET /metrics), in a registry of its own. */
     metrics: GatewayMetrics
-    /**
-     * Swaps in a new routing table built from `routes` (already validated):
-     * new requests use it at once, requests in flight finish on the old one,
-     * whose connections then close. /doc follows.
-     */
+    /** routeTable.apply: swaps in a routing table built from `routes` (already validated). */
     applyRoutes: (routes: RoutesConfig) => RoutesDiff
   }
 }
 
-const RETIRED_TABLE_GRACE_MS = 30_000
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS)
 
 /** Builds the gateway: the same function serves `gerbang start`, the demo and the tests. */
@@ -129,16 +124,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     }
   })
 
-  // Integration plugins keep their state (a cached token) across reloads that leave them unchanged.
-  const pluginInstances = new PluginInstances(app.log)
-  // Targets keep what is known of their health across reloads, too.
-  const targetHealth = new TargetHealthRegistry()
-  const holder: RouteTableHolder = {
-    table: new RouteTable(options.routes, options.upstreamConnect, pluginInstances, targetHealth),
-    closing: false,
-    lastReload: { at: new Date().toISOString(), ok: true, problems: [] },
-    reloads: { ok: 0, failed: 0 }
-  }
+  const holder = new RouteTables(options.routes, {
+    upstreamConnect: options.upstreamConnect,
+    pluginInstances: new PluginInstances(app.log),
+    targetHealth: new TargetHealthRegistry(),
+    logger: app.log
+  })
   const healthChecks = new HealthChecks({
     ...(options.probes ?? { probing: true }),
     logger: app.log,
@@ -163,25 +154,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const webSockets = new WebSocketRelay({ authenticator, metrics, logger: app.log, upstreamConnect: options.upstreamConnect })
   webSockets.listen(app.server)
   metrics.readWebSocketsFrom(() => webSockets.openCounts())
-  /** Tables a reload replaced, each with the timer that closes it. */
-  const retired = new Map<RouteTable, NodeJS.Timeout>()
-  app.decorate('applyRoutes', (routes: RoutesConfig): RoutesDiff => {
-    const old = holder.table
-    holder.table = new RouteTable(routes, options.upstreamConnect, pluginInstances, targetHealth)
-    targetHealth.retain(routes.integrations)
-    healthChecks.apply(holder.table)
+  holder.onApplied((routes, table) => {
+    healthChecks.apply(table)
     docs.rebuild(routes)
     // Sockets of an integration removed, or no longer taking WebSocket, are closed.
     webSockets.routesChanged(routes.integrations)
-    // A request that matched the old table may still be authenticating: it
-    // dispatches on the old pools a moment later. They close after a grace
-    // period; Pool.close then waits for the requests it is serving.
-    retired.set(old, setTimeout(() => {
-      retired.delete(old)
-      old.close().catch((err: unknown) => { app.log.warn({ err }, 'closing the previous routes\' connections failed') })
-    }, RETIRED_TABLE_GRACE_MS).unref())
-    return diffIntegrations(old.config.integrations, routes.integrations)
   })
+  app.decorate('applyRoutes', (routes: RoutesConfig): RoutesDiff => holder.apply(routes))
   decorateRequestFacts(app)
   const tracing = installTracing(app, options.tracing)
 
@@ -225,9 +204,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => { webSockets.closeAll() })
   app.addHook('onClose', async () => {
     healthChecks.close()
-    // Retired tables close now, and not again when their grace period ends.
-    for (const timer of retired.values()) clearTimeout(timer)
-    await Promise.all([holder.table, ...retired.keys()].map(async (table) => { await table.close() }))
+    await holder.close()
     limiter.close()
     await traffic.close()
     await authenticator.close()

@@ -165,7 +165,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
   // Socket buffers of streamed bodies are collected before they pile up (src/ops/gc-governor.ts).
   const stopGcGovernor = startGcGovernor()
   // routes.yaml is watched, and SIGHUP reloads it too (not a reason to stop).
-  const watcher = new RoutesWatcher(app, { file: options.routesFile, env, logger })
+  const watcher = new RoutesWatcher(app.routeTable, { file: options.routesFile, env, logger })
   watcher.watch()
   const onHangup = (): void => { watcher.reload('SIGHUP').catch((err: unknown) => { logger.error({ err }, 'routes reload failed') }) }
   process.on('SIGHUP', onHangup)

@@ -1,24 +1,19 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { formatProblem, loadRoutesFile, type Integration } from './routes-loader.js'
+import type { FastifyBaseLogger } from 'fastify'
+import { formatProblem, loadRoutesFile } from './routes-loader.js'
+import type { RouteTables, RoutesDiff } from '../proxy/route-tables.js'
 
 // Hot reload of routes.yaml. A change to the file (watched through its
 // directory, since editors and Kubernetes ConfigMaps replace files rather
 // than write them in place) or SIGHUP loads and validates it; a valid file
-// replaces the whole routing table at once (app.applyRoutes), an invalid one
+// replaces the whole routing table at once (RouteTables.apply), an invalid one
 // is logged problem by problem and changes nothing.
 
 const DEFAULT_DEBOUNCE_MS = 150
 /** However busy the directory, a reload starts at most this long after the first event of a burst. */
 const MAX_DEBOUNCE_MS = 1000
-
-export interface RoutesDiff {
-  added: string[]
-  removed: string[]
-  changed: string[]
-}
 
 export interface RoutesWatcherOptions {
   file: string
@@ -29,7 +24,7 @@ export interface RoutesWatcherOptions {
 }
 
 export class RoutesWatcher {
-  readonly #app: FastifyInstance
+  readonly #tables: RouteTables
   readonly #options: RoutesWatcherOptions
   #watcher: FSWatcher | undefined
   #timer: NodeJS.Timeout | undefined
@@ -39,10 +34,10 @@ export class RoutesWatcher {
   #again = false
   #lastText: string | undefined
 
-  constructor (app: FastifyInstance, options: RoutesWatcherOptions) {
-    this.#app = app
+  constructor (tables: RouteTables, options: RoutesWatcherOptions) {
+    this.#tables = tables
     this.#options = options
-    this.#lastText = app.routeTable.table.config.source?.text
+    this.#lastText = tables.table.config.source?.text
   }
 
   /** Starts watching the file's directory. */
@@ -104,24 +99,20 @@ export class RoutesWatcher {
     }
     let diff: RoutesDiff
     try {
-      diff = this.#app.applyRoutes(loaded.config)
+      diff = this.#tables.apply(loaded.config)
     } catch (err) {
       // A plugin's own start-up refused its options: the old table keeps serving.
       this.#refuse(reason, [`${file}: ${(err as Error).message}`])
       return
     }
-    const holder = this.#app.routeTable
-    holder.reloads.ok++
-    holder.lastReload = { at: new Date().toISOString(), ok: true, problems: [], ...diff }
+    this.#tables.applied(diff)
     logger.info({ routes: file, reason, ...diff, integrations: loaded.config.integrations.length }, 'routes reloaded')
   }
 
   /** Records and logs a refused reload, problem by problem; the running routes stay. */
   #refuse (reason: string, problems: string[]): void {
     const { file, logger } = this.#options
-    const holder = this.#app.routeTable
-    holder.reloads.failed++
-    holder.lastReload = { at: new Date().toISOString(), ok: false, problems }
+    this.#tables.refused(problems)
     for (const problem of problems) logger.error({ routes: file, problem }, 'routes.yaml problem')
     logger.error({ routes: file, reason, problems: problems.length }, 'routes reload refused: the previous routes keep serving')
   }
@@ -130,19 +121,4 @@ export class RoutesWatcher {
     clearTimeout(this.#timer)
     this.#watcher?.close()
   }
-}
-
-/** What a new configuration adds, removes and changes, by integration name. */
-export function diffIntegrations (before: readonly Integration[], after: readonly Integration[]): RoutesDiff {
-  const old = new Map(before.map((i) => [i.name, fingerprint(i)]))
-  const now = new Map(after.map((i) => [i.name, fingerprint(i)]))
-  return {
-    added: [...now.keys()].filter((n) => !old.has(n)),
-    removed: [...old.keys()].filter((n) => !now.has(n)),
-    changed: [...now].filter(([n, f]) => old.has(n) && old.get(n) !== f).map(([n]) => n)
-  }
-}
-
-function fingerprint (integration: Integration): string {
-  return JSON.stringify(integration, (_key, value: unknown) => value instanceof Set ? [...value as Set<unknown>] : value)
 }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Pool } from 'undici'
 import type { Integration } from '../config/routes-loader.js'
-import type { RouteTableHolder } from './index.js'
+import type { RouteTableHolder } from './route-tables.js'
 
 // Several upstream targets per integration (CONTRACT.md section 14).
 //

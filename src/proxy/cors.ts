@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GerbangError } from '../errors.js'
-import type { RouteTableHolder } from './index.js'
+import type { RouteTableHolder } from './route-tables.js'
 
 // Browser apps (CONTRACT.md section 8): `cors:` on an integration, or in
 // `defaults`. Everything an answer needs is worked out once per integration

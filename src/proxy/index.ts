@@ -4,7 +4,7 @@ import { GerbangError } from '../errors.js'
 import type { LimitResult, RateLimiter } from '../limits/rate-limiter.js'
 import { pathOnly, sendProblem } from '../http/problem.js'
 import { forward } from './forward.js'
-import type { Route, RouteTable } from './route-table.js'
+import type { Route } from './route-table.js'
 import { unsafePathReason } from './safe-path.js'
 import type { TrustProxy } from '../http/client-address.js'
 import { mayHoldCredential, stripCredentials } from '../http/url-credentials.js'
@@ -12,20 +12,9 @@ import { DEFAULT_METHODS } from '../config/routes-schema.js'
 import type { Tracing } from '../ops/tracing.js'
 import { webSocketRefusal, type WebSocketRelay } from './websocket.js'
 import { admitCors } from './cors.js'
+import type { RouteTableHolder } from './route-tables.js'
+export type { RouteTableHolder } from './route-tables.js'
 import { readFormKey, tooLargeDetail, wantsFormKey } from './api-key-form.js'
-
-/**
- * The live routing table. Requests read `table` once when they start, so a
- * new table can be swapped in whole while earlier requests finish on the old one.
- */
-export interface RouteTableHolder {
-  table: RouteTable
-  closing: boolean
-  /** When routes were last (re)loaded, what changed, and what was wrong if the load was refused. */
-  lastReload: { at: string, ok: boolean, problems: string[], added?: string[], removed?: string[], changed?: string[] }
-  /** Reloads since start: applied, and refused (an invalid file). */
-  reloads: { ok: number, failed: number }
-}
 
 export interface ProxyOptions {
   holder: RouteTableHolder

@@ -443,7 +443,7 @@ test('routes reloads: counters, last result and time, read from app.routeTable',
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const file = join(dir, 'routes.yaml')
   const gw = await startGateway(t, routesYaml(origin.url, deadPort))
-  const watcher = new RoutesWatcher(gw.app, { file, env: {}, logger: gw.app.log })
+  const watcher = new RoutesWatcher(gw.app.routeTable, { file, env: {}, logger: gw.app.log })
   t.after(() => { watcher.close() })
   const reloadSeries = (m: Exposition): Record<string, number> => seriesOf(m, 'gerbang_routes_reloads_total')
   const lastAt = (): number => Date.parse(gw.app.routeTable.lastReload.at) / 1000
