@@ -3,7 +3,7 @@ import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws'
+import { WebSocket, WebSocketServer, type ClientOptions } from 'ws'
 import type { Authenticator, Principal } from '../auth/authenticator.js'
 import type { Integration } from '../config/routes-loader.js'
 import { classifyUpstreamError, GerbangError, PROBLEM_CONTENT_TYPE, problemJson, upstreamErrorCode } from '../errors.js'
@@ -11,6 +11,8 @@ import { pathOnly, sendProblem } from '../http/problem.js'
 import type { GatewayMetrics } from '../ops/metrics.js'
 import { saneRequestId, upstreamRequestHeaders } from './headers.js'
 import type { Route, UpstreamConnectOptions } from './route-table.js'
+import { handshakeHeaders, isWebSocketUpgrade, offeredProtocols } from './websocket-handshake.js'
+import { reasonText, Session, type Credential, type SessionOwner } from './websocket-session.js'
 
 // WebSocket on integrations with `websocket: true` (CONTRACT.md section 9).
 //
@@ -20,7 +22,8 @@ import type { Route, UpstreamConnectOptions } from './route-table.js'
 // shedding), routing, credentials, grants and the rate limit are the ones
 // every request meets, and a refusal is the usual problem+json, access line
 // and metrics included. The proxy route (src/proxy/index.ts) asks
-// `webSocketRefusal` before authenticating and, once the request is
+// `webSocketRefusal` (src/proxy/websocket-handshake.ts) before
+// authenticating and, once the request is
 // admitted, calls `WebSocketRelay.open` instead of forwarding it.
 //
 // Then the gateway opens the upstream's WebSocket (ws:// or wss://, the path
@@ -32,7 +35,7 @@ import type { Route, UpstreamConnectOptions } from './route-table.js'
 // browser shows nothing of a failed handshake's answer.
 //
 // Frames are relayed by the `ws` library on both sides (no frame parsing
-// here), with backpressure: a side whose peer has more than HIGH_WATER bytes
+// here), one Session each (src/proxy/websocket-session.ts), with backpressure: a side whose peer has more than HIGH_WATER bytes
 // waiting is paused until they drain below LOW_WATER.
 
 declare module 'http' {
@@ -44,96 +47,6 @@ declare module 'http' {
      */
     upgrade: boolean
   }
-}
-
-/** Bytes waiting to be written to one side past which the other side is no longer read. */
-const HIGH_WATER = 1024 * 1024
-const LOW_WATER = 256 * 1024
-/** After the gateway starts a closing handshake, how long either side has to finish it before its socket is destroyed. */
-const CLOSE_GRACE_MS = 1000
-/** The most a WebSocket close reason may hold (RFC 6455 section 5.5: a 125-byte control frame less the code). */
-const MAX_REASON_BYTES = 123
-/** setTimeout's longest delay; an expiry further away is checked again then. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-const BINARY = { binary: true }
-const TEXT = { binary: false }
-
-// Handshake headers of the client's hop: the gateway's connection to the
-// upstream makes its own. Upgrade and Connection are hop-by-hop already.
-const HANDSHAKE_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions',
-  'sec-websocket-protocol', 'sec-websocket-accept'])
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-/** Whether a request asks to become a WebSocket (its Upgrade names `websocket`). */
-export function isWebSocketUpgrade (req: IncomingMessage): boolean {
-  const upgrade = req.headers.upgrade
-  if (upgrade === undefined) return false
-  if (upgrade.length === 9 && upgrade.toLowerCase() === 'websocket') return true
-  return upgrade.split(',').some((token) => token.trim().toLowerCase() === 'websocket')
-}
-
-/** The subprotocols the client offers, or undefined when its Sec-WebSocket-Protocol is malformed. */
-function offeredProtocols (req: IncomingMessage): string[] | undefined {
-  const header = req.headers['sec-websocket-protocol']
-  if (header === undefined) return []
-  const protocols = header.split(',').map((p) => p.trim())
-  if (protocols.some((p) => !TOKEN.test(p)) || new Set(protocols).size !== protocols.length) return undefined
-  return protocols
-}
-
-/**
- * Why a WebSocket upgrade to `integration` is refused before its
- * credentials are even looked at, or undefined: the integration does not
- * accept WebSocket, or the handshake is not one RFC 6455 allows.
- */
-export function webSocketRefusal (req: IncomingMessage, integration: Integration): GerbangError | undefined {
-  if (!integration.websocket) {
-    return new GerbangError('BAD_REQUEST', `${integration.name} does not accept WebSocket connections`)
-  }
-  if (req.method !== 'GET') return new GerbangError('BAD_REQUEST', 'a WebSocket upgrade must be a GET request')
-  if (req.headers['sec-websocket-version'] !== '13') {
-    return new GerbangError('BAD_REQUEST', 'the WebSocket upgrade must say Sec-WebSocket-Version: 13', undefined,
-      { 'sec-websocket-version': '13' })
-  }
-  const key = req.headers['sec-websocket-key']
-  if (key === undefined || !/^[+/0-9A-Za-z]{21}[AQgw]==$/.test(key)) {
-    return new GerbangError('BAD_REQUEST', 'the WebSocket upgrade has no valid Sec-WebSocket-Key')
-  }
-  if (offeredProtocols(req) === undefined) return new GerbangError('BAD_REQUEST', 'the Sec-WebSocket-Protocol header is malformed')
-  if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
-    return new GerbangError('BAD_REQUEST', 'a WebSocket upgrade has no body')
-  }
-  return undefined
-}
-
-/** A code one side closed with, as the other side may be told it; undefined: close without a code. */
-function relayableCode (code: number): number | undefined {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
-    ? code
-    : undefined
-}
-
-/** A close reason that fits a close frame, cut at a character boundary. */
-function reasonText (text: string): string {
-  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text
-  let cut = text.slice(0, MAX_REASON_BYTES)
-  while (Buffer.byteLength(cut) > MAX_REASON_BYTES - 3) cut = cut.slice(0, -1)
-  return cut + '…'
-}
-
-/** The flat header list built for HTTP as the `headers` object the ws client takes, without the client's handshake headers. */
-function handshakeHeaders (flat: string[]): Record<string, string> {
-  const headers: Record<string, string> = {}
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i] as string
-    if (HANDSHAKE_HEADERS.has(name)) continue
-    const value = flat[i + 1] as string
-    const seen = headers[name]
-    headers[name] = seen === undefined ? value : `${seen}${name === 'cookie' ? '; ' : ', '}${value}`
-  }
-  return headers
 }
 
 /** An upgrade request between the 'upgrade' event and its answer (an HTTP refusal, or the handshake). */
@@ -149,12 +62,6 @@ interface PendingUpgrade {
   headerLines: string[]
 }
 
-/** What the client authenticated with, to check again when its client changes. */
-interface Credential {
-  headers: { 'x-api-key'?: string, authorization?: string }
-  query: string
-}
-
 export interface WebSocketRelayOptions {
   authenticator: Authenticator
   metrics: GatewayMetrics
@@ -163,16 +70,19 @@ export interface WebSocketRelayOptions {
   upstreamConnect?: UpstreamConnectOptions | undefined
 }
 
+// The upstream hop is the gateway's own client, not a browser: masking
+// (which protects proxies on a browser's path) is done with a zero key, so
+// ws sends each relayed message as it is instead of a masked copy.
+function zeroMask (mask: Buffer): void {
+  mask.fill(0)
+}
+
 /**
  * Every WebSocket the gateway relays, by integration and by client: for
  * the gauge, for reloads that take an integration's WebSocket away, for
  * revocations, and for shutdown.
  */
-function zeroMask (mask: Buffer): void {
-  mask.fill(0)
-}
-
-export class WebSocketRelay {
+export class WebSocketRelay implements SessionOwner {
   readonly #authenticator: Authenticator
   readonly #metrics: GatewayMetrics
   readonly #logger: FastifyBaseLogger
@@ -521,247 +431,4 @@ function credentialHeaders (req: IncomingMessage): Credential['headers'] {
 function queryOf (url: string): string {
   const q = url.indexOf('?')
   return q === -1 ? '' : url.slice(q + 1)
-}
-
-/**
- * One relayed WebSocket: the client's and the upstream's, messages, pings
- * and pongs passed on as they come; idleTimeout counts the silence across
- * both directions (one timer, re-armed from the time of the last frame).
- */
-export class Session {
-  readonly integration: Integration
-  readonly clientId: string | undefined
-  readonly #relay: WebSocketRelay
-  readonly #client: WebSocket
-  readonly #upstream: WebSocket
-  readonly #log: FastifyBaseLogger
-  readonly #credential: Credential | undefined
-  readonly #address: string
-  readonly #openedAt = performance.now()
-  #last = this.#openedAt
-  #timer: NodeJS.Timeout | undefined
-  #expiry: NodeJS.Timeout | undefined
-  #clientPaused = false
-  #upstreamPaused = false
-  /** The gateway started the closing handshake (idle, revoked, reload, shutdown). */
-  #closing = false
-  #closedBy: 'client' | 'upstream' | 'gateway' | undefined
-  #closeCode = 0
-  #closeReason = ''
-  #upstreamError: Error | undefined
-  #ended = false
-  #messagesIn = 0
-  #messagesOut = 0
-  #bytesIn = 0
-  #bytesOut = 0
-
-  constructor (relay: WebSocketRelay, integration: Integration, client: WebSocket, upstream: WebSocket, log: FastifyBaseLogger,
-    principal: Principal | undefined, credential: Credential | undefined, address: string) {
-    this.#relay = relay
-    this.integration = integration
-    this.clientId = principal?.id
-    this.#client = client
-    this.#upstream = upstream
-    this.#log = log
-    this.#credential = credential
-    this.#address = address
-    this.#timer = setTimeout(this.#onTimer, integration.idleTimeoutMs)
-    if (principal !== undefined) this.#watchExpiry(principal)
-
-    client.on('message', (data: RawData, isBinary: boolean) => {
-      this.#last = performance.now()
-      this.#messagesIn++
-      this.#bytesIn += (data as Buffer).length
-      if (upstream.readyState !== WebSocket.OPEN) return
-      upstream.send(data, isBinary ? BINARY : TEXT, this.#sentUpstream)
-      if (!this.#clientPaused && upstream.bufferedAmount > HIGH_WATER) {
-        this.#clientPaused = true
-        client.pause()
-      }
-    })
-    upstream.on('message', (data: RawData, isBinary: boolean) => {
-      this.#last = performance.now()
-      this.#messagesOut++
-      this.#bytesOut += (data as Buffer).length
-      if (client.readyState !== WebSocket.OPEN) return
-      client.send(data, isBinary ? BINARY : TEXT, this.#sentClient)
-      if (!this.#upstreamPaused && client.bufferedAmount > HIGH_WATER) {
-        this.#upstreamPaused = true
-        upstream.pause()
-      }
-    })
-    client.on('ping', (data: Buffer) => { this.#control(upstream, 'ping', data) })
-    client.on('pong', (data: Buffer) => { this.#control(upstream, 'pong', data) })
-    upstream.on('ping', (data: Buffer) => { this.#control(client, 'ping', data) })
-    upstream.on('pong', (data: Buffer) => { this.#control(client, 'pong', data) })
-    client.on('error', (err: Error) => {
-      this.#log.debug({ err: { code: upstreamErrorCode(err), message: err.message }, integration: integration.name }, 'websocket client error')
-    })
-    upstream.on('error', (err: Error) => { this.#upstreamError = err })
-    client.on('close', (code: number, reason: Buffer) => { this.#clientClosed(code, reason) })
-    upstream.on('close', (code: number, reason: Buffer) => { this.#upstreamClosed(code, reason) })
-  }
-
-  readonly #sentUpstream = (err?: Error): void => {
-    if (err !== undefined && err !== null) return
-    this.#last = performance.now()
-    if (this.#clientPaused && this.#upstream.bufferedAmount <= LOW_WATER) {
-      this.#clientPaused = false
-      this.#client.resume()
-    }
-  }
-
-  readonly #sentClient = (err?: Error): void => {
-    if (err !== undefined && err !== null) return
-    this.#last = performance.now()
-    if (this.#upstreamPaused && this.#client.bufferedAmount <= LOW_WATER) {
-      this.#upstreamPaused = false
-      this.#upstream.resume()
-    }
-  }
-
-  #control (to: WebSocket, kind: 'ping' | 'pong', data: Buffer): void {
-    this.#last = performance.now()
-    if (to.readyState !== WebSocket.OPEN) return
-    if (kind === 'ping') to.ping(data)
-    else to.pong(data)
-  }
-
-  /** Idle check, or the end of the grace a closing handshake had. */
-  readonly #onTimer = (): void => {
-    this.#timer = undefined
-    if (this.#closing) {
-      this.#client.terminate()
-      this.#upstream.terminate()
-      return
-    }
-    const idleMs = this.integration.idleTimeoutMs
-    const silentMs = performance.now() - this.#last
-    if (silentMs < idleMs) {
-      this.#timer = setTimeout(this.#onTimer, idleMs - silentMs)
-      return
-    }
-    this.#log.info({ integration: this.integration.name, idleMs }, 'websocket idle for idleTimeout; closing it')
-    this.close(1001, `no message either way for ${idleMs} ms (idleTimeout)`)
-  }
-
-  /** The gateway ends the session: `code` and `reason` to the client, 1001 to the upstream; sockets destroyed after CLOSE_GRACE_MS. */
-  close (code: number, reason: string): void {
-    if (this.#closing || this.#ended) return
-    this.#closing = true
-    if (this.#closedBy === undefined) {
-      this.#closedBy = 'gateway'
-      this.#closeCode = code
-      this.#closeReason = reason
-    }
-    clearTimeout(this.#timer)
-    this.#timer = setTimeout(this.#onTimer, CLOSE_GRACE_MS)
-    const text = reasonText(reason)
-    if (this.#client.readyState === WebSocket.OPEN) this.#client.close(code, text)
-    if (this.#upstream.readyState === WebSocket.OPEN) this.#upstream.close(1001, text)
-  }
-
-  #clientClosed (code: number, reason: Buffer): void {
-    if (this.#closedBy === undefined) {
-      this.#closedBy = 'client'
-      this.#closeCode = code
-      this.#closeReason = reason.toString()
-    }
-    const upstream = this.#upstream
-    if (upstream.readyState === WebSocket.OPEN) {
-      const relay = relayableCode(code)
-      if (relay !== undefined) upstream.close(relay, reason)
-      else upstream.close(code === 1005 ? undefined : 1001, code === 1005 ? undefined : 'the client went away')
-    }
-    this.#maybeEnd()
-  }
-
-  #upstreamClosed (code: number, reason: Buffer): void {
-    const client = this.#client
-    if (this.#closedBy === undefined) {
-      this.#closedBy = 'upstream'
-      this.#closeCode = code
-      this.#closeReason = reason.toString()
-      if (code === 1006) {
-        // The upstream's connection broke without a closing handshake.
-        const err = this.#upstreamError
-        const failure = err === undefined ? 'closed the connection' : classifyUpstreamError(err)
-        const why = typeof failure === 'string' ? failure : failure.kind === 'unavailable' ? failure.reason : 'failed'
-        this.#log.warn({ integration: this.integration.name, err: err === undefined ? undefined : { code: upstreamErrorCode(err), message: err.message } },
-          'upstream websocket broke off; closing the client\'s with 1011')
-        this.#relay.upstreamFailed(this.integration.name, err === undefined ? 'websocket_closed' : upstreamErrorCode(err))
-        if (client.readyState === WebSocket.OPEN) client.close(1011, reasonText(`${this.integration.name} ${why} unexpectedly`))
-      }
-    }
-    if (client.readyState === WebSocket.OPEN) {
-      const relay = relayableCode(code)
-      if (relay !== undefined) client.close(relay, reason)
-      else client.close(code === 1005 ? undefined : 1011, code === 1005 ? undefined : `${this.integration.name} went away`)
-    }
-    this.#maybeEnd()
-  }
-
-  #maybeEnd (): void {
-    if (this.#ended || this.#client.readyState !== WebSocket.CLOSED || this.#upstream.readyState !== WebSocket.CLOSED) {
-      // The other side is still closing: its 'close' comes (or the grace timer ends it).
-      if (!this.#closing && !this.#ended) {
-        this.#closing = true
-        clearTimeout(this.#timer)
-        this.#timer = setTimeout(this.#onTimer, CLOSE_GRACE_MS)
-      }
-      return
-    }
-    this.#ended = true
-    clearTimeout(this.#timer)
-    clearTimeout(this.#expiry)
-    this.#relay.removed(this)
-    this.#log.info({
-      integration: this.integration.name,
-      client: this.clientId,
-      durationMs: Math.round(performance.now() - this.#openedAt),
-      closedBy: this.#closedBy,
-      code: this.#closeCode === 0 ? undefined : this.#closeCode,
-      reason: this.#closeReason === '' ? undefined : this.#closeReason,
-      messagesIn: this.#messagesIn,
-      messagesOut: this.#messagesOut,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut
-    }, 'websocket closed')
-  }
-
-  /** The credential as a key for sharing one look-up between sockets. */
-  credentialKey (): string {
-    const c = this.#credential
-    return c === undefined ? '' : `${c.headers['x-api-key'] ?? ''}\n${c.headers.authorization ?? ''}\n${c.query}\n${this.integration.name}\n${this.#address}`
-  }
-
-  /** Authenticates the socket's credential again (the client changed, or the credential expires now). */
-  async authenticate (authenticator: Authenticator): Promise<Principal | GerbangError> {
-    const credential = this.#credential
-    if (credential === undefined) return new GerbangError('INTERNAL_ERROR', 'nothing to check')
-    return await authenticator.authenticate(credential.headers, credential.query, this.integration, this.#address)
-  }
-
-  /** The outcome of `authenticate`: a refusal closes the socket with 1008 (policy violation). */
-  rechecked (outcome: Principal | GerbangError): void {
-    if (this.#ended || this.#credential === undefined) return
-    if (!(outcome instanceof GerbangError)) {
-      this.#watchExpiry(outcome)
-      return
-    }
-    // Unknown for now: the socket stays until the store answers again.
-    if (outcome.code === 'STORE_UNAVAILABLE' || outcome.code === 'INTERNAL_ERROR') return
-    this.#log.info({ integration: this.integration.name, client: this.clientId, code: outcome.code }, `websocket closed: ${outcome.message}`)
-    this.close(1008, outcome.message)
-  }
-
-  /** A credential that expires is checked again then (an expired one is refused). */
-  #watchExpiry (principal: Principal): void {
-    clearTimeout(this.#expiry)
-    this.#expiry = undefined
-    if (principal.expiresAt === Infinity) return
-    const relay = this.#relay
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, principal.expiresAt - Date.now() + 1))
-    this.#expiry = setTimeout(() => { relay.recheckSession(this) }, delay)
-  }
 }
