@@ -71,10 +71,17 @@ export class SessionManager {
   // Verified against when the email is unknown, so a wrong email and a wrong
   // password take the same time.
   #decoy: Promise<string> | undefined
+  readonly #now: () => number
 
-  constructor (store: Store) {
+  /**
+   * @param options.now the clock sessions are timed by (epoch ms): Date.now
+   *   unless told; unit tests pass one they move by hand. The store's own idle
+   *   expiry (the TTL given to saveSession and touchSession) keeps the store's clock.
+   */
+  constructor (store: Store, options: { now?: () => number } = {}) {
     this.#store = store
     this.#guard = new LoginGuard(store)
+    this.#now = options.now ?? Date.now
   }
 
   async login (email: string, password: string, address: string): Promise<LoginResult | GerbangError> {
@@ -92,7 +99,7 @@ export class SessionManager {
     await attempt.succeeded()
 
     const cookieValue = randomBytes(32).toString('base64url')
-    const now = Date.now()
+    const now = this.#now()
     const session: Session = {
       email: user.email,
       csrfToken: randomBytes(32).toString('base64url'),
@@ -122,7 +129,7 @@ export class SessionManager {
       // so the console keeps its menu and serves what needs no store.
       const known = this.#recent.get(idHash)
       if (!(err instanceof StoreUnavailableError) || known === undefined) throw err
-      const now = Date.now()
+      const now = this.#now()
       if (now - known.seenAt > SESSION_IDLE_MS || known.context.session.absoluteExpiry < now) throw err
       return known.context
     }
@@ -134,14 +141,14 @@ export class SessionManager {
   #remember (idHash: string, context: AdminContext | undefined): void {
     this.#recent.delete(idHash)
     if (context === undefined) return
-    this.#recent.set(idHash, { context, seenAt: Date.now() })
+    this.#recent.set(idHash, { context, seenAt: this.#now() })
     if (this.#recent.size > RECENT_SESSIONS) this.#recent.delete(this.#recent.keys().next().value as string)
   }
 
   async #resolve (idHash: string): Promise<AdminContext | undefined> {
     const session = await this.#store.getSession(idHash)
     if (session === undefined) return undefined
-    if (session.absoluteExpiry < Date.now()) {
+    if (session.absoluteExpiry < this.#now()) {
       await this.#store.deleteSession(idHash)
       return undefined
     }
@@ -150,7 +157,7 @@ export class SessionManager {
       await this.#store.deleteSession(idHash)
       return undefined
     }
-    await this.#store.touchSession(idHash, Math.min(SESSION_IDLE_MS, session.absoluteExpiry - Date.now()))
+    await this.#store.touchSession(idHash, Math.min(SESSION_IDLE_MS, session.absoluteExpiry - this.#now()))
     return { user, session, idHash, permissions: await permissionsOf(this.#store, user.role) }
   }
 

@@ -9,6 +9,9 @@ import { PROBLEM_CONTENT_TYPE } from '../errors.js'
 import { SESSION_COOKIE } from '../admin/sessions.js'
 import { adminDescription, portalDescription } from './portal.js'
 import { serverOrigins, serversFor, type DocLang, type DocServer } from './servers.js'
+import { keyRequestsOf } from '../auth/key-requests.js'
+import { keyRequestApi } from './key-requests.js'
+import { keyRequestPages } from './key-request-pages.js'
 
 type AdminPaths = Record<string, Record<string, Record<string, unknown>>>
 
@@ -177,6 +180,11 @@ export async function docsPlugin (app: FastifyInstance, { docs }: DocsOptions): 
       }
     })
   })
+  // Self-service key requests (issue 18, item 6): the form, the one-time link's page and /doc/api.
+  // The root's store, clients and routes (decorated by buildApp before this plugin).
+  const service = keyRequestsOf(app.store, app.clients)
+  await app.register(async (scope) => { await keyRequestApi(scope, { service, holder: app.routeTable }) })
+  await app.register(keyRequestPages)
 }
 
 // Not encapsulated (what fastify-plugin does): @fastify/swagger must hear

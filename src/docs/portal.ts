@@ -1,6 +1,7 @@
 import { codes, type ErrorCode } from '../errors.js'
 import { TOKEN_PATH } from '../auth/oauth2.js'
 import type { DocLang } from './servers.js'
+import { REQUEST_PAGE } from './key-request-pages.js'
 
 // The developer portal's own content (issue 18, item 5): the texts around the
 // OpenAPI operations on /doc, in Bahasa Indonesia (default) and English.
@@ -59,6 +60,11 @@ export const CODE_TEXTS: Record<ErrorCode, CodeText> = {
     admin: false,
     id: ['Permintaan tidak selesai dikirim tepat waktu.', 'Periksa jaringan Anda, lalu ulangi.'],
     en: ['The request was not sent in time.', 'Check your network, then retry.']
+  },
+  KEY_LINK_GONE: {
+    admin: false,
+    id: ['Tautan kunci sekali pakai tidak dikenal, sudah dibuka, atau kedaluwarsa (`reason`).', 'Minta operator membuat tautan baru; kunci yang sudah ditampilkan tidak ditampilkan lagi.'],
+    en: ['The one-time key link is unknown, already opened, or expired (`reason`).', 'Ask the operators for a new link; a key already shown is not shown again.']
   },
   PAYLOAD_TOO_LARGE: {
     admin: false,
@@ -202,8 +208,8 @@ function keySection (lang: DocLang): string {
     return [
       '<h2 id="cara-mendapatkan-kunci">How to get a key</h2>',
       '<ol>' +
-      '<li>Ask the Gerbang operators (Diskominfo, Banten Province) for a client: your agency, the application, a contact email, the integrations it needs and what for.</li>' +
-      '<li>The operators create the client in the admin console and give you its <strong>client ID</strong> and <strong>API key</strong> (<code>gb_…</code>). The key is shown only once: store it in your application\'s secret store.</li>' +
+      `<li>Send a request on the <a href="${REQUEST_PAGE}">Request a key</a> page: your agency, the application, a contact email, the integrations it needs and what for. The Gerbang operators (Diskominfo, Banten Province) review it.</li>` +
+      '<li>Once approved, the operators send your contact email a one-time link, valid for 24 hours. Open it and press <strong>Show the key</strong>: you get the <strong>client ID</strong> and the <strong>API key</strong> (<code>gb_…</code>). The key is shown only once: store it in your application\'s secret store.</li>' +
       '<li>Call an integration with the key in the <code>x-api-key</code> header, or exchange it for a token (SATUSEHAT style) and send <code>Authorization: Bearer &lt;token&gt;</code>.</li>' +
       '<li>Press <strong>Authorize</strong> on this page, enter the key, then <strong>Try it out</strong> on any operation.</li>' +
       '</ol>',
@@ -215,8 +221,8 @@ function keySection (lang: DocLang): string {
   return [
     '<h2 id="cara-mendapatkan-kunci">Cara mendapatkan kunci</h2>',
     '<ol>' +
-    '<li>Ajukan permintaan klien kepada operator Gerbang (Diskominfo Provinsi Banten): instansi, nama aplikasi, email kontak, integrasi yang dibutuhkan dan tujuannya.</li>' +
-    '<li>Operator membuat klien di konsol admin dan memberi Anda <strong>ID klien</strong> dan <strong>kunci API</strong> (<code>gb_…</code>). Kunci hanya ditampilkan sekali: simpan di penyimpanan rahasia aplikasi Anda.</li>' +
+    `<li>Ajukan permintaan di halaman <a href="${REQUEST_PAGE}">Minta kunci</a>: instansi, nama aplikasi, email kontak, integrasi yang dibutuhkan dan tujuannya. Operator Gerbang (Diskominfo Provinsi Banten) meninjaunya.</li>` +
+    '<li>Bila disetujui, operator mengirim tautan sekali pakai yang berlaku 24 jam ke email kontak Anda. Buka tautan itu dan tekan <strong>Tampilkan kunci</strong>: Anda mendapat <strong>ID klien</strong> dan <strong>kunci API</strong> (<code>gb_…</code>). Kunci hanya ditampilkan sekali: simpan di penyimpanan rahasia aplikasi Anda.</li>' +
     '<li>Panggil integrasi dengan kunci di header <code>x-api-key</code>, atau tukar kunci dengan token (seperti SATUSEHAT) lalu kirim <code>Authorization: Bearer &lt;token&gt;</code>.</li>' +
     '<li>Tekan <strong>Authorize</strong> di halaman ini, masukkan kunci, lalu <strong>Try it out</strong> pada operasi mana pun.</li>' +
     '</ol>',

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } fr
 import { GerbangError } from '../errors.js'
 
 // CONTRACT.md section 15: the body of a request to Gerbang's own endpoints
-// (/oauth2, /admin) must arrive within OWN_BODY_TIMEOUT_MS; a stalled one is
+// (/oauth2, /admin, /doc/api) must arrive within OWN_BODY_TIMEOUT_MS; a stalled one is
 // answered 408 and its connection closed. Node's server.requestTimeout would
 // apply to every request, and proxied bodies stream to their upstream for as
 // long as they take, so the deadline is per route: a preParsing hook puts a
@@ -20,7 +20,8 @@ const BODYLESS = new Set(['GET', 'HEAD', 'TRACE'])
 
 /** Routes whose bodies Gerbang reads itself, by their registered pattern (the same however the URL was encoded). */
 function isOwnRoute (pattern: string | undefined): boolean {
-  return pattern !== undefined && (pattern.startsWith('/oauth2/') || pattern === '/admin' || pattern.startsWith('/admin/'))
+  return pattern !== undefined &&
+    (pattern.startsWith('/oauth2/') || pattern === '/admin' || pattern.startsWith('/admin/') || pattern.startsWith('/doc/api/'))
 }
 
 function declaresBody (headers: IncomingHttpHeaders): boolean {

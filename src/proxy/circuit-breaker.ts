@@ -15,6 +15,8 @@ const CLOSED = 0
 const OPEN = 1
 const HALF_OPEN = 2
 const NAMES: readonly BreakerState[] = ['closed', 'open', 'half-open']
+// performance.now checks its receiver, so it is bound once here.
+const monotonic = performance.now.bind(performance)
 
 /**
  * Upstream answers that say the upstream is failing, not the request: 500,
@@ -52,18 +54,23 @@ export class CircuitBreaker {
   #state = CLOSED
   #failures = 0
   #opens = 0
-  /** performance.now() at which an open breaker lets a probe through. */
+  /** The clock reading at which an open breaker lets a probe through. */
   #openUntil = 0
   #probing = false
   #probeStartedAt = 0
   /** A probe unheard of for this long is taken as lost (a safety net; every request reports). */
   readonly #probeLostAfterMs: number
 
+  /** A monotonic clock in milliseconds: performance.now unless told. */
+  readonly #now: () => number
+
   /**
    * @param settings the integration's `circuitBreaker`, null when it is off
    * @param timeoutMs the integration's timeout: a probe has its answer by then
+   * @param options.now the clock `openFor` is measured by; unit tests pass one they move by hand
    */
-  constructor (integration: string, settings: CircuitBreakerSettings | null, timeoutMs: number) {
+  constructor (integration: string, settings: CircuitBreakerSettings | null, timeoutMs: number, options: { now?: () => number } = {}) {
+    this.#now = options.now ?? monotonic
     this.integration = integration
     this.enabled = settings !== null
     this.threshold = settings?.failures ?? Infinity
@@ -72,7 +79,7 @@ export class CircuitBreaker {
   }
 
   get state (): BreakerState {
-    if (this.#state === OPEN && performance.now() >= this.#openUntil) return 'half-open'
+    if (this.#state === OPEN && this.#now() >= this.#openUntil) return 'half-open'
     return NAMES[this.#state] as BreakerState
   }
 
@@ -89,7 +96,7 @@ export class CircuitBreaker {
   /** Called once per request, just before it would be dispatched. */
   admit (log: BreakerLog): Admission {
     if (this.#state === CLOSED) return 'pass'
-    const now = performance.now()
+    const now = this.#now()
     if (this.#state === OPEN) {
       if (now < this.#openUntil) return 'reject'
       this.#state = HALF_OPEN
@@ -141,7 +148,7 @@ export class CircuitBreaker {
   refusal (): GerbangError {
     const { integration } = this
     if (this.#state === OPEN) {
-      const seconds = Math.max(1, Math.ceil((this.#openUntil - performance.now()) / 1000))
+      const seconds = Math.max(1, Math.ceil((this.#openUntil - this.#now()) / 1000))
       return new GerbangError('UPSTREAM_CIRCUIT_OPEN',
         `${integration} is unavailable: its circuit breaker opened after repeated upstream failures; the gateway tries it again in ${seconds} s`,
         undefined, { 'retry-after': String(seconds) })
@@ -153,7 +160,7 @@ export class CircuitBreaker {
 
   #open (): void {
     this.#state = OPEN
-    this.#openUntil = performance.now() + this.openForMs
+    this.#openUntil = this.#now() + this.openForMs
     this.#probing = false
     this.#failures = 0
     this.#opens++

@@ -9,6 +9,7 @@ import {
   type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket,
   type LegacyImportOutcome, type LegacyMark, type LegacySummary, type ClientChanges, applyClientChanges
 } from './types.js'
+import { DiskKeyRequests, KEY_REQUESTS_SCHEMA } from './key-requests-disk.js'
 
 // The embedded store on disk (CONTRACT.md section 12): SQLite through
 // node:sqlite, in GERBANG_DATA_DIR, shared by every process on the machine
@@ -217,6 +218,14 @@ export class DiskStore implements Store {
   readonly #own = new Set<number>()
   /** The process ids this instance announced: they are gone once it closes. */
   readonly #announced = new Set<string>()
+  // Key requests: src/store/key-requests-disk.ts.
+  readonly #keyRequests: DiskKeyRequests
+  readonly createKeyRequest: Store['createKeyRequest'] = async (request, maxPending) => await this.#keyRequests.create(request, maxPending)
+  readonly getKeyRequest: Store['getKeyRequest'] = async (id) => await this.#keyRequests.get(id)
+  readonly listKeyRequests: Store['listKeyRequests'] = async (options) => await this.#keyRequests.list(options)
+  readonly countKeyRequests: Store['countKeyRequests'] = async () => await this.#keyRequests.count()
+  readonly updateKeyRequest: Store['updateKeyRequest'] = async (id, from, changes) => await this.#keyRequests.update(id, from, changes)
+  readonly findKeyRequestByLink: Store['findKeyRequestByLink'] = async (linkHash) => await this.#keyRequests.findByLink(linkHash)
 
   constructor (options: DiskStoreOptions) {
     this.files = storeFiles(options.dir)
@@ -227,7 +236,7 @@ export class DiskStore implements Store {
     }
     mkdirSync(this.files.dir, { recursive: true, mode: 0o700 })
     createPrivate(this.files.data)
-    this.#db = openDatabase(this.files.data, options.synchronous === 'off' ? 'OFF' : 'FULL', DATA_SCHEMA)
+    this.#db = openDatabase(this.files.data, options.synchronous === 'off' ? 'OFF' : 'FULL', DATA_SCHEMA + KEY_REQUESTS_SCHEMA)
     try {
       this.#checkSchema()
       this.#rt = this.#openRuntime(options.synchronous === 'off' ? 'OFF' : 'NORMAL')
@@ -237,6 +246,10 @@ export class DiskStore implements Store {
     }
     this.#s = prepareData(this.#db)
     this.#r = prepareRuntime(this.#rt)
+    this.#keyRequests = new DiskKeyRequests(this.#db, {
+      run: async (work) => await this.#run(work),
+      transaction: (work) => this.#transaction(work)
+    })
   }
 
   #checkSchema (): void {

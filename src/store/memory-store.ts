@@ -5,6 +5,7 @@ import {
   type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket,
   type LegacyImportOutcome, type LegacyMark, type LegacySummary, type ClientChanges, applyClientChanges
 } from './types.js'
+import { MemoryKeyRequests } from './key-requests-memory.js'
 
 interface Expiring {
   clientId: string
@@ -67,6 +68,14 @@ export class MemoryStore implements Store {
   readonly #legacy = new Set<string>()
   readonly #legacyKeyLengths = new Set<number>()
   #nextSweep = Date.now() + SWEEP_EVERY_MS
+  // Key requests: src/store/key-requests-memory.ts.
+  readonly #keyRequests = new MemoryKeyRequests()
+  readonly createKeyRequest: Store['createKeyRequest'] = async (request, maxPending) => await this.#keyRequests.create(request, maxPending)
+  readonly getKeyRequest: Store['getKeyRequest'] = async (id) => await this.#keyRequests.get(id)
+  readonly listKeyRequests: Store['listKeyRequests'] = async (options) => await this.#keyRequests.list(options)
+  readonly countKeyRequests: Store['countKeyRequests'] = async () => await this.#keyRequests.count()
+  readonly updateKeyRequest: Store['updateKeyRequest'] = async (id, from, changes) => await this.#keyRequests.update(id, from, changes)
+  readonly findKeyRequestByLink: Store['findKeyRequestByLink'] = async (linkHash) => await this.#keyRequests.findByLink(linkHash)
 
   async createClient (client: Client, keyHash: string): Promise<void> {
     const name = client.name.toLowerCase()

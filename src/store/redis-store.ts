@@ -6,6 +6,7 @@ import {
   type Lease, type WindowCounter, type Role, type Session, type AuditEntry, type CounterBucket,
   type LegacyImportOutcome, type LegacyMark, type LegacySummary, type ClientChanges, applyClientChanges
 } from './types.js'
+import { RedisKeyRequests } from './key-requests-redis.js'
 
 // Key layout. Every credential key shares the `{c}` hash tag, and every user
 // and role key the `{u}` one, so the scripts and MGETs that touch several of
@@ -29,6 +30,7 @@ import {
 //   <p>rl:{<group>}:<key>   a fixed rate-limit window's count, with the window's TTL
 //   <p>{procs}              sorted set of live process ids by expiry
 //   <p>changes              pub/sub channel of StoreChange
+//   <p>{k}:…                key requests (src/store/key-requests-redis.ts)
 
 const RESOLVE = `
 local id = redis.call('GET', KEYS[1])
@@ -258,6 +260,14 @@ export class RedisStore implements Store {
   #subscriber: RedisClient | undefined
   readonly #p: string
   readonly #channel: string
+  // Key requests: src/store/key-requests-redis.ts.
+  readonly #keyRequests: RedisKeyRequests
+  readonly createKeyRequest: Store['createKeyRequest'] = async (request, maxPending) => await this.#keyRequests.create(request, maxPending)
+  readonly getKeyRequest: Store['getKeyRequest'] = async (id) => await this.#keyRequests.get(id)
+  readonly listKeyRequests: Store['listKeyRequests'] = async (options) => await this.#keyRequests.list(options)
+  readonly countKeyRequests: Store['countKeyRequests'] = async () => await this.#keyRequests.count()
+  readonly updateKeyRequest: Store['updateKeyRequest'] = async (id, from, changes) => await this.#keyRequests.update(id, from, changes)
+  readonly findKeyRequestByLink: Store['findKeyRequestByLink'] = async (linkHash) => await this.#keyRequests.findByLink(linkHash)
 
   constructor (options: RedisStoreOptions) {
     this.#p = options.prefix ?? 'gb:'
@@ -284,6 +294,7 @@ export class RedisStore implements Store {
     // ioredis from reporting each reconnect attempt as unhandled.
     redis.on('error', () => {})
     this.#redis = redis as RedisClient & Scripts
+    this.#keyRequests = new RedisKeyRequests(redis, this.#p, async (command) => await this.#run(command))
   }
 
   /** The underlying connection, for health checks and tests. */

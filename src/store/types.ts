@@ -7,6 +7,10 @@
 // Secrets never reach the store: keys and tokens arrive as HMAC-SHA256 hashes
 // (src/auth/secrets.ts), passwords as scrypt hashes.
 
+import type { KeyRequest, KeyRequestChanges, KeyRequestStatus, ListKeyRequestsOptions } from './key-requests.js'
+
+export { KEY_REQUEST_STATUSES, type KeyRequest, type KeyRequestChanges, type KeyRequestStatus, type ListKeyRequestsOptions } from './key-requests.js'
+
 /** A client application allowed to call integrations. Dates are ISO 8601 UTC with milliseconds. */
 export interface Client {
   id: string
@@ -131,9 +135,9 @@ export interface AuditEntry {
   at: string
   /** The admin's email, `cli` for the command line, or `system` for the gateway itself (the first admin). */
   actor: string
-  /** e.g. `client.create`, `client.revoke`, `client.rotate`, `user.create`, `user.update`, `user.delete`, `role.create`, `role.update`, `role.delete`, `session.login`. */
+  /** e.g. `client.create`, `client.revoke`, `client.rotate`, `user.create`, `user.update`, `user.delete`, `role.create`, `role.update`, `role.delete`, `session.login`, `keyRequest.create`. */
   action: string
-  targetType: 'client' | 'user' | 'role' | 'session'
+  targetType: 'client' | 'user' | 'role' | 'session' | 'keyRequest'
   targetId: string
   /** A readable name for the target (the client's name, the user's email). */
   targetName: string
@@ -311,6 +315,27 @@ export interface Store {
    * missed (the connection to the store was lost and is back): drop everything cached.
    */
   subscribe: (onChange: (change: StoreChange) => void, onResync: () => void) => Promise<void>
+
+  /**
+   * Adds a pending key request, unless `maxPending` requests are pending
+   * already (false then, nothing written); atomic, so a flood cannot pass it.
+   */
+  createKeyRequest: (request: KeyRequest, maxPending: number) => Promise<boolean>
+  getKeyRequest: (id: string) => Promise<KeyRequest | undefined>
+  /** Newest first (ties: by id, descending). */
+  listKeyRequests: (options?: ListKeyRequestsOptions) => Promise<KeyRequest[]>
+  /** How many requests are in each status. */
+  countKeyRequests: () => Promise<Record<KeyRequestStatus, number>>
+  /**
+   * Applies `changes` to a request only while it is still in status `from`,
+   * atomically (two operators deciding at once, a link opened twice at
+   * once: one wins). The request as it is now, or undefined when it does not
+   * exist or has left `from`. A new `linkHash` replaces the old one in the
+   * index findKeyRequestByLink reads.
+   */
+  updateKeyRequest: (id: string, from: KeyRequestStatus, changes: KeyRequestChanges) => Promise<KeyRequest | undefined>
+  /** The request whose current one-time link has this hash. */
+  findKeyRequestByLink: (linkHash: string) => Promise<KeyRequest | undefined>
 
   /** Whether the store answers right now (no waiting). */
   isAvailable: () => boolean

@@ -1,9 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { login, postLogin, startAdminGateway, USERS } from '../helpers/admin.js'
 import { flakyStore } from '../helpers/flaky-store.js'
 import type { Problem } from '../helpers/problem.js'
+import { waitFor, waitUntil } from '../helpers/time.js'
 
 // The admin API behind issue 18's console: a client's page (edit, delete,
 // traffic by status class, audit history), key hints, the dashboard's status
@@ -63,8 +63,12 @@ test('a client is edited (a 403 turns into 200), shows its key hint, its traffic
   await operator.call('PATCH', `/clients/${client.id}`, { rateLimit: '2/1m', integrations: ['yankes'] })
   const statuses = [await call('/satu-data/getGroup'), await call('/yankes/kamar'), await call('/yankes/kamar'), await call('/yankes/kamar')]
   assert.deepEqual(statuses, [403, 200, 200, 429])
-  await sleep(300) // counts reach the store every 100 ms
-  const traffic = await (await operator.call('GET', `/clients/${client.id}/traffic`)).json() as { requests: number, classes: Classes, latency: { p50: number | null } }
+  // Counts reach the store every 100 ms here.
+  const traffic = await waitFor('the client\'s traffic counted', async () => {
+    const body = await (await operator.call('GET', `/clients/${client.id}/traffic`)).json() as { requests: number, classes: Classes, latency: { p50: number | null } }
+    const { ok, clientErrors, rateLimited } = body.classes
+    return ok >= 3 && clientErrors >= 1 && rateLimited >= 1 ? body : undefined
+  })
   // A 403 is the integration's to count (the key was refused before its client's limits); a 429 is the client's too.
   assert.equal(traffic.classes.rateLimited, 1)
   assert.equal(traffic.classes.clientErrors, 1)
@@ -117,7 +121,11 @@ test('the dashboard counts 401, 403 and 429 apart from 5xx, with latency, breake
     await call('/yankes/kamar', key), await call('/yankes/kamar', key), await call('/yankes/kamar', key)
   ]
   assert.deepEqual(statuses, [401, 401, 403, 200, 200, 429])
-  await sleep(300)
+  // Counts reach the store every 100 ms here.
+  await waitUntil('the 6 requests counted on the dashboard', async () => {
+    const { classes } = await (await operator.call('GET', '/dashboard?range=1h')).json() as { classes: Classes }
+    return classes.ok >= 2 && classes.clientErrors >= 4
+  })
   for (const range of ['1h', '24h', '7d']) {
     const res = await operator.call('GET', `/dashboard?range=${range}`)
     assert.equal(res.status, 200, range)

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { type BrowserContext, type Page } from 'playwright-core'
-import { PASSWORD, startAdminGateway, USERS, type AdminGateway } from '../helpers/admin.js'
+import { keyedStatus, PASSWORD, signInBrowser, startAdminGateway, USERS } from '../helpers/admin.js'
 import { flakyStore, type FlakyStore } from '../helpers/flaky-store.js'
 import { REPO_ROOT } from '../helpers/process.js'
 import { launchChromium } from '../helpers/chromium.js'
+import { sleep, waitUntil } from '../helpers/time.js'
 
 // Issue 18 in a real (Debian) chromium, at 1366×768 in Bahasa Indonesia and
 // at 390×844 in English: the new-key dialog's ID, key and curl examples with
@@ -27,14 +27,6 @@ const VIEWPORTS = [
   { name: 'phone', lang: 'en', viewport: { width: 390, height: 844 } }
 ] as const
 
-async function eventually (what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!await check()) {
-    if (Date.now() > deadline) assert.fail(`${what}: not so after ${ms} ms`)
-    await sleep(25)
-  }
-}
-
 interface Violation { id: string, impact: string | null, help: string, nodes: Array<{ target: unknown[] }> }
 
 /** axe-core in the page (through the devtools protocol, which the CSP does not govern): serious and critical violations. */
@@ -46,25 +38,6 @@ async function axeViolations (page: Page, source: string): Promise<Violation[]> 
 
 async function launch (t: TestContext, viewport: { width: number, height: number }): Promise<BrowserContext> {
   return await launchChromium(t, { viewport, clipboard: true })
-}
-
-async function signIn (page: Page, base: string, lang: 'id' | 'en'): Promise<void> {
-  await page.goto(`${base}/admin/login`)
-  await page.evaluate((l) => { localStorage.setItem('gerbang.lang', l) }, lang)
-  await page.reload()
-  const form = page.locator('form.login-form')
-  await form.waitFor()
-  await form.locator('input[name="email"]').fill(USERS.admin)
-  await form.locator('input[name="password"]').fill(PASSWORD)
-  await form.locator('button[type="submit"]').click()
-  await page.waitForURL(`${base}/admin`)
-  await page.getByTestId('admin-name').waitFor()
-}
-
-const status = async (gw: AdminGateway, path: string, key: string): Promise<number> => {
-  const res = await fetch(`${gw.url}${path}`, { headers: { 'x-api-key': key } })
-  await res.arrayBuffer()
-  return res.status
 }
 
 for (const { name: size, lang, viewport } of VIEWPORTS) {
@@ -87,7 +60,7 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
       assert.deepEqual(violations.map((v) => `${v.id} (${v.impact ?? ''}): ${v.help} at ${JSON.stringify(v.nodes.slice(0, 3).map((n) => n.target))}`), [], `${name}: axe`)
     }
 
-    await signIn(page, gw.url, lang)
+    await signInBrowser(page, gw.url, lang)
     let clientId = ''
     let key = ''
 
@@ -112,9 +85,9 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
       assert.match(key, KEY_RE)
       assert.match(clientId, /^[0-9a-f-]{36}$/)
       await dialog.getByTestId('copy-id').click()
-      await eventually('the ID on the clipboard', async () => await page.evaluate<string>('navigator.clipboard.readText()') === clientId)
+      await waitUntil('the ID on the clipboard', async () => await page.evaluate<string>('navigator.clipboard.readText()') === clientId)
       await dialog.getByTestId('copy-key').click()
-      await eventually('the key on the clipboard', async () => await page.evaluate<string>('navigator.clipboard.readText()') === key)
+      await waitUntil('the key on the clipboard', async () => await page.evaluate<string>('navigator.clipboard.readText()') === key)
       await dialog.locator('details.examples summary').click()
       assert.match(await dialog.getByTestId('curl-key').innerText(), new RegExp(`x-api-key: ${key}`))
       assert.match(await dialog.getByTestId('curl-token').innerText(), new RegExp(`client_id=${clientId}`))
@@ -130,7 +103,7 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
     })
 
     await t.test('the client page: editing its integrations turns a 403 into 200', async () => {
-      assert.equal(await status(gw, '/satu-data/getGroup', key), 403)
+      assert.equal(await keyedStatus(gw, '/satu-data/getGroup', key), 403)
       await page.getByTestId('client-link').filter({ hasText: 'RSUD Malingping' }).click()
       await page.waitForURL(`${gw.url}/admin/clients/${clientId}`)
       const form = page.getByTestId('client-edit')
@@ -140,7 +113,7 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
       const saved = page.waitForResponse((r) => r.url().endsWith(`/clients/${clientId}`) && r.request().method() === 'PATCH')
       await page.getByTestId('client-save').click()
       assert.equal((await saved).status(), 200)
-      await eventually('the grant reaches the gateway', async () => await status(gw, '/satu-data/getGroup', key) === 200, 2000)
+      await waitUntil('the grant reaches the gateway', async () => await keyedStatus(gw, '/satu-data/getGroup', key) === 200, 2000)
       await check('client')
     })
 
@@ -155,8 +128,8 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
       await dialog.waitFor()
       const fresh = (await dialog.getByTestId('new-key').innerText()).trim()
       await dialog.locator('.dialog-actions button').click()
-      assert.equal(await status(gw, '/yankes/kamar', fresh), 200)
-      assert.equal(await status(gw, '/yankes/kamar', key), 200, 'the old key in its grace')
+      assert.equal(await keyedStatus(gw, '/yankes/kamar', fresh), 200)
+      assert.equal(await keyedStatus(gw, '/yankes/kamar', key), 200, 'the old key in its grace')
       const { createHmac } = await import('node:crypto')
       const { PEPPER } = await import('../helpers/admin.js')
       const old = await store.resolveKey(createHmac('sha256', PEPPER).update(key).digest('hex'))
@@ -168,9 +141,9 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
     await t.test('the dashboard shows the 401 and 429 answers the traffic produced', async () => {
       // (A limit lowered mid-window bites once the tokens already leased are spent: a fresh client here.)
       const limited = await gw.app.clients.create({ name: 'Puskesmas Ciruas', integrations: ['yankes'], rateLimit: '2/1m' })
-      const codes = [await status(gw, '/yankes/kamar', limited.key), await status(gw, '/yankes/kamar', limited.key), await status(gw, '/yankes/kamar', limited.key)]
+      const codes = [await keyedStatus(gw, '/yankes/kamar', limited.key), await keyedStatus(gw, '/yankes/kamar', limited.key), await keyedStatus(gw, '/yankes/kamar', limited.key)]
       assert.deepEqual(codes, [200, 200, 429])
-      for (let i = 0; i < 3; i++) assert.equal(await status(gw, '/yankes/kamar', 'gb_salah'), 401)
+      for (let i = 0; i < 3; i++) assert.equal(await keyedStatus(gw, '/yankes/kamar', 'gb_salah'), 401)
       await sleep(300)
       await page.goto(`${gw.url}/admin`)
       await page.getByTestId('chart-yankes').waitFor()
@@ -219,7 +192,7 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
       store.down = true
       await page.locator('nav#nav a[data-nav="clients"]').click({ force: true }).catch(async () => { await page.goto(`${gw.url}/admin/clients`) })
       const banner = page.getByTestId('store-banner')
-      await eventually('the banner', async () => await banner.isVisible())
+      await waitUntil('the banner', async () => await banner.isVisible())
       assert.match(await banner.innerText(), new RegExp(L('Penyimpanan data gateway sedang tidak dapat dihubungi', 'store cannot be reached')))
       assert.equal(await page.getByTestId('logout').count(), 1)
       assert.ok(await page.locator('nav#nav a').count() >= 5, 'the menu')
@@ -228,7 +201,7 @@ for (const { name: size, lang, viewport } of VIEWPORTS) {
       await page.getByTestId('route-row').first().waitFor()
       await check('store-down')
       store.down = false
-      await eventually('the banner goes', async () => !await banner.isVisible(), 8000)
+      await waitUntil('the banner goes', async () => !await banner.isVisible(), 8000)
     })
 
     await t.test('axe and screenshots on the other pages', async () => {

@@ -4,12 +4,12 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { PASSWORD, PEPPER, startAdminGateway, USERS } from '../helpers/admin.js'
 import { REPO_ROOT } from '../helpers/process.js'
 import { importLegacyRows } from '../../src/auth/legacy-import.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
 import { launchChromium } from '../helpers/chromium.js'
+import { sleep, waitUntil } from '../helpers/time.js'
 
 // The switch-over in the admin UI, in a real (Debian) chromium: clients
 // imported from the old API manager carry a mark, the dashboard counts those
@@ -22,14 +22,6 @@ const LEGACY = 'rsud-malingping.bantenprov.go.id'
 const OTHER = 'dinkes.serangkota.go.id'
 const KEY_RE = /^gb_[A-Za-z0-9_-]{43}$/
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex')
-
-async function eventually (what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!await check()) {
-    if (Date.now() > deadline) assert.fail(`${what}: not so after ${ms} ms`)
-    await sleep(25)
-  }
-}
 
 test('the admin UI in chromium: legacy mark, switch-over progress, rotate to a Gerbang key with a 1-hour grace, revoke', async (t) => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; \`bash .ci/run\` does)`)
@@ -45,7 +37,7 @@ test('the admin UI in chromium: legacy mark, switch-over progress, rotate to a G
     await res.arrayBuffer()
     return res.status
   }
-  await eventually('the gateway knows the imported keys', async () => await call(oldKey) === 200)
+  await waitUntil('the gateway knows the imported keys', async () => await call(oldKey) === 200)
   await sleep(300) // the legacy call reaches the store's counters
 
   await mkdir(OUTPUT, { recursive: true })
@@ -73,7 +65,7 @@ test('the admin UI in chromium: legacy mark, switch-over progress, rotate to a G
   let newKey = ''
   await t.test('the legacy client carries its mark; rotating it to a Gerbang key with a 1-hour grace keeps both keys working', async () => {
     await page.goto(`${base}/admin/clients?search=malingping`)
-    await eventually('one row', async () => await page.getByTestId('client-row').count() === 1)
+    await waitUntil('one row', async () => await page.getByTestId('client-row').count() === 1)
     const row = page.getByTestId('client-row').filter({ hasText: LEGACY })
     assert.equal(await row.getByTestId('legacy-mark').innerText(), 'lama')
     assert.match(await row.getByTestId('legacy-mark').getAttribute('title') ?? '', /keys\.id 42/)
@@ -112,8 +104,8 @@ test('the admin UI in chromium: legacy mark, switch-over progress, rotate to a G
     const confirm = page.locator('dialog[role="alertdialog"]')
     await confirm.waitFor()
     await confirm.locator('button.btn-danger').click()
-    await eventually('both keys refused', async () => await call(oldKey) === 401 && await call(newKey) === 401, 2000)
-    await eventually('the row shows revoked', async () => await row.locator('[data-status]').getAttribute('data-status') === 'revoked')
+    await waitUntil('both keys refused', async () => await call(oldKey) === 401 && await call(newKey) === 401, 2000)
+    await waitUntil('the row shows revoked', async () => await row.locator('[data-status]').getAttribute('data-status') === 'revoked')
     assert.deepEqual(errors, [])
   })
 })

@@ -11,7 +11,8 @@ import { RedisStore } from '../../src/store/redis-store.js'
 import { startEchoOrigin, type Origin } from '../helpers/origin.js'
 import { startGateway, type TestGateway } from '../helpers/gateway.js'
 import { startGatewayProcess } from '../helpers/process.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected } from '../helpers/redis.js'
+import { sleep, waitUntil } from '../helpers/time.js'
 
 const PEPPER = 'credentials-test-pepper-0123456789'
 
@@ -119,13 +120,15 @@ test('the upstream gets x-client-id and x-client-name, never the credential; log
   assert.equal(open.status, 200)
   assert.equal(origin.seen.at(-1)?.headers.authorization, 'Basic dXBzdHJlYW06c2VjcmV0')
 
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await waitUntil('the last request\'s access line', () => gw.logs.some((l) => l.msg === 'request' && l.path === '/terbuka/info'))
   const logged = JSON.stringify(gw.logs)
   assert.ok(!logged.includes(key), 'the key is in a log line')
   assert.ok(gw.logs.some((l) => l.client === client.id), 'the access line names the client')
 })
 
 test('token flow: SATUSEHAT-style token works as a bearer, is not forwarded, and dies at expiry', async (t) => {
+  // Expiry is read from Date.now(): a mocked Date (timers stay real) lets the 600 ms pass at once.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
   const origin = await startEchoOrigin()
   t.after(origin.close)
   const gw = await startGateway(t, routes(origin.url), {}, { store: new MemoryStore(), hasher: new SecretHasher(PEPPER), tokenTtlMs: 600 })
@@ -150,7 +153,7 @@ test('token flow: SATUSEHAT-style token works as a bearer, is not forwarded, and
   assert.equal(seen?.headers.authorization, undefined, 'the bearer token is not forwarded')
   assert.equal(seen?.headers['x-client-id'], client.id)
 
-  await new Promise((resolve) => setTimeout(resolve, 700))
+  t.mock.timers.tick(700)
   const expired = await fetch(`${gw.url}/yankes/dokter`, { headers: { authorization: `Bearer ${token.access_token ?? ''}` } })
   const body = await problem(expired, 401, 'CREDENTIALS_INVALID')
   assert.match(body.detail, /expired|not valid/)
@@ -174,7 +177,7 @@ test('revoking a client kills its key and its tokens within 1 s on another gatew
 
   const store = new RedisStore({ url: redis.url })
   t.after(async () => { await store.close() })
-  while (!store.isAvailable()) await new Promise((resolve) => setTimeout(resolve, 20))
+  await storeConnected(store)
   const clients = new ClientService(store, new SecretHasher(PEPPER))
   const { key, client } = await clients.create({ name: 'Dinkes Pandeglang', integrations: '*' })
 
@@ -217,7 +220,7 @@ test('Redis killed under load: cached key keeps working, unknown keys 503 fast, 
 
   const store = new RedisStore({ url: redis.url })
   t.after(async () => { await store.close() })
-  while (!store.isAvailable()) await new Promise((resolve) => setTimeout(resolve, 20))
+  await storeConnected(store)
   const { key } = await new ClientService(store, new SecretHasher(PEPPER)).create({ name: 'RSUD Banten', integrations: '*' })
   assert.equal((await fetch(`${gw.url}/yankes/kamar`, { headers: { 'x-api-key': key } })).status, 200)
   assert.equal((await fetch(`${gw.url}/readyz`)).status, 200)
@@ -236,20 +239,20 @@ test('Redis killed under load: cached key keeps working, unknown keys 503 fast, 
       if (took > 100) slow.push(took)
     }, () => { statuses.push(0) }))
   }, 5)
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  await sleep(1000)
   await redis.kill()
-  await new Promise((resolve) => setTimeout(resolve, 500))
-
-  const readyDown = await fetch(`${gw.url}/readyz`)
-  assert.equal(readyDown.status, 503)
-  await readyDown.arrayBuffer()
+  await waitUntil('/readyz to answer 503 once Redis is down', async () => {
+    const res = await fetch(`${gw.url}/readyz`)
+    await res.arrayBuffer()
+    return res.status === 503
+  })
   const unknownStart = performance.now()
   const unknown = await fetch(`${gw.url}/yankes/kamar`, { headers: { 'x-api-key': generateKey() } })
   const unknownMs = performance.now() - unknownStart
   await problem(unknown, 503, 'STORE_UNAVAILABLE')
   assert.ok(unknownMs < 1000, `a never-seen key took ${Math.round(unknownMs)} ms`)
 
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3000 - (performance.now() - started))))
+  await sleep(Math.max(0, 3000 - (performance.now() - started)))
   clearInterval(timer)
   await Promise.all(inFlight)
   const failed = statuses.filter((s) => s !== 200)
@@ -259,13 +262,10 @@ test('Redis killed under load: cached key keeps working, unknown keys 503 fast, 
 
   await redis.restart()
   const restartedAt = performance.now()
-  let ready = false
-  while (!ready && performance.now() - restartedAt < 5000) {
+  await waitUntil('/readyz to answer 200 again after Redis restarted', async () => {
     const res = await fetch(`${gw.url}/readyz`)
     await res.arrayBuffer()
-    ready = res.status === 200
-    if (!ready) await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+    return res.status === 200
+  }, { intervalMs: 100 })
   t.diagnostic(`/readyz 200 again ${Math.round(performance.now() - restartedAt)} ms after Redis restarted`)
-  assert.ok(ready, '/readyz did not recover within 5 s')
 })

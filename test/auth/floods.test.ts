@@ -4,7 +4,6 @@
 // while valid credentials from that address (and every other) still work.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Authenticator } from '../../src/auth/authenticator.js'
 import { addressKey, FailureThrottle } from '../../src/auth/failure-throttle.js'
 import { generateKey, generateToken, SecretHasher } from '../../src/auth/secrets.js'
@@ -14,7 +13,7 @@ import { RedisStore } from '../../src/store/redis-store.js'
 import { startEchoOrigin } from '../helpers/origin.js'
 import { routesFrom, startGateway, type TestGateway } from '../helpers/gateway.js'
 import type { Problem } from '../helpers/problem.js'
-import { startRedis, type TestRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected, type TestRedis } from '../helpers/redis.js'
 
 const PEPPER = 'floods-test-pepper-0123456789abcdef'
 const TOKEN_URL = '/oauth2/v1/accesstoken?grant_type=client_credentials'
@@ -29,11 +28,7 @@ async function redisGateway (t: TestContext, redis: TestRedis): Promise<TestGate
   const origin = await startEchoOrigin()
   t.after(origin.close)
   const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
-  const deadline = Date.now() + 5000
-  while (!store.isAvailable()) {
-    if (Date.now() > deadline) throw new Error('the Redis store did not connect within 5 s')
-    await sleep(10)
-  }
+  await storeConnected(store)
   return await startGateway(t, routes(origin.url), {}, { store, hasher: new SecretHasher(PEPPER) })
 }
 

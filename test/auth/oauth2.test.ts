@@ -11,7 +11,9 @@ import { loggerOptions } from '../../src/logging.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import type { Client, Store } from '../../src/store/types.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected } from '../helpers/redis.js'
+import { assertProblem } from '../helpers/problem.js'
+import { sleep } from '../helpers/time.js'
 
 const PEPPER = 'oauth2-test-pepper-0123456789'
 
@@ -97,13 +99,9 @@ function assertOAuthError (answer: Answer, status: number, error: string, { basi
   assert.equal(answer.headers.get('www-authenticate'), basicChallenge ? 'Basic realm="gerbang"' : null)
 }
 
-function assertProblem (answer: Answer, status: number, code: string): void {
-  assert.equal(answer.status, status, answer.text)
-  assert.match(answer.headers.get('content-type') ?? '', /^application\/problem\+json(;|$)/)
-  assert.equal(answer.json.code, code)
-  assert.equal(answer.json.status, status)
-  assert.equal(answer.json.instance, TOKEN_PATH)
-  assert.equal(answer.json.requestId, answer.headers.get('x-request-id'))
+/** The problem document every refusal of the token endpoint is (test/helpers/problem.ts). */
+function assertTokenProblem (answer: Answer, status: number, code: string): void {
+  assertProblem({ status: answer.status, headers: answer.headers, body: answer.text }, status, code, TOKEN_PATH)
 }
 
 /** Checks a successful answer against SATUSEHAT's shape and the store; returns the token. */
@@ -216,13 +214,17 @@ test('a token issued on a rotated key in its grace period dies with that key', a
 })
 
 test('with tokenTtlMs 300 the token stops resolving once it expired', async (t) => {
+  // The memory store reads expiry from Date.now(): a mocked Date (timers stay real) moves on at once.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
   const server = await startTokenServer(t, { tokenTtlMs: 300 })
   const { client, key } = await createClient(server)
   const before = Date.now()
   const answer = await call(server.url, { form: [['client_id', client.id], ['client_secret', key]] })
   const token = await assertToken(server, answer, client, before, 300)
   assert.equal(answer.json.expires_in, '0')
-  await new Promise((resolve) => setTimeout(resolve, 400))
+  t.mock.timers.tick(299)
+  assert.notEqual(await server.store.resolveToken(server.hasher.hash(token)), undefined, 'still valid just before it expires')
+  t.mock.timers.tick(101)
   assert.equal(await server.store.resolveToken(server.hasher.hash(token)), undefined)
 })
 
@@ -339,14 +341,14 @@ test('a body over 8 KiB answers 413 PAYLOAD_TOO_LARGE as problem+json', async (t
   const server = await startTokenServer(t)
   const { client, key } = await createClient(server)
   const answer = await call(server.url, { form: [['client_id', client.id], ['client_secret', key], ['padding', 'x'.repeat(9000)]] })
-  assertProblem(answer, 413, 'PAYLOAD_TOO_LARGE')
+  assertTokenProblem(answer, 413, 'PAYLOAD_TOO_LARGE')
 })
 
 test('other methods answer 405 METHOD_NOT_ALLOWED with Allow: POST', async (t) => {
   const server = await startTokenServer(t)
   for (const method of ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
     const answer = await call(server.url, { method })
-    assertProblem(answer, 405, 'METHOD_NOT_ALLOWED')
+    assertTokenProblem(answer, 405, 'METHOD_NOT_ALLOWED')
     assert.equal(answer.headers.get('allow'), 'POST')
   }
   const head = await call(server.url, { method: 'HEAD' })
@@ -382,11 +384,7 @@ async function redisServer (t: TestContext, tokenTtlMs?: number): Promise<{ serv
   const redis = await startRedis(t, { own: true })
   const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
   t.after(async () => { await store.close() })
-  const deadline = Date.now() + 5000
-  while (!store.isAvailable()) {
-    if (Date.now() > deadline) throw new Error('the Redis store did not connect within 5 s')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await storeConnected(store)
   const server = await startTokenServer(t, { store, ...(tokenTtlMs !== undefined ? { tokenTtlMs } : {}) })
   return { server, kill: redis.kill }
 }
@@ -411,7 +409,7 @@ test('Redis store: with tokenTtlMs 300 the token stops resolving once it expired
   const { client, key } = await createClient(server)
   const before = Date.now()
   const token = await assertToken(server, await call(server.url, { form: [['client_id', client.id], ['client_secret', key]] }), client, before, 300)
-  await new Promise((resolve) => setTimeout(resolve, 400))
+  await sleep(400) // Redis expires the key on its own clock
   assert.equal(await server.store.resolveToken(server.hasher.hash(token)), undefined)
 })
 
@@ -424,7 +422,7 @@ test('Redis store down: 503 STORE_UNAVAILABLE within 1 s, never 401', async (t) 
     const started = Date.now()
     const answer = await call(server.url, options)
     const elapsed = Date.now() - started
-    assertProblem(answer, 503, 'STORE_UNAVAILABLE')
+    assertTokenProblem(answer, 503, 'STORE_UNAVAILABLE')
     assert.ok(elapsed < 1000, `answered in ${elapsed} ms`)
   }
 })

@@ -2,7 +2,6 @@
 // key, when the old key itself stops working (CONTRACT.md section 15).
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Authenticator } from '../../src/auth/authenticator.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
@@ -11,7 +10,8 @@ import type { ResolvedCredential, Store } from '../../src/store/types.js'
 import { startEchoOrigin } from '../helpers/origin.js'
 import { routesFrom, startGateway, type TestGateway } from '../helpers/gateway.js'
 import type { Problem } from '../helpers/problem.js'
-import { startRedis, type TestRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected, type TestRedis } from '../helpers/redis.js'
+import { sleep, sleepUntil, waitFor } from '../helpers/time.js'
 
 const PEPPER = 'token-rotation-test-pepper-0123456789'
 const TOKEN_URL = '/oauth2/v1/accesstoken?grant_type=client_credentials'
@@ -24,11 +24,7 @@ type Kind = 'memory' | 'redis'
 
 async function connectedRedisStore (redis: TestRedis, prefix = redis.prefix): Promise<RedisStore> {
   const store = new RedisStore({ url: redis.url, prefix })
-  const deadline = Date.now() + 5000
-  while (!store.isAvailable()) {
-    if (Date.now() > deadline) throw new Error('the Redis store did not connect within 5 s')
-    await sleep(10)
-  }
+  await storeConnected(store)
   return store
 }
 
@@ -103,7 +99,7 @@ for (const kind of ['memory', 'redis'] as const) {
     assert.ok(Date.now() - rotatedAt < 250, 'the checks above ran inside the grace period')
     const fresh = await token(gw, client.id, rotated.key)
 
-    await sleep(Math.max(0, rotatedAt + 400 - Date.now()))
+    await sleepUntil(rotatedAt + 400)
     assert.deepEqual(await call(gw, old), INVALID)
     assert.deepEqual(await call(gw, duringGrace), INVALID)
     assert.deepEqual(await call(gw, fresh), OK)
@@ -124,12 +120,10 @@ test('redis: a second gateway on the same Redis that cached the old token refuse
   assert.deepEqual(await call(other, old), OK)
 
   assert.ok(await issuer.app.clients.rotate(client.id, 0) !== undefined)
-  const deadline = Date.now() + 1000
-  let last = await call(other, old)
-  while (last.status === 200 && Date.now() < deadline) {
-    await sleep(20)
-    last = await call(other, old)
-  }
+  const last = await waitFor('the other gateway to refuse the old token (within 1 s)', async () => {
+    const answer = await call(other, old)
+    return answer.status === 200 ? undefined : answer
+  }, 1000)
   assert.deepEqual(last, INVALID)
 })
 

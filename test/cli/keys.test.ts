@@ -1,11 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { runGerbang, type RunResult } from '../helpers/process.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected } from '../helpers/redis.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
 import type { Client } from '../../src/store/types.js'
+import { sleepUntil } from '../helpers/time.js'
 
 // `gerbang keys …` run as users run it, against a redis-server of this file's
 // own: the CLI has no key prefix option, so it writes under the default `gb:`.
@@ -46,7 +46,7 @@ test('gerbang keys', async (t) => {
   const keys = async (...args: string[]): Promise<RunResult> => await runGerbang(['keys', ...args], env)
   const hasher = new SecretHasher(PEPPER)
   const store = new RedisStore({ url: redis.url })
-  while (!store.isAvailable()) await sleep(10)
+  await storeConnected(store)
   const resolve = async (key: string): Promise<Client | undefined> => (await store.resolveKey(hasher.hash(key)))?.client
   // Every secret the CLI printed: listing must never show one again.
   const secrets: string[] = []
@@ -246,10 +246,12 @@ test('gerbang keys', async (t) => {
     })
 
     await t.test('an expired client is listed as expired', async () => {
+      const expiresAt = Date.now() + 1500
       const created = JSON.parse(ok(await keys('create', '--client', 'RS Sebentar', '--integrations', 'yankes',
-        '--expires', new Date(Date.now() + 1500).toISOString(), '--json')).stdout) as KeyJson
+        '--expires', new Date(expiresAt).toISOString(), '--json')).stdout) as KeyJson
       secrets.push(created.key)
-      await sleep(1600)
+      // The create command itself took most of that; only the rest is waited for.
+      await sleepUntil(expiresAt + 100)
       assert.match(ok(await keys('list', '--search', 'sebentar')).stdout, /RS Sebentar +expired/)
     })
   } finally {

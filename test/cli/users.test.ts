@@ -2,13 +2,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DiskStore } from '../../src/store/disk-store.js'
 import { GERBANG_BIN, type RunResult } from '../helpers/process.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected } from '../helpers/redis.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { verifyPassword } from '../../src/auth/passwords.js'
 
@@ -40,7 +39,7 @@ test('gerbang users create', async (t) => {
   const users = async (input: string | undefined, ...args: string[]): Promise<RunResult> =>
     await runWithStdin(['users', 'create', ...args], env, input)
   const store = new RedisStore({ url: redis.url })
-  while (!store.isAvailable()) await sleep(10)
+  await storeConnected(store)
 
   try {
     await t.test('stores the user with an scrypt hash and never the password', async () => {

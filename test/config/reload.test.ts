@@ -3,23 +3,19 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
 import { startEchoOrigin, type Origin } from '../helpers/origin.js'
 import { startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
+import { sleep, sleepUntil, waitFor } from '../helpers/time.js'
+import { routesYaml } from '../helpers/routes.js'
 
 // Acceptance: routes.yaml rewritten 20 times (integrations added, removed and
 // changed, 5 invalid versions) under 200 requests/s for 20 s; not one request
 // to an integration that stayed fails.
 
-function routesYaml (integrations: Record<string, { upstream: string, description?: string, timeout?: string }>): string {
-  const lines = ['defaults:', '  auth: none', '  rateLimit: 1000000/1m', 'integrations:']
-  for (const [name, i] of Object.entries(integrations)) {
-    lines.push(`  ${name}:`, `    upstream: ${i.upstream}`)
-    if (i.description !== undefined) lines.push(`    description: ${i.description}`)
-    if (i.timeout !== undefined) lines.push(`    timeout: ${i.timeout}`)
-  }
-  return lines.join('\n') + '\n'
+/** auth: none and a rate limit the load never reaches, for `integrations`. */
+function routesFor (integrations: Record<string, { upstream: string, description?: string, timeout?: string }>): string {
+  return routesYaml({ defaults: { auth: 'none', rateLimit: '1000000/1m' }, integrations })
 }
 
 /** Replaces the file the way editors and ConfigMaps do: write beside it, rename over it. */
@@ -36,7 +32,7 @@ async function routesDir (t: TestContext, prefix: string, names: string[]): Prom
   const dir = await mkdtemp(join(tmpdir(), prefix))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const file = join(dir, 'routes.yaml')
-  await writeFile(file, routesYaml(Object.fromEntries(names.map((name) => [name, { upstream: origin.url }]))))
+  await writeFile(file, routesFor(Object.fromEntries(names.map((name) => [name, { upstream: origin.url }]))))
   return { origin, dir, file }
 }
 
@@ -51,13 +47,11 @@ async function workersReloaded (gw: GatewayProcess, from: number, match: (l: Rec
 }
 
 async function waitForLog (gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean, ms: number): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const found = gw.logs.slice(from).find(match)
-    if (found !== undefined) return found
-    if (Date.now() > deadline) throw new Error(`no matching log line within ${ms} ms; last lines:\n${gw.logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`)
-    await sleep(10)
-  }
+  return await waitFor('a matching log line', () => gw.logs.slice(from).find(match), {
+    timeoutMs: ms,
+    intervalMs: 10,
+    detail: () => `last lines:\n${gw.logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`
+  })
 }
 
 test('20 rewrites of routes.yaml under 200 requests/s: no failed request on integrations that stayed, added ones work after their reload, invalid versions never apply', { timeout: 90_000 }, async (t) => {
@@ -97,9 +91,9 @@ test('20 rewrites of routes.yaml under 200 requests/s: no failed request on inte
   const stable = { yankes: { upstream: up }, 'satu-data': { upstream: up } }
   const invalid = [
     'integrations:\n  yankes: [this is not\n',
-    routesYaml({ ...stable, bad: { upstream: 'ftp://nope' } }),
-    routesYaml(stable).replace('  auth: none', '  auth: maybe'),
-    routesYaml({ ...stable, 'satu-data': { upstream: up, timeout: 'sebentar' } }),
+    routesFor({ ...stable, bad: { upstream: 'ftp://nope' } }),
+    routesFor(stable).replace('  auth: none', '  auth: maybe'),
+    routesFor({ ...stable, 'satu-data': { upstream: up, timeout: 'sebentar' } }),
     'integrations:\n  yankes:\n    upstream: http://127.0.0.1:1\n    prefix: /doc\n'
   ]
   const started = Date.now()
@@ -122,7 +116,7 @@ test('20 rewrites of routes.yaml under 200 requests/s: no failed request on inte
         'satu-data': { upstream: up, timeout: `${10 + round}s` },
         [`extra-${round}`]: { upstream: up }
       }
-      await replaceFile(file, routesYaml(version))
+      await replaceFile(file, routesFor(version))
       const line = await waitForLog(gw, from, (l) => l.msg === 'routes reloaded', 5000)
       reloads++
       assert.deepEqual(line.added, [`extra-${round}`])
@@ -131,7 +125,7 @@ test('20 rewrites of routes.yaml under 200 requests/s: no failed request on inte
       assert.equal(await get(`/extra-${round}/kamar`), 200, `extra-${round} answers after its reload`)
     }
     // About one rewrite a second, so the load spans the whole 20 s.
-    await sleep(Math.max(0, started + (round + 1) * 1000 - Date.now()))
+    await sleepUntil(started + (round + 1) * 1000)
   }
   loading.on = false
   await load
@@ -159,7 +153,7 @@ test('with --workers 2, a changed routes file reloads in every worker', { timeou
   const { origin, file } = await routesDir(t, 'gerbang-reload-workers-', ['yankes'])
   const gw = await startGatewayProcess(t, file, {}, ['--workers', '2'])
   const from = gw.logs.length
-  await replaceFile(file, routesYaml({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
+  await replaceFile(file, routesFor({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
   assert.equal(await workersReloaded(gw, from), 2, 'both workers reloaded')
   // Whichever worker answers, bpjs is there.
   for (let i = 0; i < 10; i++) assert.equal((await fetch(`${gw.url}/bpjs/peserta/1`)).status, 200)
@@ -186,7 +180,7 @@ test('a file written all the time beside routes.yaml does not hold a reload back
     await sleep(300)
     const from = gw.logs.length
     const changedAt = Date.now()
-    await replaceFile(file, routesYaml({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
+    await replaceFile(file, routesFor({ yankes: { upstream: origin.url }, bpjs: { upstream: origin.url } }))
     await waitForLog(gw, from, (l) => l.msg === 'routes reloaded', 3000)
     assert.ok(Date.now() - changedAt < 2000, `reloaded after ${Date.now() - changedAt} ms`)
     assert.equal((await fetch(`${gw.url}/bpjs/x`)).status, 200)

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { startEchoOrigin, startOrigin } from '../helpers/origin.js'
 import { oneIntegration, startGateway } from '../helpers/gateway.js'
+import { waitUntil } from '../helpers/time.js'
 
 /** Sends raw bytes and returns everything the gateway answers until it closes the connection. */
 async function rawExchange (url: string, request: string): Promise<string> {
@@ -54,7 +55,7 @@ test('a client that goes away mid-request aborts the upstream request, and the g
   const gw = await startGateway(t, oneIntegration('yankes', origin.url))
   const controller = new AbortController()
   const pending = fetch(`${gw.url}/yankes/slow`, { signal: controller.signal })
-  while (origin.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitUntil('the request to reach the upstream', () => origin.seen.length > 0, { intervalMs: 10 })
   controller.abort()
   await assert.rejects(pending)
   const closedInTime = await Promise.race([

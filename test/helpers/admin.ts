@@ -1,4 +1,5 @@
 import type { TestContext } from 'node:test'
+import type { Page } from 'playwright-core'
 import type { AppOptions } from '../../src/app.js'
 import { hashPassword } from '../../src/auth/passwords.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
@@ -94,4 +95,27 @@ export async function login (url: string, email: string, password = PASSWORD): P
       ...(body !== undefined ? { body: JSON.stringify(body) } : {})
     })
   }
+}
+
+/** Signs in to /admin in a browser page as the admin user (in `lang`, when given); resolves on the dashboard. */
+export async function signInBrowser (page: Page, base: string, lang?: 'id' | 'en'): Promise<void> {
+  await page.goto(`${base}/admin/login`)
+  if (lang !== undefined) {
+    await page.evaluate((l) => { localStorage.setItem('gerbang.lang', l) }, lang)
+    await page.reload()
+  }
+  const form = page.locator('form.login-form')
+  await form.waitFor()
+  await form.locator('input[name="email"]').fill(USERS.admin)
+  await form.locator('input[name="password"]').fill(PASSWORD)
+  await form.locator('button[type="submit"]').click()
+  await page.waitForURL(`${base}/admin`)
+  await page.getByTestId('admin-name').waitFor()
+}
+
+/** The status of a request through the gateway with `key` in x-api-key (its body read and dropped). */
+export async function keyedStatus (gw: AdminGateway, path: string, key: string): Promise<number> {
+  const res = await fetch(`${gw.url}${path}`, { headers: { 'x-api-key': key } })
+  await res.arrayBuffer()
+  return res.status
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from '../../src/app.js'
 import { formatProblem, parseRoutes, type RoutesConfig } from '../../src/config/routes-loader.js'
 import { loggerOptions } from '../../src/logging.js'
+import { routesYaml } from './routes.js'
 
 export interface TestGateway {
   app: FastifyInstance
@@ -46,13 +47,5 @@ export async function startGateway (
 
 /** routes.yaml text for one integration pointing at `upstream`, with `auth: none`. */
 export function oneIntegration (name: string, upstream: string, extra: Record<string, string> = {}): string {
-  const lines = [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
-    `  ${name}:`,
-    `    upstream: ${upstream}`,
-    ...Object.entries(extra).map(([k, v]) => `    ${k}: ${v}`)
-  ]
-  return lines.join('\n') + '\n'
+  return routesYaml({ defaults: { auth: 'none' }, integrations: { [name]: { upstream, ...extra } } })
 }

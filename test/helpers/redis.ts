@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import type { TestContext } from 'node:test'
 import { randomBytes } from 'node:crypto'
+import { waitUntil } from './time.js'
 
 export interface TestRedis {
   url: string
@@ -35,14 +36,15 @@ function requireRedisServer (): void {
 }
 
 async function waitForPing (port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (Date.now() < deadline) {
+  await waitUntil(`redis-server on port ${port} to answer PING`, () => {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`)
-    const ping = spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' })
-    if (ping.stdout?.trim() === 'PONG') return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`redis-server on port ${port} did not answer within 5 s`)
+    return spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout?.trim() === 'PONG'
+  }, { intervalMs: 25 })
+}
+
+/** Resolves once `store` (a RedisStore, say) has connected; fails after `timeoutMs`. */
+export async function storeConnected (store: { isAvailable: () => boolean }, timeoutMs = 10_000): Promise<void> {
+  await waitUntil('the store to connect', () => store.isAvailable(), { timeoutMs, intervalMs: 10 })
 }
 
 /**

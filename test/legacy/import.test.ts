@@ -6,14 +6,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { runGerbang, startGatewayProcess, type RunResult } from '../helpers/process.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected } from '../helpers/redis.js'
 import { createLegacyDatabase, legacyRows, oldKey } from '../helpers/mariadb.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
 import { legacyProgress } from '../../src/auth/legacy.js'
 import type { Client } from '../../src/store/types.js'
+import { waitUntil } from '../helpers/time.js'
 
 // `gerbang import legacy` as operators run it, against a real MariaDB with
 // the old API manager's `keys` table (10,000 rows) and a redis-server of
@@ -92,7 +92,7 @@ test('gerbang import legacy: 10,000 rows from MariaDB, idempotent, then the old 
   const env = { REDIS_URL: redis.url, GERBANG_KEY_PEPPER: PEPPER }
   const importLegacy = async (...args: string[]): Promise<RunResult> => await runGerbang(['import', 'legacy', '--mysql', db.url, ...args], env)
   const store = new RedisStore({ url: redis.url })
-  while (!store.isAvailable()) await sleep(10)
+  await storeConnected(store)
   t.after(async () => { await store.close() })
   const hasher = new SecretHasher(PEPPER)
   const existing = JSON.parse(ok(await runGerbang(['keys', 'create', '--client', 'RSUD Banten', '--integrations', 'yankes', '--json'], env)).stdout) as { id: string }
@@ -260,8 +260,10 @@ test('gerbang import legacy: 10,000 rows from MariaDB, idempotent, then the old 
   })
 
   await t.test('no key appears in clear in a Redis dump or in the logs; the week\'s legacy callers are counted', async () => {
-    // Last uses and legacy calls reach the store every 10 s.
-    await sleep(10_500)
+    // Last uses and legacy calls reach the store every 10 s: polled until they have.
+    const calling = sample.length + 1 + 1
+    await waitUntil('the week\'s legacy calls to reach the store', async () => (await legacyProgress(store)).callingThisWeek >= calling,
+      { timeoutMs: 20_000, intervalMs: 250 })
     const dump = await redisText(store)
     const logs = JSON.stringify(gw.logs) + stderr
     for (const key of [...sample, row(10).key, row(13).key]) {
@@ -270,7 +272,7 @@ test('gerbang import legacy: 10,000 rows from MariaDB, idempotent, then the old 
     }
     const progress = await legacyProgress(store)
     assert.equal(progress.clients, importable)
-    assert.equal(progress.callingThisWeek, sample.length + 1 + 1, 'the sample, the bound key called from here, and row 1')
+    assert.equal(progress.callingThisWeek, calling, 'the sample, the bound key called from here, and row 1')
   })
 })
 
@@ -278,7 +280,7 @@ test('gerbang import legacy refuses bad sources clearly and changes nothing', as
   const redis = await startRedis(t, { own: true })
   const env = { REDIS_URL: redis.url, GERBANG_KEY_PEPPER: PEPPER }
   const store = new RedisStore({ url: redis.url })
-  while (!store.isAvailable()) await sleep(10)
+  await storeConnected(store)
   t.after(async () => { await store.close() })
 
   await t.test('an unreachable database, without its password in the message', async () => {

@@ -11,6 +11,7 @@ import type { TestContext } from 'node:test'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { parseRateLimit, parseRateLimitPolicy, type QuotaPolicy, type RateLimitEntry } from './headers.js'
 import type { Problem } from '../helpers/problem.js'
+import { waitUntil } from '../helpers/time.js'
 
 /** Shared by the gateway processes and the ClientService that makes keys for them. */
 export const PEPPER = 'limits-test-pepper-0123456789abcdef'
@@ -83,25 +84,19 @@ export async function pool<T> (count: number, concurrency: number, task: (i: num
   return out
 }
 
-export async function sleep (ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 /** Waits until GET /readyz answers 200 (the store is connected), as a load balancer would before sending traffic. */
 export async function waitReady (base: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
   let last = ''
-  while (Date.now() < deadline) {
+  await waitUntil(`${base}/readyz to answer 200`, async () => {
     try {
       const res = await fetch(`${base}/readyz`)
       last = `${res.status} ${await res.text()}`
-      if (res.status === 200) return
+      return res.status === 200
     } catch (err) {
       last = (err as Error).message
+      return false
     }
-    await sleep(50)
-  }
-  throw new Error(`${base}/readyz did not answer 200 within ${timeoutMs} ms; last: ${last}`)
+  }, { timeoutMs, intervalMs: 50, detail: () => `last: ${last}` })
 }
 
 /**
@@ -111,11 +106,7 @@ export async function waitReady (base: string, timeoutMs = 10_000): Promise<void
 export async function openStore (t: TestContext, url: string, timeoutMs = 10_000): Promise<RedisStore> {
   const store = new RedisStore({ url })
   t.after(async () => { await store.close() })
-  const deadline = Date.now() + timeoutMs
-  while (!store.isAvailable()) {
-    if (Date.now() > deadline) throw new Error(`the test's own connection to ${url} was not ready within ${timeoutMs} ms`)
-    await sleep(20)
-  }
+  await waitUntil(`the test's own connection to ${url}`, () => store.isAvailable(), timeoutMs)
   return store
 }
 

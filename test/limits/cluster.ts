@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import { waitUntil } from '../helpers/time.js'
 
 export interface TestCluster {
   /** `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3` */
@@ -38,19 +39,12 @@ async function clusterPorts (count: number): Promise<number[]> {
   return ports
 }
 
-function cli (args: string[]): string {
-  const result = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 10_000 })
+// --cluster create waits for the nodes to agree: on a loaded CI machine it
+// has taken over 10 s, so it is given longer than the other commands.
+function cli (args: string[], timeoutMs = 10_000): string {
+  const result = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: timeoutMs })
   if (result.error !== undefined) throw new Error(`redis-cli ${args.join(' ')}: ${result.error.message}`)
   return `${result.stdout ?? ''}${result.stderr ?? ''}`
-}
-
-async function waitUntil (what: string, timeoutMs: number, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`${what} within ${timeoutMs} ms`)
 }
 
 export async function startRedisCluster (t: TestContext): Promise<TestCluster> {
@@ -80,17 +74,17 @@ export async function startRedisCluster (t: TestContext): Promise<TestCluster> {
     ], { stdio: 'ignore' }))
   }
   for (const [i, port] of ports.entries()) {
-    await waitUntil(`redis-server on port ${port} did not answer PING`, 5000, () => {
+    await waitUntil(`redis-server on port ${port} to answer PING`, () => {
       if (children[i]?.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${String(children[i]?.exitCode)}`)
       return cli(['-p', String(port), 'PING']).trim() === 'PONG'
-    })
+    }, { timeoutMs: 5000, intervalMs: 50 })
   }
 
-  const created = cli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'])
+  const created = cli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], 60_000)
   if (!created.includes('[OK] All 16384 slots covered')) throw new Error(`redis-cli --cluster create failed:\n${created}`)
   // Every node, not only the first: a client may be sent to any of them.
-  await waitUntil('the cluster did not reach cluster_state:ok on every node', 10_000,
-    () => ports.every((port) => cli(['-p', String(port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')))
+  await waitUntil('cluster_state:ok on every node',
+    () => ports.every((port) => cli(['-p', String(port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), { timeoutMs: 10_000, intervalMs: 50 })
 
   return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports }
 }

@@ -12,8 +12,9 @@ import { startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
 import { startRedis } from '../helpers/redis.js'
 import {
   PEPPER, assertPolicies, openStore, assertRateLimited, assertXTrioMatches, describeUnexpected, httpClient, limitFields, pool,
-  retryAfter, sleep, statusCounts, waitReady, writeRoutes, type Answer
+  retryAfter, statusCounts, waitReady, writeRoutes, type Answer
 } from './client.js'
+import { sleep } from '../helpers/time.js'
 import { startRedisCluster } from './cluster.js'
 
 const LIMIT = 100

@@ -3,18 +3,18 @@
 // limits shared by several processes strand no tokens. Against a real Redis.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as turn } from 'node:timers/promises'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { policy, RateLimiter, type LimitResult } from '../../src/limits/rate-limiter.js'
 import { parseRate, type Rate } from '../../src/config/units.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected } from '../helpers/redis.js'
+import { sleep } from '../helpers/time.js'
 
 async function limiterOnRedis (t: import('node:test').TestContext): Promise<RateLimiter> {
   const redis = await startRedis(t)
   const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
   t.after(async () => { await store.close() })
-  for (let i = 0; i < 400 && !store.isAvailable(); i++) await sleep(25)
-  assert.ok(store.isAvailable(), 'the store connected within 10 s')
+  await storeConnected(store)
   const limiter = new RateLimiter(store)
   t.after(() => { limiter.close() })
   return limiter

@@ -4,7 +4,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { readEnv } from '../../src/config/env.js'
 import { RoutesWatcher } from '../../src/config/routes-watcher.js'
 import { GatewayMetrics } from '../../src/ops/metrics.js'
@@ -16,6 +15,8 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startRedis } from '../helpers/redis.js'
 import { closedPort } from '../proxy/client.js'
+import { sleep, waitUntil } from '../helpers/time.js'
+import { routesYaml, type RoutesSpec } from '../helpers/routes.js'
 
 // GET /metrics: every gerbang_* metric moves exactly as the traffic says,
 // read through a strict parser of the Prometheus text format (0.0.4).
@@ -266,31 +267,23 @@ async function fruitOrigin (t: TestContext): Promise<Origin> {
   return origin
 }
 
-function routesYaml (origin: string, deadPort: number, extra: string[] = []): string {
-  return [
-    'defaults:',
-    '  rateLimit: 1000/1m',
-    'integrations:',
-    '  yankes:',
-    `    upstream: ${origin}`,
-    '  sempit:',
-    `    upstream: ${origin}`,
-    '    rateLimit: 2/1m',
-    '  mati:',
-    `    upstream: http://127.0.0.1:${deadPort}`,
-    '    auth: none',
-    ...extra,
-    ''
-  ].join('\n')
+/** yankes and sempit (rate limit 2/1m) on `origin`, mati (auth: none) on a dead port, and `extra` integrations. */
+function metricsRoutes (origin: string, deadPort: number, extra: RoutesSpec['integrations'] = {}): string {
+  return routesYaml({
+    defaults: { rateLimit: '1000/1m' },
+    integrations: {
+      yankes: { upstream: origin },
+      sempit: { upstream: origin, rateLimit: '2/1m' },
+      mati: { upstream: `http://127.0.0.1:${deadPort}`, auth: 'none' },
+      ...extra
+    }
+  })
 }
 
 /** Waits until the gateway has finished (and counted) `n` requests: each writes its access line as it is counted. */
 async function untilCounted (gw: TestGateway, n: number): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (gw.logs.filter((l) => l.msg === 'request').length < n) {
-    if (Date.now() > deadline) throw new Error(`only ${gw.logs.filter((l) => l.msg === 'request').length} of ${n} requests finished`)
-    await sleep(5)
-  }
+  const finished = (): number => gw.logs.filter((l) => l.msg === 'request').length
+  await waitUntil(`${n} requests to finish`, () => finished() >= n, { intervalMs: 5, detail: () => `only ${finished()} of ${n} finished` })
 }
 
 async function scrape (gw: TestGateway, headers: Record<string, string> = {}): Promise<Exposition> {
@@ -320,7 +313,7 @@ async function call (gw: TestGateway, path: string, init: RequestInit = {}): Pro
 
 test('known traffic moves every request metric by exactly its count', async (t) => {
   const origin = await fruitOrigin(t)
-  const gw = await startGateway(t, routesYaml(origin.url, await closedPort()))
+  const gw = await startGateway(t, metricsRoutes(origin.url, await closedPort()))
   const a = await gw.app.clients.create({ name: 'RSUD Banten', integrations: '*' })
   const b = await gw.app.clients.create({ name: 'Dinkes Kota Serang', integrations: ['sempit'] })
   const keyA = { 'x-api-key': a.key }
@@ -442,7 +435,7 @@ test('routes reloads: counters, last result and time, read from app.routeTable',
   const dir = await mkdtemp(join(tmpdir(), 'gerbang-metrics-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const file = join(dir, 'routes.yaml')
-  const gw = await startGateway(t, routesYaml(origin.url, deadPort))
+  const gw = await startGateway(t, metricsRoutes(origin.url, deadPort))
   const watcher = new RoutesWatcher(gw.app.routeTable, { file, env: {}, logger: gw.app.log })
   t.after(() => { watcher.close() })
   const reloadSeries = (m: Exposition): Record<string, number> => seriesOf(m, 'gerbang_routes_reloads_total')
@@ -455,7 +448,7 @@ test('routes reloads: counters, last result and time, read from app.routeTable',
   assert.equal(valueOf(m, 'gerbang_integrations'), 3)
 
   await sleep(5) // a later timestamp
-  await writeFile(file, routesYaml(origin.url, deadPort, ['  baru:', `    upstream: ${origin.url}`]))
+  await writeFile(file, metricsRoutes(origin.url, deadPort, { baru: { upstream: origin.url } }))
   await watcher.reload('SIGHUP')
   assert.equal(gw.app.routeTable.reloads.ok, 1)
   m = await scrape(gw)
@@ -513,7 +506,7 @@ const TOKEN = 'metrics-token-0123456789abcdef'
 
 test('GERBANG_METRICS_TOKEN: /metrics needs the bearer token; the token is never logged', async (t) => {
   const origin = await fruitOrigin(t)
-  const gw = await startGateway(t, routesYaml(origin.url, await closedPort()), {}, { metricsToken: TOKEN })
+  const gw = await startGateway(t, metricsRoutes(origin.url, await closedPort()), {}, { metricsToken: TOKEN })
 
   const missing = await fetch(`${gw.url}/metrics`)
   assert.equal(missing.status, 401)
@@ -540,7 +533,7 @@ test('GERBANG_METRICS_TOKEN: /metrics needs the bearer token; the token is never
 
 test('without GERBANG_METRICS_TOKEN /metrics is open, with one warning at start', async (t) => {
   const origin = await fruitOrigin(t)
-  const gw = await startGateway(t, routesYaml(origin.url, await closedPort()))
+  const gw = await startGateway(t, metricsRoutes(origin.url, await closedPort()))
   await scrape(gw)
   await scrape(gw)
   const warnings = gw.logs.filter((l) => String(l.msg).includes('GERBANG_METRICS_TOKEN is not set'))
@@ -565,23 +558,16 @@ test('gerbang_store_up follows Redis: 1, then 0 once it is killed', async (t) =>
   const redis = await startRedis(t, { own: true })
   const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
   const origin = await fruitOrigin(t)
-  const gw = await startGateway(t, routesYaml(origin.url, await closedPort()), {}, { store })
-  const deadline = Date.now() + 10_000
-  while (!store.isAvailable()) {
-    if (Date.now() > deadline) throw new Error('the store did not connect within 10 s')
-    await sleep(20)
-  }
+  const gw = await startGateway(t, metricsRoutes(origin.url, await closedPort()), {}, { store })
+  await waitUntil('the store to connect', () => store.isAvailable(), 10_000)
   let m = await scrape(gw)
   assert.equal(valueOf(m, 'gerbang_store_up'), 1)
   assert.deepEqual(seriesOf(m, 'gerbang_store_info'), { [L({ kind: 'redis' })]: 1 })
 
   await redis.kill()
-  const downBy = Date.now() + 5000
-  for (;;) {
+  await waitUntil('gerbang_store_up to be 0 after Redis died', async () => {
     m = await scrape(gw)
-    if (valueOf(m, 'gerbang_store_up') === 0) break
-    if (Date.now() > downBy) assert.fail('gerbang_store_up still 1 five seconds after Redis died')
-    await sleep(20)
-  }
+    return valueOf(m, 'gerbang_store_up') === 0
+  })
   assert.deepEqual(seriesOf(m, 'gerbang_store_info'), { [L({ kind: 'redis' })]: 1 })
 })

@@ -12,6 +12,7 @@ import { PluginFailure, type PluginHooks, type UpstreamHeaders, type UpstreamReq
 import { bpjsEncrypt, bpjsSignature, peserta, startFakeBpjs, type FakeBpjs } from '../helpers/bpjs.js'
 import { startGateway, type TestGateway } from '../helpers/gateway.js'
 import type { Problem } from '../helpers/problem.js'
+import { routesYaml } from '../helpers/routes.js'
 
 type Options = Static<typeof definition.options>
 
@@ -250,17 +251,11 @@ const INTEGER_CONS_ID = ` { consId: ${CONS_ID}, secret: "\${BPJS_SECRET}", userK
 /* eslint-enable no-template-curly-in-string */
 
 /** routes.yaml with one `auth: none` integration on the fake; `pluginOptions` follows `- bpjs-vclaim:`. */
-function routesYaml (fake: FakeBpjs, pluginOptions = ALL_OPTIONS): string {
-  return [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
-    '  bpjs:',
-    `    upstream: ${fake.url}/vclaim-rest`,
-    '    plugins:',
-    `      - bpjs-vclaim:${pluginOptions}`,
-    ''
-  ].join('\n')
+function bpjsRoutes (fake: FakeBpjs, pluginOptions = ALL_OPTIONS): string {
+  return routesYaml({
+    defaults: { auth: 'none' },
+    integrations: { bpjs: { upstream: `${fake.url}/vclaim-rest`, plugins: [`bpjs-vclaim:${pluginOptions}`] } }
+  })
 }
 
 /** Fails the test if a BPJS credential appears in the gateway's logs or in `bodies`. */
@@ -275,7 +270,7 @@ function assertNoCredentials (gw: TestGateway, ...bodies: string[]): void {
 
 test('the client sends no BPJS header and gets the decrypted answer; the upstream saw a valid signature', async (t) => {
   const fake = await startFake(t)
-  const gw = await startGateway(t, routesYaml(fake), ENV)
+  const gw = await startGateway(t, bpjsRoutes(fake), ENV)
 
   const res = await fetch(gw.url + CARD_PATH)
   const text = await res.text()
@@ -296,7 +291,7 @@ test('the client sends no BPJS header and gets the decrypted answer; the upstrea
 
 test('BPJS headers a client sends are replaced, and an unencrypted error answer passes through', async (t) => {
   const fake = await startFake(t)
-  const gw = await startGateway(t, routesYaml(fake), ENV)
+  const gw = await startGateway(t, bpjsRoutes(fake), ENV)
 
   const res = await fetch(gw.url + '/bpjs/Peserta/nokartu/0000000000000/tglSEP/2025-01-15', {
     headers: { 'x-cons-id': '99999', 'x-timestamp': '1', 'x-signature': 'forged', user_key: 'forged' }
@@ -309,7 +304,7 @@ test('BPJS headers a client sends are replaced, and an unencrypted error answer 
 
 test('an integer consId written in routes.yaml works like a string one', async (t) => {
   const fake = await startFake(t)
-  const gw = await startGateway(t, routesYaml(fake, INTEGER_CONS_ID), ENV)
+  const gw = await startGateway(t, bpjsRoutes(fake, INTEGER_CONS_ID), ENV)
   const res = await fetch(gw.url + CARD_PATH)
   assert.equal(res.status, 200)
   assert.equal(((await res.json()) as { response: { peserta: { noKartu: string } } }).response.peserta.noKartu, '0001234567890')
@@ -319,7 +314,7 @@ test('an integer consId written in routes.yaml works like a string one', async (
 test('with a wrong secret the client gets the upstream\'s rejection as it was sent', async (t) => {
   const fake = await startFake(t)
   const wrong = 'wrong-secret-5c0ffee'
-  const gw = await startGateway(t, routesYaml(fake), { ...ENV, BPJS_SECRET: wrong })
+  const gw = await startGateway(t, bpjsRoutes(fake), { ...ENV, BPJS_SECRET: wrong })
 
   const res = await fetch(gw.url + CARD_PATH)
   const text = await res.text()
@@ -332,7 +327,7 @@ test('with a wrong secret the client gets the upstream\'s rejection as it was se
 
 test('without userKey the upstream rejects the request for its missing user_key', async (t) => {
   const fake = await startFake(t)
-  const gw = await startGateway(t, routesYaml(fake, NO_USER_KEY), ENV)
+  const gw = await startGateway(t, bpjsRoutes(fake, NO_USER_KEY), ENV)
   const res = await fetch(gw.url + CARD_PATH, { headers: { user_key: USER_KEY } })
   assert.equal(res.status, 200)
   assert.equal(((await res.json()) as { metaData: { code: string } }).metaData.code, '401')
@@ -342,7 +337,7 @@ test('without userKey the upstream rejects the request for its missing user_key'
 test('a corrupt ciphertext from the upstream is a 502 naming the plugin, without the secret', async (t) => {
   const fake = await startFake(t)
   fake.corrupt = true
-  const gw = await startGateway(t, routesYaml(fake), ENV)
+  const gw = await startGateway(t, bpjsRoutes(fake), ENV)
 
   const res = await fetch(gw.url + CARD_PATH)
   const text = await res.text()

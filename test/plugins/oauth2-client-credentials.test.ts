@@ -16,6 +16,7 @@ import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startGateway, type TestGateway } from '../helpers/gateway.js'
 import { assertProblem, closedPort, json, send } from '../proxy/client.js'
 import { trapUnhandled } from '../helpers/unhandled.js'
+import { routesYaml } from '../helpers/routes.js'
 
 const unhandled = trapUnhandled()
 
@@ -111,8 +112,6 @@ function assertNoSecret (text: string, fake: { clientSecret: string, issued?: st
   assert.ok(!text.includes(fake.clientSecret), `the client secret leaked: ${text}`)
   for (const token of fake.issued ?? []) assert.ok(!text.includes(token), `a token leaked: ${text}`)
 }
-
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /** An origin that records each request's body and answers a standard RFC 6749 token answer. */
 async function startRfcTokenEndpoint (t: TestContext): Promise<{ origin: Origin, bodies: string[] }> {
@@ -246,13 +245,19 @@ test('200 concurrent requests share one token request', async (t) => {
 })
 
 test('a token is kept until expires_in - 60 s, then fetched again', async (t) => {
+  // The plugin times its cache by Date.now(): a mocked Date moves on 1.1 s at once
+  // (the timers stay real, so the token request still goes over HTTP).
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
   const fake = await fakeSatusehat(t)
   fake.expiresIn = '61' // kept for 1 s
   const created = create(satusehatOptions(fake))
   await onRequest(created)
   await onRequest(created)
   assert.equal(fake.tokenRequests.length, 1)
-  await sleep(1100)
+  t.mock.timers.tick(999)
+  await onRequest(created)
+  assert.equal(fake.tokenRequests.length, 1, 'still kept just before the second is over')
+  t.mock.timers.tick(101)
   const request = await onRequest(created)
   assert.equal(fake.tokenRequests.length, 2)
   assert.equal(request.headers.get('authorization'), `Bearer ${fake.issued[1]}`)
@@ -260,13 +265,14 @@ test('a token is kept until expires_in - 60 s, then fetched again', async (t) =>
 })
 
 test('a token that lives a minute or less is kept for half its life', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
   const fake = await fakeSatusehat(t)
   fake.expiresIn = '1' // kept for 500 ms
   const created = create(satusehatOptions(fake))
   await onRequest(created)
   await onRequest(created)
   assert.equal(fake.tokenRequests.length, 1)
-  await sleep(600)
+  t.mock.timers.tick(600)
   await onRequest(created)
   assert.equal(fake.tokenRequests.length, 2)
 })
@@ -408,20 +414,20 @@ test('a slow token endpoint: a PluginFailure with timeout true once the timeout 
 
 const PATIENT = '/satusehat/Patient?identifier=https%3A%2F%2Ffhir.kemkes.go.id%2Fid%2Fnik%7C3601234567890001'
 
-function routesYaml (upstream: string, extra = ''): string {
-  return [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
-    '  satusehat:',
-    `    upstream: ${upstream}`,
-    '    plugins:',
-    `      - oauth2-client-credentials: { tokenUrl: \${SS_TOKEN_URL}, clientId: \${SS_CLIENT_ID}, clientSecret: \${SS_CLIENT_SECRET}${extra} }`
-  ].join('\n') + '\n'
+function satusehatRoutes (upstream: string, extra = ''): string {
+  return routesYaml({
+    defaults: { auth: 'none' },
+    integrations: {
+      satusehat: {
+        upstream,
+        plugins: [`oauth2-client-credentials: { tokenUrl: \${SS_TOKEN_URL}, clientId: \${SS_CLIENT_ID}, clientSecret: \${SS_CLIENT_SECRET}${extra} }`]
+      }
+    }
+  })
 }
 
 async function gatewayFor (t: TestContext, fake: FakeSatusehat, tokenUrl = fake.tokenUrl, extra = ''): Promise<TestGateway> {
-  return await startGateway(t, routesYaml(fake.fhirUrl, extra), {
+  return await startGateway(t, satusehatRoutes(fake.fhirUrl, extra), {
     SS_TOKEN_URL: tokenUrl,
     SS_CLIENT_ID: fake.clientId,
     SS_CLIENT_SECRET: fake.clientSecret
@@ -489,13 +495,15 @@ test('gateway: 20 concurrent requests after a revocation share one refresh; each
 })
 
 test('gateway: a token past expires_in - 60 s is replaced before the upstream refuses it', async (t) => {
+  // Date mocked (timers real), as in the plugin's own tests: 1.1 s pass at once.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
   const fake = await fakeSatusehat(t)
   fake.expiresIn = '61'
   const gw = await gatewayFor(t, fake)
   assert.equal((await send(gw.url, PATIENT)).status, 200)
   assert.equal((await send(gw.url, PATIENT)).status, 200)
   assert.equal(fake.tokenRequests.length, 1)
-  await sleep(1100)
+  t.mock.timers.tick(1100)
   assert.equal((await send(gw.url, PATIENT)).status, 200)
   assert.equal(fake.tokenRequests.length, 2)
   assert.deepEqual(fake.fhirRequests.map((r) => r.authorization), [

@@ -11,10 +11,9 @@ import { oneIntegration, routesFrom, startGateway, type TestGateway } from '../h
 import { startDroppingTcp, startOrigin } from '../helpers/origin.js'
 import { assertProblem, closedPort, send } from './client.js'
 import { trapUnhandled } from '../helpers/unhandled.js'
+import { LATE_MS, sleep, waitUntil } from '../helpers/time.js'
 
 const unhandled = trapUnhandled()
-
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 function breakerOf (gw: TestGateway, name = 'yankes'): RouteTable['routes'][number]['breaker'] {
   const route = gw.app.routeTable.table.routes.find((r) => r.integration.name === name)
@@ -158,7 +157,7 @@ test('an upstream killed under load: the breaker opens, answers 503 at once, and
 
     killedAt = performance.now()
     await first.close()
-    while (breaker.state === 'closed' && performance.now() - killedAt < 3000) await sleep(2)
+    await waitUntil('the breaker to open after the kill', () => breaker.state !== 'closed', { timeoutMs: 3000, intervalMs: 2 })
     openedAt = performance.now()
     assert.equal(breaker.state, 'open', 'the breaker opened')
     assert.equal(breaker.opens, 1)
@@ -217,10 +216,13 @@ test('an upstream killed under load: the breaker opens, answers 503 at once, and
     `longest event-loop stall meanwhile ${round(stallMs)} ms`)
   // Typically about 1 ms. On a shared 2-core machine the tail is the
   // scheduler's (a bare 404 shows the same 15–100 ms outliers while other test
-  // suites run), so the bound on every request allows for the process's own stalls.
-  assert.ok(median < 5, `median ${round(median)} ms`)
-  assert.ok(p95 < 20, `p95 ${round(p95)} ms`)
-  assert.ok(max < 20 + stallMs, `max ${round(max)} ms with stalls of up to ${round(stallMs)} ms`)
+  // suites run), so the bounds are generous: what they must catch is a refusal
+  // that waits for the upstream (a dead port with retries: 2 costs at least
+  // 37.5 ms of backoff per request, every request), and the bound on every
+  // request allows for the process's own stalls.
+  assert.ok(median < 20, `median ${round(median)} ms`)
+  assert.ok(p95 < 50, `p95 ${round(p95)} ms`)
+  assert.ok(max < 100 + stallMs, `max ${round(max)} ms with stalls of up to ${round(stallMs)} ms`)
 
   // The upstream comes back on the same port. Its first request (the probe)
   // takes 50 ms, so the requests that arrive meanwhile show whether any other
@@ -251,7 +253,8 @@ test('an upstream killed under load: the breaker opens, answers 503 at once, and
   assert.ok(firstOk !== undefined, 'no 200 within 3 s of the upstream coming back')
   const resumedMs = firstOk.at + firstOk.ms - backAt
   t.diagnostic(`first 200 ${round(resumedMs)} ms after the upstream came back (openFor ${openForMs} ms, probe answered in 50 ms)`)
-  assert.ok(resumedMs < openForMs + 300, `first 200 after ${round(resumedMs)} ms`)
+  // Within openFor (the probe answers in 50 ms), with room for a loaded machine.
+  assert.ok(resumedMs < openForMs + LATE_MS, `first 200 after ${round(resumedMs)} ms`)
 
   const duringProbe = arrivals.filter((at) => at < probeAnsweredAt)
   assert.equal(duringProbe.length, 1, 'only the probe reached the upstream while half-open')
@@ -297,7 +300,8 @@ test('one failure per client request, after its retries; /readyz reports the bre
   assert.equal(body.detail,
     'yankes is unavailable: its circuit breaker opened after repeated upstream failures; the gateway tries it again in 10 s')
   assert.equal(tcp.connections(), 9, 'an open breaker sends nothing upstream')
-  assert.ok(ms < 50, `refused after ${round(ms)} ms`)
+  // At once (nothing went upstream, as the count above shows); the bound is generous for a loaded machine.
+  assert.ok(ms < 250, `refused after ${round(ms)} ms`)
 
   // A POST with a body is refused just the same (its body unread, so the connection closes).
   const post = await send(gw.url, '/yankes/pasien', {
@@ -326,7 +330,8 @@ test('upstream timeouts count as failures; once open, answers no longer wait for
   const started = performance.now()
   assertProblem(await send(gw.url, '/yankes/kamar'), 503, 'UPSTREAM_CIRCUIT_OPEN')
   const ms = performance.now() - started
-  assert.ok(ms < 20, `refused after ${round(ms)} ms`)
+  // At once: a generous bound, under the 300 ms timeout it no longer waits for.
+  assert.ok(ms < 250, `refused after ${round(ms)} ms`)
   assert.equal(origin.seen.length, 2)
 })
 
@@ -373,7 +378,7 @@ test('what counts: 500, 502, 503 and 504 answers (passthrough too) do; 4xx, 501,
     const req = httpRequest(`${gw.url}/clients-leave/hang`)
     req.on('error', () => {})
     req.end()
-    await sleep(50)
+    await waitUntil(`hanging request ${i + 1} to reach the upstream`, () => origin.seen.filter((r) => r.url === '/hang').length > i)
     req.destroy()
   }
   await sleep(50)
@@ -426,7 +431,7 @@ test('half-open: a probe whose client leaves frees the slot for the next request
   const probe = httpRequest(`${gw.url}/yankes/kamar`)
   probe.on('error', () => {})
   probe.end()
-  await sleep(50)
+  await waitUntil('the probe to reach the upstream', () => origin.seen.some((r) => r.url === '/kamar'))
   assertProblem(await send(gw.url, '/yankes/kamar'), 503, 'UPSTREAM_CIRCUIT_OPEN')
   probe.destroy()
   await sleep(50)

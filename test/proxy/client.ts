@@ -1,10 +1,12 @@
 // A small HTTP client for the proxy tests: the request target goes on the wire
 // exactly as written (fetch would normalise it), and the whole answer comes
-// back as bytes. Plus the one assertion every problem document must pass.
+// back as bytes.
 import assert from 'node:assert/strict'
 import { request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { once } from 'node:events'
+import { assertProblem } from '../helpers/problem.js'
+import { waitUntil } from '../helpers/time.js'
 
 export interface Answer {
   status: number
@@ -100,44 +102,19 @@ export function json (answer: Answer): Record<string, unknown> {
   return JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>
 }
 
-const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
-
-/**
- * Asserts CONTRACT.md section 6: an application/problem+json answer with
- * every promised member, requestId equal to the x-request-id header.
- */
-export function assertProblem (answer: Answer, status: number, code: string, instance?: string): Record<string, unknown> {
-  assert.equal(answer.status, status, `expected ${status} ${code}, got ${answer.status}: ${answer.body.toString('utf8')}`)
-  const type = String(answer.headers['content-type'])
-  assert.ok(type.startsWith('application/problem+json'), `content-type is ${type}: ${answer.body.toString('utf8')}`)
-  const body = json(answer)
-  assert.equal(typeof body.type, 'string')
-  assert.equal(typeof body.title, 'string')
-  assert.ok((body.title as string).length > 0)
-  assert.equal(body.status, status)
-  assert.equal(body.code, code)
-  assert.equal(typeof body.detail, 'string')
-  assert.ok((body.detail as string).length > 0)
-  assert.equal(typeof body.instance, 'string')
-  if (instance !== undefined) assert.equal(body.instance, instance)
-  assert.equal(typeof body.requestId, 'string')
-  assert.ok((body.requestId as string).length > 0)
-  assert.equal(body.requestId, answer.headers['x-request-id'])
-  assert.match(String(body.timestamp), ISO_UTC_MS)
-  const age = Date.now() - Date.parse(body.timestamp as string)
-  assert.ok(age >= -1000 && age < 60_000, `timestamp ${String(body.timestamp)} is not now`)
-  return body
-}
+// The one problem-document assertion lives in test/helpers/problem.ts; it is
+// exported here too because the proxy tests import their tools from this file.
+export { assertProblem }
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
-/** Polls until `check` holds (log lines are written once the response has finished). */
-export async function eventually (check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) return
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+/**
+ * Polls until `check` holds (log lines are written once the response has
+ * finished); fails the test after `timeoutMs`. test/helpers/time.ts's
+ * waitUntil, for the tests that call it by this name.
+ */
+export async function eventually (check: () => boolean, timeoutMs = 5000): Promise<void> {
+  await waitUntil('the condition to hold (eventually)', check, timeoutMs)
 }
 
 /** A port nothing listens on. */

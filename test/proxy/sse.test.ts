@@ -6,11 +6,11 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { request, type IncomingMessage, type ServerResponse } from 'node:http'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startGateway, type TestGateway } from '../helpers/gateway.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { parseRoutes } from '../../src/config/routes-loader.js'
-import { assertProblem, eventually, send } from './client.js'
+import { assertProblem, send } from './client.js'
+import { assertElapsed, LATE_MS, sleep, waitUntil } from '../helpers/time.js'
 
 /** What the SSE origin was told to do, from its query: `every` ms between `count` events, then `silent` ms of silence, then the end. */
 interface Plan { every: number, count: number, silent: number }
@@ -121,7 +121,7 @@ async function scrape (gw: TestGateway): Promise<string> {
   return await (await fetch(`${gw.url}/metrics`)).text()
 }
 
-test('an event every 2 s for 20 s through timeout: 1s and idleTimeout: 5s: all 10 events, each within 50 ms of being sent', { timeout: 60_000 }, async (t) => {
+test('an event every 2 s for 20 s through timeout: 1s and idleTimeout: 5s: all 10 events, each passed on as it is sent', { timeout: 60_000 }, async (t) => {
   const sse = await startSseOrigin(t)
   const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 1s', 'idleTimeout: 5s']))
   const started = performance.now()
@@ -139,7 +139,9 @@ test('an event every 2 s for 20 s through timeout: 1s and idleTimeout: 5s: all 1
     delays.push(arrived - sent)
   }
   t.diagnostic(`delivery delays (ms): ${delays.map((d) => d.toFixed(1)).join(', ')}; stream lasted ${Math.round(took)} ms`)
-  for (const [i, delay] of delays.entries()) assert.ok(delay < 50, `event ${i + 1} arrived ${delay.toFixed(1)} ms after it was sent`)
+  // Typically a millisecond or two. The bound is generous for a loaded machine; a
+  // buffered stream would hold an event until the next one, 2 s later.
+  for (const [i, delay] of delays.entries()) assert.ok(delay < 500, `event ${i + 1} arrived ${delay.toFixed(1)} ms after it was sent`)
   assert.ok(took > 20_000, 'the stream outlived timeout many times over')
   assert.ok(!gw.logs.some((l) => l.level === 50), 'nothing was logged as an error')
 })
@@ -153,9 +155,9 @@ test('the same upstream silent for 6 s is cut at 5 s ± 0.5 s, logged and counte
   assert.equal(got.ended, 'cut', 'the client saw the connection break, not a complete answer')
   const silence = got.endedAt - sse.lastWriteAt()
   t.diagnostic(`cut ${Math.round(silence)} ms after the upstream's last byte`)
-  assert.ok(silence >= 4500 && silence <= 5500, `cut after ${Math.round(silence)} ms of silence`)
+  assertElapsed(silence, 4500, 5000, 'cut')
 
-  await eventually(() => gw.logs.some((l) => l.msg === 'request cut off by the upstream'))
+  await waitUntil('the "request cut off by the upstream" log line', () => gw.logs.some((l) => l.msg === 'request cut off by the upstream'))
   const warning = gw.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('upstream sent nothing for idleTimeout'))
   assert.ok(warning !== undefined, 'the cut is logged')
   assert.equal(warning.level, 'warn')
@@ -165,7 +167,7 @@ test('the same upstream silent for 6 s is cut at 5 s ± 0.5 s, logged and counte
   assert.equal(access?.integration, 'feed')
   assert.match(await scrape(gw), /gerbang_upstream_errors_total\{integration="feed",code="idle_timeout"\} 1/)
   // The upstream's stream was let go of too.
-  await eventually(() => sse.abandoned.length === 1)
+  await waitUntil('the upstream to see its stream closed', () => sse.abandoned.length === 1)
   assert.equal(sse.abandoned.length, 1)
 })
 
@@ -180,7 +182,7 @@ test('idleTimeout defaults to timeout, and timeout still bounds the wait for the
   const silent = await readStream(gw.url, '/feed/stream?every=100&count=1&silent=2500')
   assert.equal(silent.ended, 'cut')
   const silence = silent.endedAt - sse.lastWriteAt()
-  assert.ok(silence >= 900 && silence <= 1500, `cut after ${Math.round(silence)} ms of silence`)
+  assertElapsed(silence, 900, 1000, 'cut')
   // Headers later than the timeout: the gateway's 504, as before.
   const late = await send(gw.url, '/feed/slow?ms=1500')
   assertProblem(late, 504, 'UPSTREAM_TIMEOUT')
@@ -192,7 +194,7 @@ test('idleTimeout longer than timeout keeps the 504 for headers later than timeo
   const started = performance.now()
   const late = await send(gw.url, '/feed/slow?ms=1500')
   assertProblem(late, 504, 'UPSTREAM_TIMEOUT')
-  assert.ok(performance.now() - started < 1200, 'the 504 came at the timeout, not the idleTimeout')
+  assert.ok(performance.now() - started < 1000 + LATE_MS, 'the 504 came at the timeout, not the idleTimeout')
 })
 
 test('a client that leaves an event stream closes the upstream\'s stream at once', { timeout: 20_000 }, async (t) => {
@@ -207,11 +209,12 @@ test('a client that leaves an event stream closes the upstream\'s stream at once
   await sleep(300)
   const leftAt = performance.now()
   req.destroy()
-  await eventually(() => sse.abandoned.length === 1)
+  await waitUntil('the upstream to see its stream closed', () => sse.abandoned.length === 1)
   assert.equal(sse.abandoned.length, 1, 'the upstream saw its stream closed')
   const after = (sse.abandoned[0] as { at: number }).at - leftAt
   t.diagnostic(`the upstream's stream closed ${after.toFixed(1)} ms after the client left`)
-  assert.ok(after < 200, `the upstream's stream closed ${after.toFixed(1)} ms after the client left`)
+  // At once; generous for a loaded machine, far under the 30 s idleTimeout.
+  assert.ok(after < LATE_MS, `the upstream's stream closed ${after.toFixed(1)} ms after the client left`)
 })
 
 test('a slow reader holding the stream back is not the upstream\'s silence', { timeout: 20_000 }, async (t) => {

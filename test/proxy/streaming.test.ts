@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startGatewayProcess } from '../helpers/process.js'
+import { sleep } from '../helpers/time.js'
 
 const MiB = 1024 * 1024
 const TOTAL = 50 * MiB

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { startOrigin } from '../helpers/origin.js'
 import { oneIntegration } from '../helpers/gateway.js'
 import { startGatewayProcess } from '../helpers/process.js'
+import { waitUntil } from '../helpers/time.js'
 
 test('SIGTERM during a 2 s upstream request: the request completes with 200 and the process exits 0', async (t) => {
   const origin = await startOrigin((_req, res) => {
@@ -23,11 +24,11 @@ test('SIGTERM during a 2 s upstream request: the request completes with 200 and 
   const gw = await startGatewayProcess(t, routes)
   const pending = fetch(`${gw.url}/yankes/yankes`)
   // Let the request reach the upstream before the signal.
-  while (origin.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+  await waitUntil('the request to reach the upstream', () => origin.seen.length > 0)
   gw.child.kill('SIGTERM')
 
-  // New connections are refused once the listener is closed.
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // New connections are refused once the listener is closed (at once; polled, for a slow machine).
+  await waitUntil('the listener to refuse new connections', async () => await fetch(`${gw.url}/healthz`).then(() => false, () => true))
   await assert.rejects(fetch(`${gw.url}/healthz`))
 
   const res = await pending

@@ -1,9 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startEchoOrigin } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
+import { sleep } from '../helpers/time.js'
 
 // Issue 20, finding 4 (CONTRACT.md section 15): the body of a request to
 // Gerbang's own endpoints (/oauth2, /admin/api) must arrive within 10 s; a

@@ -5,10 +5,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { oneIntegration } from '../helpers/gateway.js'
 import { runGerbang, startGatewayProcess } from '../helpers/process.js'
+import { waitUntil } from '../helpers/time.js'
 
 // `gerbang start --workers N`: real processes on 127.0.0.1, a routes file
 // with auth: none in front of an echo origin that answers /slow after 1.5 s.
@@ -97,14 +97,6 @@ function load (url: string, concurrency: number, keepGoing: (stats: Stats) => bo
   return { stats, done }
 }
 
-async function waitFor (what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
 let routesFile: string
 let origin: Origin
 
@@ -134,14 +126,14 @@ test('--workers 2: both workers serve, the primary says ready once with every pi
   assert.equal(gw.logs.filter((l) => l.msg === 'gerbang is ready').length, 1)
   // Each worker's own line may reach the shared stdout just after the primary's.
   const workerReady = () => gw.logs.filter((l) => l.msg === 'worker ready')
-  await waitFor('both "worker ready" lines', () => workerReady().length === 2)
+  await waitUntil('both "worker ready" lines', () => workerReady().length === 2)
   assert.deepEqual(workerReady().map((l) => l.pid).sort(), [...gw.workerPids].sort())
   assert.ok(workerReady().every((l) => l.address === gw.url))
 
   const result = await load(`${gw.url}/echo/spread`, 20, ({ issued }) => issued < 400).done
   assert.deepEqual(result, { issued: 400, ok: 400, failed: 0, errors: [] })
   const served = () => gw.logs.filter((l) => l.msg === 'request' && l.path === '/echo/spread')
-  await waitFor('400 access lines', () => served().length === 400)
+  await waitUntil('400 access lines', () => served().length === 400)
   const perPid = new Map<unknown, number>()
   for (const line of served()) perPid.set(line.pid, (perPid.get(line.pid) ?? 0) + 1)
   assert.deepEqual([...perPid.keys()].sort(), [...gw.workerPids].sort(), JSON.stringify([...perPid]))
@@ -153,7 +145,7 @@ test('--workers 2: every scrape reports the whole instance, 200 requests spread 
   const result = await load(`${gw.url}/echo/counted`, 10, ({ issued }) => issued < 200).done
   assert.deepEqual(result, { issued: 200, ok: 200, failed: 0, errors: [] })
   const served = () => gw.logs.filter((l) => l.msg === 'request' && l.path === '/echo/counted')
-  await waitFor('200 access lines', () => served().length === 200)
+  await waitUntil('200 access lines', () => served().length === 200)
   assert.equal(new Set(served().map((l) => l.pid)).size, 2, 'both workers served')
   const series = 'gerbang_requests_total{integration="echo",method="GET",status_class="2xx"}'
   const scrapedBy = new Set<unknown>()
@@ -181,7 +173,7 @@ test('a worker SIGKILLed under load: the others keep serving and the primary sta
     okWhenReplaced ??= ok
     return ok < okWhenReplaced + 200
   })
-  await waitFor('100 requests', () => stats.ok >= 100)
+  await waitUntil('100 requests', () => stats.ok >= 100)
   process.kill(victim, 'SIGKILL')
   const okAtKill = stats.ok
   const result = await done
@@ -201,14 +193,14 @@ test('a worker SIGKILLed under load: the others keep serving and the primary sta
   // Afterwards every request succeeds, and the new worker takes its share.
   const after = await load(`${gw.url}/echo/after`, 10, ({ issued }) => issued < 100).done
   assert.deepEqual(after, { issued: 100, ok: 100, failed: 0, errors: [] })
-  await waitFor('the new worker\'s access lines', () => gw.logs.some((l) => l.msg === 'request' && l.path === '/echo/after' && l.pid === newPid))
+  await waitUntil('the new worker\'s access lines', () => gw.logs.some((l) => l.msg === 'request' && l.path === '/echo/after' && l.pid === newPid))
 })
 
 test('SIGTERM to the primary during a 1.5 s upstream request: it completes, every process exits, exit 0', async (t) => {
   const gw = await startCluster(t, routesFile, 2)
   const seen = origin.seen.length
   const pending = get(`${gw.url}/echo/slow`)
-  await waitFor('the slow request upstream', () => origin.seen.slice(seen).some((r) => r.url === '/slow'))
+  await waitUntil('the slow request upstream', () => origin.seen.slice(seen).some((r) => r.url === '/slow'))
   gw.child.kill('SIGTERM')
 
   assert.equal(await pending, 200)
@@ -224,16 +216,15 @@ test('a crash loop: the primary gives up, stops the workers and exits 1', async 
   const gw = await startCluster(t, routesFile, 2)
   const killed = new Set<number>()
   // Kill every worker as soon as it is ready; the fifth death within 10 s ends it.
-  const deadline = Date.now() + 15_000
-  while (gw.child.exitCode === null && Date.now() < deadline) {
+  await waitUntil('the primary to give up and exit', () => {
     for (const pid of pidsInLogs(gw.logs, gw.child.pid)) {
       if (!killed.has(pid) && alive(pid)) {
         killed.add(pid)
         process.kill(pid, 'SIGKILL')
       }
     }
-    await sleep(20)
-  }
+    return gw.child.exitCode !== null
+  }, 15_000)
   const { code } = await gw.exited
   assert.equal(code, 1)
   assert.ok(gw.logs.some((l) => l.msg === 'workers keep dying: giving up'))

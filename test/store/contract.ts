@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  StoreConflictError, type AuditEntry, type Client, type Role, type Session, type Store, type StoreChange, type User
+  StoreConflictError, type AuditEntry, type Client, type KeyRequest, type Role, type Session, type Store, type StoreChange, type User
 } from '../../src/store/types.js'
 
 /** Fails instead of hanging when `promise` takes longer than `ms`. */
@@ -74,6 +74,22 @@ function newAudit (n: number, extra: Partial<AuditEntry> = {}): AuditEntry {
     targetType: 'client',
     targetId: `client-${n}`,
     targetName: `Client ${n}`,
+    ...extra
+  }
+}
+
+/** A pending key request made `n` ms after a fixed instant (so the order is known). */
+export function newKeyRequest (n: number, extra: Partial<KeyRequest> = {}): KeyRequest {
+  return {
+    id: randomUUID(),
+    agency: 'Dinas Kesehatan Kota Serang',
+    app: `SIMRS ${n}`,
+    email: 'it@dinkes.serangkota.go.id',
+    integrations: ['yankes'],
+    purpose: 'Ketersediaan kamar untuk aplikasi rujukan',
+    address: '192.0.2.7',
+    createdAt: new Date(Date.UTC(2026, 2, 1, 8) + n).toISOString(),
+    status: 'pending',
     ...extra
   }
 }
@@ -811,6 +827,97 @@ export function storeContract (name: string, make: (t: TestContext) => Promise<S
         // The name can be used again.
         await store.createClient(newClient('dinkes serang'), newHash())
         assert.deepEqual(await names(store), ['dinkes serang'])
+      })
+    })
+
+    describe('key requests (issue 18, item 6)', () => {
+      const apps = async (store: Store, options?: Parameters<Store['listKeyRequests']>[0]): Promise<string[]> =>
+        (await store.listKeyRequests(options)).map((r) => r.app)
+
+      test('a request reads back as given; lists are newest first, by status, with limit and offset; counts per status', LIMITS, async (t) => {
+        const store = await make(t)
+        assert.deepEqual(await store.listKeyRequests(), [])
+        assert.deepEqual(await store.countKeyRequests(), { pending: 0, approved: 0, declined: 0, issued: 0, expired: 0 })
+        const made = [newKeyRequest(1), newKeyRequest(3, { integrations: [] }), newKeyRequest(2)]
+        for (const r of made) assert.equal(await store.createKeyRequest(r, 10), true)
+        assert.deepEqual(await store.getKeyRequest(made[1]?.id ?? ''), made[1], 'an empty list stays a list')
+        assert.equal(await store.getKeyRequest(randomUUID()), undefined)
+        assert.deepEqual(await apps(store), ['SIMRS 3', 'SIMRS 2', 'SIMRS 1'])
+        assert.deepEqual(await apps(store, { limit: 2 }), ['SIMRS 3', 'SIMRS 2'])
+        assert.deepEqual(await apps(store, { offset: 1, limit: 1 }), ['SIMRS 2'])
+        assert.deepEqual(await apps(store, { offset: 3 }), [])
+        assert.deepEqual(await apps(store, { limit: 0 }), [])
+        // The same instant: by id, descending, in every store.
+        const twins = [newKeyRequest(9, { app: 'kembar' }), newKeyRequest(9, { app: 'kembar' })]
+        for (const r of twins) await store.createKeyRequest(r, 10)
+        const ids = twins.map((r) => r.id).sort().reverse()
+        assert.deepEqual((await store.listKeyRequests({ limit: 2 })).map((r) => r.id), ids)
+        await store.updateKeyRequest(made[0]?.id ?? '', 'pending', { status: 'declined', reason: 'Bukan instansi pemerintah' })
+        assert.deepEqual(await apps(store, { status: 'declined' }), ['SIMRS 1'])
+        assert.deepEqual(await apps(store, { status: 'pending', offset: 2 }), ['SIMRS 3', 'SIMRS 2'])
+        assert.deepEqual(await apps(store, { status: 'issued' }), [])
+        assert.deepEqual(await store.countKeyRequests(), { pending: 4, approved: 0, declined: 1, issued: 0, expired: 0 })
+      })
+
+      test('no request is added once maxPending are pending; decided ones do not count', LIMITS, async (t) => {
+        const store = await make(t)
+        const first = newKeyRequest(1)
+        assert.equal(await store.createKeyRequest(first, 2), true)
+        assert.equal(await store.createKeyRequest(newKeyRequest(2), 2), true)
+        const third = newKeyRequest(3)
+        assert.equal(await store.createKeyRequest(third, 2), false)
+        assert.equal(await store.getKeyRequest(third.id), undefined, 'nothing written')
+        await store.updateKeyRequest(first.id, 'pending', { status: 'declined', reason: 'x' })
+        assert.equal(await store.createKeyRequest(third, 2), true)
+        await assert.rejects(store.createKeyRequest(third, 10), isConflict, 'an id is never reused')
+        // Many at once from many processes: never past the limit.
+        const burst = await Promise.all(Array.from({ length: 8 }, async (_, i) => await store.createKeyRequest(newKeyRequest(10 + i), 5)))
+        assert.equal(burst.filter(Boolean).length, 3)
+        assert.equal((await store.countKeyRequests()).pending, 5)
+      })
+
+      test('updateKeyRequest changes a request only from the status named, once; null removes a field', LIMITS, async (t) => {
+        const store = await make(t)
+        const request = newKeyRequest(1)
+        await store.createKeyRequest(request, 10)
+        assert.equal(await store.updateKeyRequest(request.id, 'approved', { status: 'issued' }), undefined, 'not approved yet')
+        assert.equal(await store.updateKeyRequest(randomUUID(), 'pending', { status: 'declined' }), undefined)
+        assert.deepEqual(await store.getKeyRequest(request.id), request, 'unchanged')
+        const approved = { status: 'approved', decidedBy: 'operator@bantenprov.go.id', decidedAt: '2026-03-02T01:00:00.000Z', clientId: randomUUID(), linkHash: newHash(), linkExpiresAt: '2026-03-03T01:00:00.000Z' } as const
+        const after = await store.updateKeyRequest(request.id, 'pending', approved)
+        assert.deepEqual(after, { ...request, ...approved })
+        assert.deepEqual(await store.getKeyRequest(request.id), after)
+        // Two openings of the same link at once: one wins.
+        const both = await Promise.all([
+          store.updateKeyRequest(request.id, 'approved', { status: 'issued', issuedAt: '2026-03-02T02:00:00.000Z', issuedTo: '198.51.100.1' }),
+          store.updateKeyRequest(request.id, 'approved', { status: 'issued', issuedAt: '2026-03-02T02:00:00.000Z', issuedTo: '198.51.100.2' })
+        ])
+        assert.equal(both.filter((r) => r !== undefined).length, 1)
+        const issued = await store.getKeyRequest(request.id)
+        assert.equal(issued?.status, 'issued')
+        assert.equal(issued?.issuedTo, both.find((r) => r !== undefined)?.issuedTo)
+        const removed = await store.updateKeyRequest(request.id, 'issued', { decidedBy: null, reason: 'catatan' })
+        assert.equal(removed?.decidedBy, undefined)
+        assert.equal(removed?.reason, 'catatan')
+        assert.equal('decidedBy' in (await store.getKeyRequest(request.id) ?? {}), false)
+      })
+
+      test('findKeyRequestByLink finds a request by its current link only', LIMITS, async (t) => {
+        const store = await make(t)
+        const request = newKeyRequest(1)
+        await store.createKeyRequest(request, 10)
+        const first = newHash()
+        assert.equal(await store.findKeyRequestByLink(first), undefined)
+        await store.updateKeyRequest(request.id, 'pending', { status: 'approved', linkHash: first })
+        assert.equal((await store.findKeyRequestByLink(first))?.id, request.id)
+        await store.updateKeyRequest(request.id, 'approved', { status: 'expired', expiredAt: '2026-03-03T01:00:00.000Z' })
+        assert.equal((await store.findKeyRequestByLink(first))?.status, 'expired', 'an expired link is still found (to say so)')
+        const second = newHash()
+        await store.updateKeyRequest(request.id, 'expired', { status: 'approved', linkHash: second, expiredAt: null })
+        assert.equal(await store.findKeyRequestByLink(first), undefined, 'a replaced link is gone')
+        assert.equal((await store.findKeyRequestByLink(second))?.status, 'approved')
+        assert.deepEqual(await apps(store, { status: 'expired' }), [])
+        assert.deepEqual(await apps(store, { status: 'approved' }), ['SIMRS 1'])
       })
     })
 

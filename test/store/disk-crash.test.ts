@@ -12,11 +12,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { DATA_FILE } from '../../src/store/disk-store.js'
 import { login, type AdminSession } from '../helpers/admin.js'
 import { startEchoOrigin } from '../helpers/origin.js'
 import { GERBANG_BIN, startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
+import { waitUntil } from '../helpers/time.js'
 
 const PER_SIDE = 500
 const CLI_CONCURRENCY = 3
@@ -85,10 +85,7 @@ test('kill -9 during 1,000 client creations: every acknowledged one survives, an
         }
       } catch {
         // The gateway died under this request: not acknowledged. Wait for the new one.
-        for (;;) {
-          if (restarting !== undefined) break
-          await sleep(10)
-        }
+        await waitUntil('the crashed gateway\'s restart to begin', () => restarting !== undefined, { timeoutMs: 30_000, intervalMs: 10 })
         await restarting
       }
       crashIfDue()

@@ -8,14 +8,14 @@ import { request } from 'node:http'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { ClientService } from '../../src/auth/clients.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
 import { DiskStore } from '../../src/store/disk-store.js'
 import { RedisStore } from '../../src/store/redis-store.js'
 import { startEchoOrigin } from '../helpers/origin.js'
 import { runGerbang, startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, storeConnected } from '../helpers/redis.js'
+import { sleep, sleepUntil, waitFor } from '../helpers/time.js'
 
 async function tempDir (t: TestContext, prefix = 'gerbang-disk-gw-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
@@ -50,12 +50,8 @@ async function call (url: string, key: string): Promise<Answer> {
 
 /** The pid of the worker that answered a request, from its access log line. */
 async function pidOf (gw: GatewayProcess, requestId: string): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const line = gw.logs.find((l) => l.reqId === requestId)
-    if (line !== undefined) return line.pid as number
-    await sleep(20)
-  }
-  throw new Error(`no access log line for ${requestId}`)
+  const line = await waitFor(`the access log line of ${requestId}`, () => gw.logs.find((l) => l.reqId === requestId))
+  return line.pid as number
 }
 
 /** Clients made directly in the store of `dir`, as `gerbang keys create` makes them; their keys. */
@@ -171,7 +167,7 @@ test('backup while 200 req/s of keyed traffic runs, then restore into a fresh di
       const key = keys[n % keys.length] as string
       n++
       inFlight.push(call(gw.url, key).then(({ status }) => { statuses.set(status, (statuses.get(status) ?? 0) + 1) }))
-      await sleep(Math.max(0, started + n * 5 - Date.now()))
+      await sleepUntil(started + n * 5)
     }
     await Promise.all(inFlight)
     return n / ((Date.now() - started) / 1000)
@@ -239,7 +235,7 @@ test('migrate --to-redis moves clients, keys, users, roles and audit; a gateway 
 
   const target = new RedisStore({ url: redis.url })
   t.after(async () => { await target.close() })
-  for (let i = 0; i < 250 && !target.isAvailable(); i++) await sleep(20)
+  await storeConnected(target, 5000)
   assert.equal(await target.countClients(), 62)
   assert.equal((await target.getUser('kominfo@bantenprov.go.id'))?.role, 'auditor')
   assert.equal((await target.getRole('auditor'))?.permissions[0], 'audit:read')

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { DiskStore, RUNTIME_FILE, StoreMissingError, storeExists } from '../../src/store/disk-store.js'
 import { collectChanges, newClient, newHash, storeContract, waitUntil } from './contract.js'
+import { sleep } from '../helpers/time.js'
 
 /** A fresh directory, deleted when the test ends. */
 async function tempDir (t: TestContext): Promise<string> {
@@ -49,7 +50,7 @@ test('DiskStore: a process\'s own change is heard at once, and only once', { tim
   const received = await collectChanges(store)
   await store.publishChange({ clientId: 'x' })
   assert.deepEqual(received, [{ clientId: 'x' }])
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await sleep(100) // polled every 20 ms: five chances to hear it again
   assert.deepEqual(received, [{ clientId: 'x' }])
 })
 

@@ -7,6 +7,7 @@ import type { AdminDeps } from '../index.js'
 import { auditRoutes } from './audit.js'
 import { clientRoutes } from './clients.js'
 import { dashboardRoutes } from './dashboard.js'
+import { keyRequestRoutes } from './key-requests.js'
 import { roleRoutes } from './roles.js'
 import { routesConfigRoutes } from './routes-config.js'
 import { sessionRoutes } from './session.js'
@@ -69,6 +70,7 @@ export async function adminApiPlugin (app: FastifyInstance, deps: AdminDeps): Pr
   await app.register(sessionRoutes, deps)
   await app.register(dashboardRoutes, deps)
   await app.register(clientRoutes, deps)
+  await app.register(keyRequestRoutes, deps)
   await app.register(userRoutes, deps)
   await app.register(roleRoutes, deps)
   await app.register(routesConfigRoutes, deps)

@@ -1,8 +1,11 @@
 // Bahasa Indonesia first, English second. The choice lives in localStorage
 // `gerbang.lang`. Times are shown in Asia/Jakarta (WIB, UTC+7, no DST).
 
+import { KEY_REQUEST_STRINGS } from './i18n-key-requests.js'
+
 // [Bahasa Indonesia, English] for every text of the UI.
 const STRINGS = {
+  ...KEY_REQUEST_STRINGS,
   'app.name': ['Gerbang', 'Gerbang'],
   'app.tagline': ['Konsol admin API Gateway Provinsi Banten', 'Banten Province API gateway admin console'],
   'app.skip': ['Lewati ke konten', 'Skip to content'],

@@ -6,6 +6,7 @@ import { auditPage } from './pages/audit.js'
 import { clientsPage } from './pages/clients.js'
 import { clientPage, isClientPath } from './pages/client.js'
 import { dashboardPage } from './pages/dashboard.js'
+import { KEY_REQUESTS_PATH, keyRequestsPage } from './pages/key-requests.js'
 import { loginPage } from './pages/login.js'
 import { rolesPage } from './pages/roles.js'
 import { routesPage } from './pages/routes.js'
@@ -24,6 +25,8 @@ interface Route {
 const ROUTES: Route[] = [
   { path: '/admin', label: 'nav.dashboard', render: dashboardPage },
   { path: '/admin/clients', label: 'nav.clients', permission: 'clients:read', render: clientsPage },
+  // Under /admin/clients/ (the server serves the shell there for any :id; no client id looks like it).
+  { path: KEY_REQUESTS_PATH, label: 'nav.keyRequests', permission: 'clients:read', render: keyRequestsPage },
   { path: '/admin/users', label: 'nav.users', permission: 'users:read', render: usersPage },
   { path: '/admin/roles', label: 'nav.roles', permission: 'users:read', render: rolesPage },
   { path: '/admin/routes', label: 'nav.routes', permission: 'routes:read', render: routesPage },
@@ -236,7 +239,7 @@ async function render (moveFocus = false): Promise<void> {
   }
   const current = session
   if (current === undefined) return
-  const clientId = isClientPath(path)
+  const clientId = path === KEY_REQUESTS_PATH ? undefined : isClientPath(path)
   const route = clientId === undefined ? ROUTES.find((r) => r.path === path) : CLIENT_ROUTE
   const shell = layout(clientId === undefined ? route : ROUTES[1], current.user)
   mount(app, shell)

@@ -13,6 +13,7 @@
       tagline: 'Portal Pengembang API Provinsi Banten',
       nav: 'Bagian portal',
       key: 'Cara mendapatkan kunci',
+      request: 'Minta kunci',
       errors: 'Kode kesalahan',
       language: 'Bahasa',
       servers: 'Server'
@@ -22,6 +23,7 @@
       tagline: 'Banten Province API Developer Portal',
       nav: 'Portal sections',
       key: 'How to get a key',
+      request: 'Request a key',
       errors: 'Error codes',
       language: 'Language',
       servers: 'Servers'
@@ -76,7 +78,9 @@
 
   const header = el('header', { class: 'gb-header' }, [
     brand,
-    el('nav', { 'aria-label': t.nav }, [jump('cara-mendapatkan-kunci', t.key), jump('kode-kesalahan', t.errors)]),
+    el('nav', { 'aria-label': t.nav }, [
+      jump('cara-mendapatkan-kunci', t.key), el('a', { href: '/doc/request-key' }, [t.request]), jump('kode-kesalahan', t.errors)
+    ]),
     switcher
   ])
   // Swagger UI's server list has no label (axe: select-name); it is drawn after the document loads.

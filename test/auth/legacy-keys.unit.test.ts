@@ -9,6 +9,7 @@ import { parseRoutes, type Integration } from '../../src/config/routes-loader.js
 import { GerbangError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import type { ResolvedCredential } from '../../src/store/types.js'
+import { sleep } from '../helpers/time.js'
 
 // Which keys of the old API manager's shape reach the store, and how often:
 // only lengths an import brought in, and an unknown one at most once per 5 s.
@@ -48,7 +49,7 @@ test('legacy-shaped keys: looked up only when an import brought keys of their le
   await importLegacyRows(store, hasher, [{ id: '1', key: sha1('dinkes'), domain: 'dinkes' }, { id: '2', key: odd }],
     { integrations: '*', dryRun: false })
   // The import announced itself: the authenticator reread the lengths.
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await sleep(20)
 
   const found = await outcome(auth, sha1('dinkes'))
   assert.ok(!(found instanceof GerbangError), String(found))
