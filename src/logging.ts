@@ -54,16 +54,18 @@ export function loggerOptions (level: string): LoggerOptions {
  * BATCH_MS (or BATCH_CHARS) and handed over as one write. sonic-boom measures
  * the string it is still holding on every write (Buffer.byteLength flattens
  * it), so a line per write cost about 7 KB of garbage per request under load
- * (bench/, heap sampling). The batches are written synchronously, as
- * nginx's `access_log … buffer= flush=` does: on a busy core, handing a
- * write to the thread pool cost ~190 µs a batch against ~60 µs written
- * in place (one core, 43 lines). Any other line first sends the batch, so
- * the file keeps the order lines were made in; the batch is also written on
- * flush, on end and on exit.
+ * (bench/, heap sampling). The batches still go through sonic-boom's
+ * asynchronous writes: written in place, a stdout pipe that its reader
+ * drains slowly would stall the event loop (a clean-clone CI run saw 503
+ * OVERLOADED that way), where sonic-boom holds the lines in memory instead.
+ * Any other line first sends the batch, so the file keeps the order lines
+ * were made in; the batch is also written on flush, on end and on exit.
  */
 const BATCH_MS = 20
-// Under PIPE_BUF (4096 bytes): a write that size to a pipe is never split,
-// so `--workers` sharing one stdout never interleave their lines (ASCII lines).
+// A write of at most PIPE_BUF bytes to a pipe is never split, so `--workers`
+// sharing one stdout never interleave their lines: batches stay under it, and
+// sonic-boom merges what waits for a write only up to it (maxWrite).
+const PIPE_BUF = 4096
 const BATCH_CHARS = 4000
 
 export class BatchedDestination implements pino.DestinationStream {
@@ -127,5 +129,5 @@ export class BatchedDestination implements pino.DestinationStream {
 }
 
 export function createLogger (level: string, destination?: pino.DestinationStream): pino.Logger {
-  return pino(loggerOptions(level), destination ?? new BatchedDestination(pino.destination({ dest: 1, sync: true })))
+  return pino(loggerOptions(level), destination ?? new BatchedDestination(pino.destination({ dest: 1, sync: false, maxWrite: PIPE_BUF })))
 }
