@@ -14,7 +14,6 @@ import type { WebSocketRelay } from './websocket.js'
 import { webSocketRefusal } from './websocket-handshake.js'
 import { admitCors } from './cors.js'
 import type { RouteTableHolder } from './route-tables.js'
-export type { RouteTableHolder } from './route-tables.js'
 import { readFormKey, tooLargeDetail, wantsFormKey } from './api-key-form.js'
 
 export interface ProxyOptions {
