@@ -1,7 +1,7 @@
-import { createDecipheriv, createHash, createHmac, createSecretKey } from 'node:crypto'
+import { createDecipheriv, createHash, createHmac, createSecretKey, type Hash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import LZString from 'lz-string'
-import { definePlugin, PluginFailure } from '../src/upstream-plugins/types.js'
+import { definePlugin, PluginFailure, type PluginHooks } from '../src/upstream-plugins/types.js'
 
 // BPJS Kesehatan VClaim: every request carries the consumer ID, a timestamp
 // and an HMAC of both, so clients never hold the BPJS credentials. VClaim 2.0
@@ -49,29 +49,33 @@ export default definePlugin({
         if (decrypt) request.headers.set('accept-encoding', 'identity')
       },
 
-      onResponse: decrypt
-        ? (response, request) => {
-            // BPJS answers every outcome with 200 and a metaData code; any
-            // other status is not an encrypted VClaim answer.
-            if (response.status < 200 || response.status > 299) return
-            const envelope = parseEnvelope(response.body)
-            if (envelope === undefined || typeof envelope.response !== 'string' || envelope.response === '') return
-            const encoding = response.headers.get('content-encoding')
-            if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-              throw failure(`the upstream sent it with Content-Encoding ${encoding} although identity was asked for`)
-            }
-            // The upstream encrypted with the timestamp it received, which is
-            // the one this request carried.
-            const timestamp = request.headers.get('x-timestamp')
-            if (timestamp === undefined) throw failure('the request carried no X-timestamp')
-            envelope.response = decryptPayload(envelope.response, keyPrefix.copy().update(timestamp, 'utf8').digest(), failure)
-            response.body = Buffer.from(JSON.stringify(envelope), 'utf8')
-            response.headers.set('content-type', 'application/json')
-          }
-        : undefined
+      // Only with decrypt: the core buffers an answer for plugins that have an onResponse.
+      ...(decrypt ? { onResponse: decryptResponse(keyPrefix, failure) } : {})
     }
   }
 })
+
+/** `decrypt: true`'s hook: VClaim's `response`, encrypted with this request's timestamp, made plain JSON. */
+function decryptResponse (keyPrefix: Hash, failure: (why: string) => PluginFailure): NonNullable<PluginHooks['onResponse']> {
+  return (response, request) => {
+    // BPJS answers every outcome with 200 and a metaData code; any
+    // other status is not an encrypted VClaim answer.
+    if (response.status < 200 || response.status > 299) return
+    const envelope = parseEnvelope(response.body)
+    if (envelope === undefined || typeof envelope.response !== 'string' || envelope.response === '') return
+    const encoding = response.headers.get('content-encoding')
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+      throw failure(`the upstream sent it with Content-Encoding ${encoding} although identity was asked for`)
+    }
+    // The upstream encrypted with the timestamp it received, which is
+    // the one this request carried.
+    const timestamp = request.headers.get('x-timestamp')
+    if (timestamp === undefined) throw failure('the request carried no X-timestamp')
+    envelope.response = decryptPayload(envelope.response, keyPrefix.copy().update(timestamp, 'utf8').digest(), failure)
+    response.body = Buffer.from(JSON.stringify(envelope), 'utf8')
+    response.headers.set('content-type', 'application/json')
+  }
+}
 
 type Envelope = Record<string, unknown> & { response?: unknown }
 

@@ -1,14 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { hashPassword, isEmailAddress, passwordProblem } from '../auth/passwords.js'
 import { audit } from '../store/audit.js'
-import { StoreConflictError, type Store } from '../store/types.js'
+import { StoreConflictError, type AuditStore, type UserStore } from '../store/types.js'
 
 /**
  * At a first start with no users, GERBANG_ADMIN_EMAIL and
  * GERBANG_ADMIN_PASSWORD make the first admin; after that they are ignored,
  * so changing them never resets anyone's password.
  */
-export async function ensureFirstAdmin (store: Store, env: NodeJS.ProcessEnv, log: FastifyBaseLogger): Promise<void> {
+export async function ensureFirstAdmin (store: UserStore & AuditStore, env: NodeJS.ProcessEnv, log: FastifyBaseLogger): Promise<void> {
   const email = env.GERBANG_ADMIN_EMAIL?.trim() ?? ''
   const password = env.GERBANG_ADMIN_PASSWORD ?? ''
   if (email === '' && password === '') {

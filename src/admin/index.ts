@@ -4,17 +4,10 @@ import { GerbangError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
 import type { RouteTableHolder } from '../proxy/route-tables.js'
 import type { Store } from '../store/types.js'
+import type { AdminDeps } from './api/deps.js'
 import { adminApiPlugin } from './api/index.js'
 import { fromAnotherSite, SessionManager } from './sessions.js'
 import { adminUiPlugin } from './ui-pages.js'
-
-/** What the admin API's routes work with. */
-export interface AdminDeps {
-  store: Store
-  clients: ClientService
-  holder: RouteTableHolder
-  sessions: SessionManager
-}
 
 export interface AdminOptions {
   store: Store

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GerbangError } from '../errors.js'
-import type { Store } from '../store/types.js'
+import type { LimitStore } from '../store/types.js'
 
 // Guessing passwords is slowed three ways, with counts kept in the store so
 // every gateway process shares them, and scrypt runs a few at a time, because
@@ -41,11 +41,11 @@ export function accountDelayMs (failures: number): number {
 }
 
 export class LoginGuard {
-  readonly #store: Store
+  readonly #store: LimitStore
   #running = 0
   readonly #waiting: Array<() => void> = []
 
-  constructor (store: Store) {
+  constructor (store: LimitStore) {
     this.#store = store
   }
 

@@ -1,6 +1,5 @@
 import { GerbangError } from '../errors.js'
-import { PERMISSIONS, type Permission, type Role, type Store } from '../store/types.js'
-import type { AdminContext } from './sessions.js'
+import { PERMISSIONS, type Permission, type Role, type RoleStore, type User } from '../store/types.js'
 
 // Roles and their permissions. The built-in roles live here, in code, so an
 // upgrade can extend them and nobody can lock every admin out by editing
@@ -29,15 +28,24 @@ export const BUILT_IN_ROLES: ReadonlyMap<string, Role> = new Map([
   }]
 ])
 
+/**
+ * Who acts, as far as the rules below care: a signed-in admin (an
+ * AdminContext of ./sessions.ts, which imports this module) is one.
+ */
+export interface Actor {
+  user: Pick<User, 'role'>
+  permissions: ReadonlySet<Permission>
+}
+
 export const ROLE_NAME_PATTERN = /^[a-z][a-z0-9-]{1,39}$/
 
 /** The role by name, built-in first; undefined when it does not exist. */
-export async function findRole (store: Store, name: string): Promise<Role | undefined> {
+export async function findRole (store: RoleStore, name: string): Promise<Role | undefined> {
   return BUILT_IN_ROLES.get(name) ?? await store.getRole(name)
 }
 
 /** What a user with this role may do; nothing when the role no longer exists. */
-export async function permissionsOf (store: Store, roleName: string): Promise<ReadonlySet<Permission>> {
+export async function permissionsOf (store: RoleStore, roleName: string): Promise<ReadonlySet<Permission>> {
   const role = await findRole(store, roleName)
   return new Set(role?.permissions ?? [])
 }
@@ -51,7 +59,7 @@ export async function permissionsOf (store: Store, roleName: string): Promise<Re
  * The built-in admin holds every permission, so it is never refused here.
  */
 export function requireWithin (
-  actor: Pick<AdminContext, 'user' | 'permissions'>, permissions: Iterable<Permission>, refusal: string, holder: string
+  actor: Actor, permissions: Iterable<Permission>, refusal: string, holder: string
 ): void {
   const wanted = new Set(permissions)
   const missing = PERMISSIONS.filter((p) => wanted.has(p) && !actor.permissions.has(p))
@@ -62,7 +70,7 @@ export function requireWithin (
 
 /** requireWithin for the permissions of the role named `roleName`. */
 export async function requireRoleWithin (
-  store: Store, actor: Pick<AdminContext, 'user' | 'permissions'>, roleName: string, refusal: string, holder = `the role '${roleName}'`
+  store: RoleStore, actor: Actor, roleName: string, refusal: string, holder = `the role '${roleName}'`
 ): Promise<void> {
   requireWithin(actor, await permissionsOf(store, roleName), refusal, holder)
 }

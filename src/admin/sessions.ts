@@ -2,7 +2,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { hashPassword, verifyPassword } from '../auth/passwords.js'
 import { GerbangError } from '../errors.js'
-import { StoreUnavailableError, type Permission, type Session, type Store, type User } from '../store/types.js'
+import {
+  StoreUnavailableError, type LimitStore, type Permission, type RoleStore, type Session, type SessionStore, type User, type UserStore
+} from '../store/types.js'
 import { LoginGuard } from './login-guard.js'
 import { permissionsOf } from './rbac.js'
 
@@ -66,7 +68,7 @@ export function isHttps (request: FastifyRequest): boolean {
 }
 
 export class SessionManager {
-  readonly #store: Store
+  readonly #store: SessionStore & UserStore & RoleStore & LimitStore
   readonly #guard: LoginGuard
   // Verified against when the email is unknown, so a wrong email and a wrong
   // password take the same time.
@@ -78,7 +80,7 @@ export class SessionManager {
    *   unless told; unit tests pass one they move by hand. The store's own idle
    *   expiry (the TTL given to saveSession and touchSession) keeps the store's clock.
    */
-  constructor (store: Store, options: { now?: () => number } = {}) {
+  constructor (store: SessionStore & UserStore & RoleStore & LimitStore, options: { now?: () => number } = {}) {
     this.#store = store
     this.#guard = new LoginGuard(store)
     this.#now = options.now ?? Date.now

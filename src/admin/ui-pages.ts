@@ -120,8 +120,8 @@ export async function adminUiPlugin (app: FastifyInstance, { sessions, ownOrigin
     })
   }
 
-  app.get('/assets/*', async (request, reply) => {
-    const name = (request.params as { '*': string })['*']
+  app.get<{ Params: { '*': string } }>('/assets/*', async (request, reply) => {
+    const name = request.params['*']
     const asset = assets.get(name)
     if (asset === undefined || name === 'index.html') {
       sendProblem(request, reply, new GerbangError('NOT_FOUND', `there is no admin asset ${name}`))

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { CounterBucket, Store } from '../store/types.js'
+import type { CounterBucket, CounterStore } from '../store/types.js'
 
 // Traffic counters for the admin dashboard. A request only bumps numbers in
 // this process's memory; a timer adds them to the store's per-minute
@@ -69,7 +69,7 @@ export interface TrafficRecorderOptions {
 }
 
 export class TrafficRecorder {
-  readonly #store: Store
+  readonly #store: CounterStore
   readonly #log: FastifyBaseLogger | undefined
   readonly #timer: NodeJS.Timeout
   #current: MinuteTally = { minute: -1, integrations: new Map(), clients: new Map() }
@@ -77,7 +77,7 @@ export class TrafficRecorder {
   #pending: MinuteTally[] = []
   #flushing: Promise<void> | undefined
 
-  constructor (store: Store, options: TrafficRecorderOptions = {}) {
+  constructor (store: CounterStore, options: TrafficRecorderOptions = {}) {
     this.#store = store
     this.#log = options.logger
     this.#timer = setInterval(() => { this.flush().catch(() => {}) }, options.flushIntervalMs ?? DEFAULT_FLUSH_MS)

@@ -1,4 +1,4 @@
-import type { Store } from '../store/types.js'
+import type { CounterStore } from '../store/types.js'
 import {
   dayClientsBucket, ERRORS_SUFFIX, HOUR_MS, hourBucket, hourClientsBucket, LATENCY_BOUNDS_MS, MINUTE_MS, minuteBucket,
   minuteClientsBucket, SLOT_SUFFIXES
@@ -120,7 +120,7 @@ const addClasses = (a: StatusClasses, b: StatusClasses): void => {
 }
 
 /** The dashboard's numbers for the integrations named, over the range ending now. */
-export async function summarizeTraffic (store: Store, integrations: readonly string[], range: TrafficRange,
+export async function summarizeTraffic (store: CounterStore, integrations: readonly string[], range: TrafficRange,
   now = Date.now(), topClients = 10): Promise<TrafficSummary> {
   const { minutes, stepMinutes, unitMinutes } = RANGES[range]
   const units = minutes / unitMinutes
@@ -207,7 +207,7 @@ export async function summarizeTraffic (store: Store, integrations: readonly str
 }
 
 /** One client's traffic over the last 24 hours (its hourly buckets): per hour and in all. */
-export async function clientTraffic (store: Store, clientId: string, now = Date.now()): Promise<{
+export async function clientTraffic (store: CounterStore, clientId: string, now = Date.now()): Promise<{
   requests: number
   classes: StatusClasses
   latency: Latency
@@ -233,7 +233,7 @@ export async function clientTraffic (store: Store, clientId: string, now = Date.
 }
 
 /** Requests each client made today (Asia/Jakarta), in the order given. */
-export async function requestsToday (store: Store, clientIds: readonly string[], now = Date.now()): Promise<number[]> {
+export async function requestsToday (store: CounterStore, clientIds: readonly string[], now = Date.now()): Promise<number[]> {
   if (clientIds.length === 0) return []
   return await store.readCountFields(dayClientsBucket(now), clientIds)
 }

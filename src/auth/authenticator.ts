@@ -1,36 +1,23 @@
 import { hash } from 'node:crypto'
-import { BlockList } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Integration } from '../config/routes-loader.js'
-import { parseRate } from '../config/units.js'
-import { policy, type Policy } from '../limits/rate-limiter.js'
 import { GerbangError } from '../errors.js'
-import { StoreUnavailableError, type ResolvedCredential, type Store } from '../store/types.js'
-import { addCidr } from './clients.js'
-import { FAILURE_POLICY, FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
+import { StoreUnavailableError, type ChangeFeed, type CounterStore, type CredentialStore, type StoreStatus } from '../store/types.js'
+
+/** What the authenticator uses of the store. */
+export type AuthenticatorStore = CredentialStore & ChangeFeed & CounterStore & StoreStatus
+import { FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
 import { looksLikeKey, looksLikeToken, type SecretHasher } from './secrets.js'
 import { LEGACY_CALLS_TTL_MS, legacyCallsBucket, mayBeLegacyKey } from './legacy.js'
-import { authorizationScheme, bearerToken } from './bearer.js'
+import { bearerToken } from './bearer.js'
+import { CREDENTIAL_NAME, type CredentialKind, INVALID_DETAIL, invalid, MISSING, tooManyInvalid, unknownScheme } from './credential-refusals.js'
+import { ipAllowed, toPrincipal, type Principal } from './principal.js'
+import { queryParam } from './query-params.js'
 
-/** Who is calling, as the hot path needs it: everything precomputed once per credential. */
-export interface Principal {
-  readonly id: string
-  readonly name: string
-  /** The name as a header value: printable ASCII, else percent-encoded. */
-  readonly headerName: string
-  readonly integrations: ReadonlySet<string> | '*'
-  readonly allowedIps: BlockList | null
-  readonly revoked: boolean
-  /** Epoch ms past which the credential no longer works (client expiry, token expiry or key grace), or Infinity. */
-  readonly expiresAt: number
-  /** The client's own rate, overriding every integration's; its quota across all of them. */
-  readonly ratePolicy: Policy | undefined
-  readonly quotaPolicy: Policy | undefined
-  /** Imported from the old API manager: only such a client's key may have the legacy shape. */
-  readonly legacy: boolean
-}
-
-export type CredentialKind = 'key' | 'token'
+// What other modules import from here, kept where they first found it.
+export type { Principal } from './principal.js'
+export type { CredentialKind } from './credential-refusals.js'
+export { queryParam, withoutQueryParam } from './query-params.js'
 
 interface CacheEntry {
   principal: Principal
@@ -50,55 +37,6 @@ export interface AuthenticatorOptions {
   /** Invalid credentials per address before they are answered 429; defaults in failure-throttle.ts. */
   failures?: Omit<FailureThrottleOptions, 'onLimit'>
   logger?: FastifyBaseLogger
-}
-
-const WWW_AUTHENTICATE_MISSING = 'Bearer realm="gerbang", ApiKey header="x-api-key"'
-const WWW_AUTHENTICATE_INVALID = 'Bearer realm="gerbang", error="invalid_token"'
-
-const INVALID_DETAIL: Record<CredentialKind, string> = { key: 'the API key is not valid', token: 'the bearer token is not valid' }
-const CREDENTIAL_NAME: Record<CredentialKind, string> = { key: 'the API key', token: 'the bearer token' }
-
-function invalid (detail: string): GerbangError {
-  return new GerbangError('CREDENTIALS_INVALID', detail, undefined, { 'www-authenticate': WWW_AUTHENTICATE_INVALID })
-}
-
-const MISSING = (): GerbangError => new GerbangError('CREDENTIALS_MISSING',
-  'send an API key in the x-api-key header, or a bearer token from POST /oauth2/v1/accesstoken',
-  undefined, { 'www-authenticate': WWW_AUTHENTICATE_MISSING })
-
-/** An Authorization header the gateway cannot use, and no other credential: say which scheme it was. */
-function unknownScheme (authorization: string): GerbangError {
-  return new GerbangError('CREDENTIALS_MISSING',
-    `the Authorization scheme '${authorizationScheme(authorization)}' is not accepted here: send Bearer <token> ` +
-    '(from POST /oauth2/v1/accesstoken) or an API key in the x-api-key header',
-    undefined, { 'www-authenticate': WWW_AUTHENTICATE_MISSING })
-}
-
-function policyOf (name: string, text: string | undefined): Policy | undefined {
-  const rate = text === undefined ? undefined : parseRate(text)
-  return rate === undefined ? undefined : policy(name, rate)
-}
-
-function toPrincipal (resolved: ResolvedCredential): Principal {
-  const { client } = resolved
-  let allowedIps: BlockList | null = null
-  if (client.allowedIps !== undefined && client.allowedIps.length > 0) {
-    allowedIps = new BlockList()
-    for (const cidr of client.allowedIps) addCidr(allowedIps, cidr)
-  }
-  const clientExpiry = client.expiresAt === undefined ? Infinity : Date.parse(client.expiresAt)
-  return {
-    id: client.id,
-    name: client.name,
-    headerName: /^[\x20-\x7e]*$/.test(client.name) ? client.name : encodeURIComponent(client.name),
-    integrations: client.integrations === '*' ? '*' : new Set(client.integrations),
-    allowedIps,
-    revoked: client.revokedAt !== undefined,
-    expiresAt: Math.min(clientExpiry, resolved.expiresAt ?? Infinity),
-    ratePolicy: policyOf('default', client.rateLimit),
-    quotaPolicy: policyOf('daily', client.quota),
-    legacy: client.legacy !== undefined
-  }
 }
 
 /**
@@ -123,7 +61,7 @@ function toPrincipal (resolved: ResolvedCredential): Principal {
  * day for the dashboard's switch-over progress.
  */
 export class Authenticator {
-  readonly #store: Store
+  readonly #store: AuthenticatorStore
   readonly #hasher: SecretHasher
   readonly #maxEntries: number
   readonly #freshMs: number
@@ -144,7 +82,7 @@ export class Authenticator {
   /** Told of every change once the cache has dropped it (src/proxy/websocket.ts checks its open sockets again). */
   readonly #changeListeners: Array<(clientId: string | undefined) => void> = []
 
-  constructor (store: Store, hasher: SecretHasher, options: AuthenticatorOptions = {}) {
+  constructor (store: AuthenticatorStore, hasher: SecretHasher, options: AuthenticatorOptions = {}) {
     this.#store = store
     this.#hasher = hasher
     this.#maxEntries = options.maxEntries ?? 10_000
@@ -330,10 +268,7 @@ export class Authenticator {
   #refuse (detail: string, remoteAddress: string | undefined): GerbangError {
     const waitMs = this.#failures.fail(remoteAddress)
     if (waitMs === 0) return invalid(detail)
-    const seconds = Math.max(1, Math.ceil(waitMs / 1000))
-    return new GerbangError('RATE_LIMITED',
-      `too many invalid credentials from this address (more than ${this.#failures.limit} in ${Math.ceil(this.#failures.windowMs / 1000)} s); retry after ${seconds} s`,
-      { violatedPolicies: [FAILURE_POLICY] }, { 'retry-after': String(seconds) })
+    return tooManyInvalid(this.#failures.limit, this.#failures.windowMs, waitMs)
   }
 
   /** Asks the store for the secret whose peppered hash is `storeHash`; remembers the answer under `cacheKey`. */
@@ -366,38 +301,5 @@ export class Authenticator {
     this.#unknown.clear()
     for (const entry of this.#known.values()) entry.freshUntil = 0
     for (const listener of this.#changeListeners) listener(undefined)
-  }
-}
-
-function ipAllowed (list: BlockList, address: string): boolean {
-  // Node reports IPv4 peers on dual-stack sockets as ::ffff:a.b.c.d.
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
-  return v4.includes(':') ? list.check(v4, 'ipv6') : list.check(v4, 'ipv4')
-}
-
-/** The value of one query parameter, decoded; undefined when absent. */
-export function queryParam (query: string, name: string): string | undefined {
-  if (query === '') return undefined
-  for (const pair of query.split('&')) {
-    const eq = pair.indexOf('=')
-    const key = eq === -1 ? pair : pair.slice(0, eq)
-    if (safeDecode(key) === name) return eq === -1 ? '' : safeDecode(pair.slice(eq + 1))
-  }
-  return undefined
-}
-
-/** The query string without the named parameter, every other byte as sent. */
-export function withoutQueryParam (query: string, name: string): string {
-  return query.split('&').filter((pair) => {
-    const eq = pair.indexOf('=')
-    return safeDecode(eq === -1 ? pair : pair.slice(0, eq)) !== name
-  }).join('&')
-}
-
-function safeDecode (text: string): string {
-  try {
-    return decodeURIComponent(text.replaceAll('+', ' '))
-  } catch {
-    return text
   }
 }

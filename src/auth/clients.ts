@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net'
 import { INTEGRATION_NAME_PATTERN } from '../config/routes-schema.js'
 import { parseRate } from '../config/units.js'
 import { audit } from '../store/audit.js'
-import type { AuditEntry, Client, ClientChanges, Store } from '../store/types.js'
+import type { AuditEntry, AuditStore, ChangeFeed, Client, ClientChanges, CredentialStore } from '../store/types.js'
 import { generateKey, type SecretHasher } from './secrets.js'
 
 // Managing clients and their keys: the one place the CLI and the admin API
@@ -83,10 +83,10 @@ function validate (input: NewClient): void {
 }
 
 export class ClientService {
-  readonly #store: Store
+  readonly #store: CredentialStore & ChangeFeed & AuditStore
   readonly #hasher: SecretHasher
 
-  constructor (store: Store, hasher: SecretHasher) {
+  constructor (store: CredentialStore & ChangeFeed & AuditStore, hasher: SecretHasher) {
     this.#store = store
     this.#hasher = hasher
   }

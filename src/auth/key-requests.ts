@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { GerbangError } from '../errors.js'
 import { audit } from '../store/audit.js'
-import type { Client, KeyRequest, KeyRequestStatus, Store } from '../store/types.js'
+import type { AuditStore, Client, CredentialStore, KeyRequest, KeyRequestStatus, KeyRequestStore, LimitStore } from '../store/types.js'
 import type { ClientService, NewClient } from './clients.js'
 import { FailureThrottle } from './failure-throttle.js'
 
@@ -73,11 +73,11 @@ export interface ApprovedRequest {
 }
 
 export class KeyRequestService {
-  readonly #store: Store
+  readonly #store: KeyRequestStore & AuditStore & CredentialStore & LimitStore
   readonly #clients: ClientService
   readonly #linkFailures = new FailureThrottle({ limit: LINK_FAILURES_PER_MINUTE, windowMs: 60_000 })
 
-  constructor (store: Store, clients: ClientService) {
+  constructor (store: KeyRequestStore & AuditStore & CredentialStore & LimitStore, clients: ClientService) {
     this.#store = store
     this.#clients = clients
   }
@@ -291,7 +291,7 @@ const services = new WeakMap<ClientService, KeyRequestService>()
  * The one KeyRequestService of an app (its ClientService stands for it):
  * the /doc routes and the admin API share it, and its link throttle.
  */
-export function keyRequestsOf (store: Store, clients: ClientService): KeyRequestService {
+export function keyRequestsOf (store: KeyRequestStore & AuditStore & CredentialStore & LimitStore, clients: ClientService): KeyRequestService {
   let service = services.get(clients)
   if (service === undefined) {
     service = new KeyRequestService(store, clients)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { BlockList } from 'node:net'
 import { audit } from '../store/audit.js'
-import type { Client, Store } from '../store/types.js'
+import type { AuditStore, ChangeFeed, Client, CredentialStore } from '../store/types.js'
 import { addCidr } from './clients.js'
 import { LEGACY_KEY, LEGACY_KEY_MAX, LEGACY_KEY_MIN } from './legacy.js'
 import type { SecretHasher } from './secrets.js'
@@ -141,7 +141,7 @@ function plan (rows: readonly LegacyRow[], options: ImportOptions, importedAt: s
  * id, is skipped), never overwriting another client (a clash fails the
  * row). A dry run asks the store the same questions and writes nothing.
  */
-export async function importLegacyRows (store: Store, hasher: SecretHasher, rows: readonly LegacyRow[],
+export async function importLegacyRows (store: CredentialStore & ChangeFeed & AuditStore, hasher: SecretHasher, rows: readonly LegacyRow[],
   options: ImportOptions): Promise<ImportReport> {
   const importedAt = new Date().toISOString()
   const planned = plan(rows, options, importedAt)
@@ -170,7 +170,7 @@ export async function importLegacyRows (store: Store, hasher: SecretHasher, rows
   return report
 }
 
-async function importOne (store: Store, hasher: SecretHasher, item: Planned, dryRun: boolean): Promise<void> {
+async function importOne (store: CredentialStore, hasher: SecretHasher, item: Planned, dryRun: boolean): Promise<void> {
   const client = item.client as Client
   const key = item.key as string
   const outcome = await store.importClient(client, hasher.hash(key), key.length, dryRun)

@@ -1,4 +1,4 @@
-import type { Store } from '../store/types.js'
+import type { CounterStore, CredentialStore } from '../store/types.js'
 
 // Keys of the province's old API manager (CodeIgniter REST Server), brought
 // in by `gerbang import legacy` (src/cli/import-legacy.ts, CONTRACT.md
@@ -40,7 +40,7 @@ export interface LegacyProgress {
   callingThisWeek: number
 }
 
-export async function legacyProgress (store: Store, now = Date.now()): Promise<LegacyProgress> {
+export async function legacyProgress (store: CredentialStore & CounterStore, now = Date.now()): Promise<LegacyProgress> {
   const buckets: string[] = []
   for (let day = 0; day < LEGACY_WEEK_DAYS; day++) buckets.push(legacyCallsBucket(now - day * DAY_MS))
   const [summary, days] = await Promise.all([store.legacySummary(), store.readCounts(buckets)])

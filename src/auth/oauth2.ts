@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Rate } from '../config/units.js'
 import { GerbangError } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
-import { StoreUnavailableError, type Client, type ResolvedCredential, type Store } from '../store/types.js'
+import { StoreUnavailableError, type Client, type CredentialStore, type LimitStore, type ResolvedCredential } from '../store/types.js'
 import { FAILURE_POLICY, FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
 import { generateToken, looksLikeKey, type SecretHasher } from './secrets.js'
 
@@ -42,7 +42,7 @@ export const TOKEN_RATE: Rate = { limit: 60, windowMs: 60_000 }
 const TOKEN_POLICY = 'tokens'
 
 export interface OAuth2Options {
-  store: Store
+  store: CredentialStore & LimitStore
   hasher: SecretHasher
   /** Lifetime of an issued token; default DEFAULT_TOKEN_TTL_MS. */
   tokenTtlMs?: number
@@ -315,7 +315,7 @@ function sameId (a: string, b: string): boolean {
 }
 
 /** The client the credentials belong to (`keyHash` is the secret's hash); OAuthError invalid_client for anything else. */
-async function authenticate (store: Store, keyHash: string, grant: TokenRequest): Promise<ResolvedCredential> {
+async function authenticate (store: CredentialStore, keyHash: string, grant: TokenRequest): Promise<ResolvedCredential> {
   const failed = new OAuthError('invalid_client', 'client authentication failed', grant.basic)
   // Not the shape of a key: refused without a store round trip.
   if (!looksLikeKey(grant.clientSecret)) throw failed

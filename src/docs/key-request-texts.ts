@@ -1,17 +1,19 @@
+import { SHARED_WORDS } from '../admin/ui/i18n-shared.js'
 import type { DocLang } from './servers.js'
 
 // The words of /doc/request-key and /doc/key (src/docs/public/key-request.js
 // draws those pages): [Bahasa Indonesia, English], Indonesian first like
 // everything else. Kept in TypeScript so a text cannot exist in one
 // language only; the script receives them as JSON in front of its code
-// (src/docs/key-request-pages.ts).
+// (src/docs/key-request-pages.ts). The words the admin UI says too come
+// from src/admin/ui/i18n-shared.ts, a data-only module both builds compile.
 
 const TEXTS = {
   'site.tagline': ['Portal Pengembang API Provinsi Banten', 'Banten Province API Developer Portal'],
   'site.nav': ['Bagian portal', 'Portal sections'],
   'site.docs': ['Dokumentasi API', 'API documentation'],
   'site.request': ['Minta kunci', 'Request a key'],
-  'site.language': ['Bahasa', 'Language'],
+  'site.language': SHARED_WORDS.language,
   'site.noscript': ['Halaman ini memerlukan JavaScript.', 'This page needs JavaScript.'],
 
   'request.title': ['Minta kunci API', 'Request an API key'],
@@ -38,10 +40,10 @@ const TEXTS = {
   'request.next': ['Operator akan menghubungi {email}. Bila disetujui, Anda menerima tautan sekali pakai yang menampilkan kunci; buka tautan itu dalam 24 jam.', 'The operators will contact {email}. If approved, you receive a one-time link that shows the key; open it within 24 hours.'],
   'request.another': ['Kirim permintaan lain', 'Send another request'],
 
-  'valid.summary': ['Periksa isian yang ditandai: {fields}.', 'Check the marked fields: {fields}.'],
-  'valid.required': ['Wajib diisi.', 'Required.'],
-  'valid.tooShort': ['Paling sedikit {min} karakter.', 'At least {min} characters.'],
-  'valid.tooLong': ['Paling banyak {max} karakter.', 'At most {max} characters.'],
+  'valid.summary': SHARED_WORDS.validSummary,
+  'valid.required': SHARED_WORDS.validRequired,
+  'valid.tooShort': SHARED_WORDS.validTooShort,
+  'valid.tooLong': SHARED_WORDS.validTooLong,
   'valid.email': ['Alamat email tidak sah, contoh nama@instansi.go.id.', 'Not a valid email address, e.g. name@agency.go.id.'],
   'valid.integrations': ['Pilih minimal satu integrasi.', 'Choose at least one integration.'],
 
@@ -52,21 +54,21 @@ const TEXTS = {
   'key.show': ['Tampilkan kunci', 'Show the key'],
   'key.opening': ['Membuat kunci…', 'Making the key…'],
   'key.for': ['Klien: {name}', 'Client: {name}'],
-  'key.clientId': ['ID klien (client_id)', 'Client ID (client_id)'],
+  'key.clientId': SHARED_WORDS.clientId,
   'key.key': ['Kunci API', 'API key'],
-  'key.copy': ['Salin', 'Copy'],
+  'key.copy': SHARED_WORDS.copy,
   'key.copyId': ['Salin ID klien', 'Copy the client ID'],
   'key.copyKey': ['Salin kunci', 'Copy the key'],
-  'key.copied': ['Tersalin.', 'Copied.'],
-  'key.copyFallback': ['Teks sudah dipilih; tekan Ctrl+C (⌘C) untuk menyalin.', 'The text is selected; press Ctrl+C (⌘C) to copy it.'],
+  'key.copied': SHARED_WORDS.copied,
+  'key.copyFallback': SHARED_WORDS.copyFallback,
   'key.warning': ['Simpan kunci ini sekarang di penyimpanan rahasia aplikasi Anda. Kunci ini tidak akan ditampilkan lagi, juga tidak kepada operator.', 'Store this key now in your application\'s secret store. It will not be shown again, not even to the operators.'],
   'key.granted': ['Integrasi: {list}', 'Integrations: {list}'],
-  'key.all': ['semua', 'all'],
+  'key.all': SHARED_WORDS.all,
   'key.limits': ['Batas: {list}', 'Limits: {list}'],
   'key.validUntil': ['Klien berlaku sampai {time}.', 'The client is valid until {time}.'],
-  'key.examples': ['Contoh pemanggilan', 'Example calls'],
-  'key.exampleKey': ['Dengan header x-api-key:', 'With the x-api-key header:'],
-  'key.exampleToken': ['Atau minta token (seperti SATUSEHAT), lalu kirim di Authorization:', 'Or request a token (as with SATUSEHAT), then send it in Authorization:'],
+  'key.examples': SHARED_WORDS.examples,
+  'key.exampleKey': SHARED_WORDS.exampleKey,
+  'key.exampleToken': SHARED_WORDS.exampleToken,
   'key.noToken': ['Tautan ini tidak lengkap. Salin seluruh tautan dari email operator, termasuk bagian setelah tanda #.', 'This link is incomplete. Copy the whole link from the operators\' email, including the part after #.'],
   'key.gone.used': ['Kunci dari tautan ini sudah ditampilkan, dan tidak ditampilkan lagi. Bila kunci hilang, minta operator merotasinya.', 'The key of this link has already been shown, and is not shown again. If the key is lost, ask the operators to rotate it.'],
   'key.gone.expired': ['Tautan ini sudah kedaluwarsa (berlaku 24 jam). Minta operator membuat tautan baru.', 'This link has expired (it was valid for 24 hours). Ask the operators for a new link.'],
@@ -74,12 +76,12 @@ const TEXTS = {
   'key.gone.withdrawn': ['Operator telah menarik akses ini. Hubungi operator Gerbang.', 'The operators have withdrawn this access. Contact the Gerbang operators.'],
 
   'problem.RATE_LIMITED': ['Terlalu banyak percobaan dari alamat ini. Coba lagi dalam {wait}.', 'Too many attempts from this address. Try again in {wait}.'],
-  'problem.BAD_REQUEST': ['Permintaan tidak sah. Periksa isian lalu coba lagi.', 'The request is not valid. Check the fields and try again.'],
+  'problem.BAD_REQUEST': SHARED_WORDS.badRequest,
   'problem.STORE_UNAVAILABLE': ['Penyimpanan data gateway sedang tidak dapat dihubungi. Coba lagi sebentar lagi.', 'The gateway\'s store cannot be reached. Try again shortly.'],
-  'problem.network': ['Tidak dapat menghubungi server. Periksa koneksi lalu coba lagi.', 'Cannot reach the server. Check the connection and try again.'],
+  'problem.network': SHARED_WORDS.network,
   'problem.other': ['Terjadi kesalahan (HTTP {status}). Coba lagi; bila berulang, hubungi operator dengan ID permintaan {id}.', 'Something went wrong (HTTP {status}). Try again; if it persists, contact the operators with request ID {id}.'],
-  'duration.minutes': ['{n} menit', '{n} minutes'],
-  'duration.seconds': ['{n} detik', '{n} seconds']
+  'duration.minutes': SHARED_WORDS.minutes,
+  'duration.seconds': SHARED_WORDS.seconds
 } satisfies Record<string, [id: string, en: string]>
 
 export type KeyRequestText = keyof typeof TEXTS

@@ -176,13 +176,17 @@ const inline = (text: string): string => escapeHtml(text).replace(/`([^`]+)`/g, 
 
 /** The error-code table, one row per code, sorted by status; `admin` picks the admin API's codes. */
 export function errorTable (lang: DocLang, admin: boolean): string {
-  const head = lang === 'id' ? ['Status', 'Kode', 'Arti', 'Yang perlu dilakukan'] : ['Status', 'Code', 'Meaning', 'What to do']
+  const head = lang === 'id'
+    ? ['Status', 'Kode', 'Arti', 'Yang perlu dilakukan']
+    : ['Status', 'Code', 'Meaning', 'What to do']
   const rows = (Object.entries(CODE_TEXTS) as Array<[ErrorCode, CodeText]>)
     .filter(([, text]) => text.admin === admin)
     .sort(([a], [b]) => codes[a].status - codes[b].status)
-    .map(([code, text]) => `<tr><td>${codes[code].status}</td><td><code>${code}</code></td><td>${inline(text[lang][0])}</td><td>${inline(text[lang][1])}</td></tr>`)
+    .map(([code, text]) => `<tr><td>${codes[code].status}</td><td><code>${code}</code></td>` +
+      `<td>${inline(text[lang][0])}</td><td>${inline(text[lang][1])}</td></tr>`)
   // One HTML block: no blank line inside it.
-  return `<table><thead><tr>${head.map((h) => `<th scope="col">${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`
+  const headRow = head.map((h) => `<th scope="col">${h}</th>`).join('')
+  return `<table><thead><tr>${headRow}</tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
 
 export type NoteKind = 'info' | 'tip' | 'warning' | 'danger'
@@ -200,7 +204,8 @@ const NOTE_LABELS: Record<NoteKind, Record<DocLang, string>> = {
  */
 export function note (kind: NoteKind, name: string, lang: DocLang, html: string): string {
   const label = NOTE_LABELS[kind][lang]
-  return `<aside role="note" id="gb-${kind}-${name}" aria-label="${label}"><p><strong>${label.toUpperCase()}</strong></p><p>${html}</p></aside>`
+  return `<aside role="note" id="gb-${kind}-${name}" aria-label="${label}">` +
+    `<p><strong>${label.toUpperCase()}</strong></p><p>${html}</p></aside>`
 }
 
 function keySection (lang: DocLang): string {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Rate } from '../config/units.js'
 import { GerbangError } from '../errors.js'
-import type { Lease, Store, WindowCounter } from '../store/types.js'
+import type { Lease, LimitStore, StoreStatus, WindowCounter } from '../store/types.js'
 
 // Per-client, per-integration limits (CONTRACT.md section 5).
 //
@@ -82,7 +82,7 @@ interface Bucket {
 }
 
 export class RateLimiter {
-  readonly #store: Store
+  readonly #store: LimitStore & StoreStatus
   readonly #logger: FastifyBaseLogger | undefined
   readonly #processId = randomUUID()
   readonly #heartbeatMs: number
@@ -94,7 +94,7 @@ export class RateLimiter {
   #fallingBack = false
   readonly #now: () => number
 
-  constructor (store: Store, options: RateLimiterOptions = {}) {
+  constructor (store: LimitStore & StoreStatus, options: RateLimiterOptions = {}) {
     this.#store = store
     this.#logger = options.logger
     this.#now = options.now ?? Date.now

@@ -5,11 +5,11 @@ import { sendProblem } from '../http/problem.js'
 import type { RouteTableHolder } from '../proxy/route-tables.js'
 import type { BreakerState } from '../proxy/circuit-breaker.js'
 import { targetStates } from '../proxy/balancer.js'
-import type { Store } from '../store/types.js'
+import type { StoreStatus } from '../store/types.js'
 
 export interface HealthOptions {
   holder: RouteTableHolder
-  store: Store
+  store: StoreStatus
 }
 
 /** /healthz: the process is alive. /readyz: it can serve traffic (and each integration's breaker state). */

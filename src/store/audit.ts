@@ -1,7 +1,7 @@
-import type { AuditEntry, Store } from './types.js'
+import type { AuditEntry, AuditStore } from './admin.js'
 
 /** Who did what to which thing: one audit log entry, stamped now. */
-export async function audit (store: Store, actor: string, action: string,
+export async function audit (store: AuditStore, actor: string, action: string,
   target: { type: AuditEntry['targetType'], id: string, name?: string }, details?: AuditEntry['details']): Promise<void> {
   await store.appendAudit({
     at: new Date().toISOString(),

@@ -1,8 +1,9 @@
-// Self-service key requests as the store keeps them (issue 18, item 6): the
+// Self-service key requests as the store keeps them (issue 18, item 6), the
+// KeyRequestStore part of the AdminStore role (src/store/admin.ts): the
 // shapes every store implementation shares, and the little logic they must
-// apply identically. The stores themselves: key-requests-memory.ts,
-// key-requests-redis.ts, key-requests-disk.ts; the workflow around them:
-// src/auth/key-requests.ts.
+// apply identically. The stores themselves: src/store/memory/key-requests.ts,
+// src/store/redis/key-requests.ts, src/store/disk/key-requests.ts; the
+// workflow around them: src/auth/key-requests.ts.
 
 /** Where a self-service key request stands (src/auth/key-requests.ts, docs/portal.md). */
 export const KEY_REQUEST_STATUSES = ['pending', 'approved', 'declined', 'issued', 'expired'] as const
@@ -53,6 +54,30 @@ export interface ListKeyRequestsOptions {
   /** Newest first; default 100. */
   limit?: number
   offset?: number
+}
+
+/** The queue of key requests sent from /doc: part of AdminStore. */
+export interface KeyRequestStore {
+  /**
+   * Adds a pending key request, unless `maxPending` requests are pending
+   * already (false then, nothing written); atomic, so a flood cannot pass it.
+   */
+  createKeyRequest (request: KeyRequest, maxPending: number): Promise<boolean>
+  getKeyRequest (id: string): Promise<KeyRequest | undefined>
+  /** Newest first (ties: by id, descending). */
+  listKeyRequests (options?: ListKeyRequestsOptions): Promise<KeyRequest[]>
+  /** How many requests are in each status. */
+  countKeyRequests (): Promise<Record<KeyRequestStatus, number>>
+  /**
+   * Applies `changes` to a request only while it is still in status `from`,
+   * atomically (two operators deciding at once, a link opened twice at
+   * once: one wins). The request as it is now, or undefined when it does not
+   * exist or has left `from`. A new `linkHash` replaces the old one in the
+   * index findKeyRequestByLink reads.
+   */
+  updateKeyRequest (id: string, from: KeyRequestStatus, changes: KeyRequestChanges): Promise<KeyRequest | undefined>
+  /** The request whose current one-time link has this hash. */
+  findKeyRequestByLink (linkHash: string): Promise<KeyRequest | undefined>
 }
 
 /** Applies KeyRequestChanges to a copy of a request (null removes a field). */

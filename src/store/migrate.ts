@@ -1,12 +1,13 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { DiskStore } from './disk-store.js'
+import { nameMember, RedisKeys } from './redis/keys.js'
 import type { Client } from './types.js'
 
 // `gerbang migrate --to-redis`: the embedded store's contents written into an
-// empty Redis in RedisStore's key layout (src/store/redis-store.ts, the
-// comment at its top; a change there must be made here too, and the test in
-// test/store/disk-gateway.test.ts starts a gateway on the result). Commands
-// go in pipelines grouped by hash tag, so each stays in one Cluster slot.
+// empty Redis in RedisStore's key layout (src/store/redis/keys.ts, shared
+// with the store; the test in test/store/disk-gateway.test.ts starts a
+// gateway on the result). Commands go in pipelines grouped by hash tag, so
+// each stays in one Cluster slot.
 
 /** What was copied. */
 export interface MigrationCounts {
@@ -51,15 +52,16 @@ async function inBatches<T> (redis: Redis | Cluster, items: Iterable<T>, fill: (
 
 /** Copies everything alive in `source` into the Redis behind `redis`, under `prefix` (RedisStore's default: `gb:`). */
 export async function copyToRedis (source: DiskStore, redis: Redis | Cluster, prefix = 'gb:'): Promise<MigrationCounts> {
-  const c = (suffix: string): string => `${prefix}{c}:${suffix}`
-  const u = (suffix: string): string => `${prefix}{u}:${suffix}`
+  const redisKeys = new RedisKeys(prefix)
+  const c = (suffix: string): string => redisKeys.c(suffix)
+  const u = (suffix: string): string => redisKeys.u(suffix)
   const now = Date.now()
 
   const clients = await inBatches(redis, source.rows<ClientRow>('clients'), (p, row) => {
     const client = JSON.parse(row.json) as Client
     p.set(c(`client:${row.id}`), JSON.stringify(client))
     p.set(c(`name:${row.name_lower}`), row.id)
-    p.zadd(c('names'), 0, `${row.name_lower}\u0000${row.id}`)
+    p.zadd(c('names'), 0, nameMember(row.name_lower, row.id))
     if (row.last_used !== null) p.hset(c('lastused'), row.id, row.last_used)
   })
   const liveKeys = function * (): Generator<KeyRow> {
@@ -90,10 +92,10 @@ export async function copyToRedis (source: DiskStore, redis: Redis | Cluster, pr
     for (const row of source.rows<{ hash: string, json: string, expires_at: number }>('sessions')) if (row.expires_at > now) yield row
   }
   const sessions = await inBatches(redis, liveSessions(), (p, row) => {
-    p.set(`${prefix}{s}:sess:${row.hash}`, row.json, 'PX', Math.max(1, row.expires_at - now))
+    p.set(redisKeys.session(row.hash), row.json, 'PX', Math.max(1, row.expires_at - now))
   })
   // Oldest first: LPUSH leaves the newest at the head, as appendAudit does.
-  const audit = await inBatches(redis, source.rows<{ json: string }>('audit'), (p, row) => { p.lpush(`${prefix}{a}:audit`, row.json) })
+  const audit = await inBatches(redis, source.rows<{ json: string }>('audit'), (p, row) => { p.lpush(redisKeys.audit(), row.json) })
 
   // Traffic counters: one bucket (hash) at a time, each with what is left of its TTL.
   let counterBuckets = 0
@@ -101,7 +103,7 @@ export async function copyToRedis (source: DiskStore, redis: Redis | Cluster, pr
     if (bucket.expires_at <= now) continue
     const fields = source.counterFields(bucket.bucket)
     if (fields.length === 0) continue
-    const key = `${prefix}tr:${bucket.bucket}`
+    const key = redisKeys.traffic(bucket.bucket)
     await redis.hset(key, Object.fromEntries(fields.map((f) => [f.field, String(f.count)])))
     await redis.pexpire(key, Math.max(1, bucket.expires_at - now))
     counterBuckets++

@@ -10,7 +10,6 @@ import { GatewayMetrics } from '../../src/ops/metrics.js'
 import type { RouteTableHolder } from '../../src/proxy/route-tables.js'
 import type { RouteTable } from '../../src/proxy/route-table.js'
 import { RedisStore } from '../../src/store/redis-store.js'
-import type { Store } from '../../src/store/types.js'
 import { startGateway, type TestGateway } from '../helpers/gateway.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startRedis } from '../helpers/redis.js'
@@ -484,7 +483,7 @@ test('breaker states: one series per state, 1 on the current one; opens are coun
     lastReload: { at: '2026-11-21T10:10:58.353Z', ok: false, problems: ['x'] },
     reloads: { ok: 7, failed: 2 }
   }
-  metrics.readFrom({ holder, store: { kind: 'redis', isAvailable: () => false } as unknown as Store })
+  metrics.readFrom({ holder, store: { kind: 'redis', isAvailable: () => false } })
   const m = parseExposition(await metrics.registry.metrics())
   const current: Record<string, string> = { a: 'closed', b: 'half-open', c: 'open', d: 'closed' }
   assert.deepEqual(seriesOf(m, 'gerbang_circuit_breaker_state'), Object.fromEntries(Object.entries(current).flatMap(([integration, now]) =>

@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { DiskStore, RUNTIME_FILE, StoreMissingError, storeExists } from '../../src/store/disk-store.js'
-import { collectChanges, newClient, newHash, storeContract, waitUntil } from './contract.js'
-import { sleep } from '../helpers/time.js'
+import { collectChanges, newClient, newHash, storeContract } from './contract/index.js'
+import { sleep, waitUntil } from '../helpers/time.js'
 
 /** A fresh directory, deleted when the test ends. */
 async function tempDir (t: TestContext): Promise<string> {
@@ -39,7 +39,7 @@ test('DiskStore: what one instance writes, another on the same directory reads, 
   await a.revokeClient(client.id, '2026-03-01T08:00:00.000Z')
   const published = Date.now()
   await a.publishChange({ clientId: client.id })
-  await waitUntil(() => received.length > 0, 1000, 'the change reaching the other instance')
+  await waitUntil('the change reaching the other instance', () => received.length > 0, 1000)
   assert.ok(Date.now() - published < 1000)
   assert.deepEqual(received, [{ clientId: client.id }])
   assert.equal((await b.resolveKey(keyHash))?.client.revokedAt, '2026-03-01T08:00:00.000Z')

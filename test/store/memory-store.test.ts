@@ -1,6 +1,6 @@
-// The embedded store against the Store contract.
+// The in-memory store against the Store contract (contract/).
 import { MemoryStore } from '../../src/store/memory-store.js'
-import { storeContract } from './contract.js'
+import { storeContract } from './contract/index.js'
 
 storeContract('MemoryStore', async (t) => {
   const store = new MemoryStore()

@@ -11,7 +11,8 @@ import { generateToken, KEY_PREFIX, SecretHasher, TOKEN_PREFIX } from '../../src
 import { RedisStore } from '../../src/store/redis-store.js'
 import { StoreUnavailableError, type Store } from '../../src/store/types.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
-import { collectChanges, newClient, newHash, newUser, storeContract, waitUntil, within } from './contract.js'
+import { waitUntil } from '../helpers/time.js'
+import { collectChanges, newClient, newHash, newUser, storeContract, within } from './contract/index.js'
 
 const run = promisify(execFile)
 
@@ -19,7 +20,7 @@ const run = promisify(execFile)
 async function openStore (t: TestContext, url: string, prefix: string): Promise<RedisStore> {
   const store = new RedisStore({ url, prefix })
   t.after(async () => { await store.close() })
-  await waitUntil(() => store.isAvailable(), 5000, `connecting to ${url}`)
+  await waitUntil(`connecting to ${url}`, () => store.isAvailable(), 5000)
   return store
 }
 
@@ -53,7 +54,7 @@ test('RedisStore: a change published by one instance reaches another instance on
   const received = await collectChanges(listener)
   const clientId = randomUUID()
   await publisher.publishChange({ clientId })
-  await waitUntil(() => received.length > 0, 1000, 'the change reaching the other instance')
+  await waitUntil('the change reaching the other instance', () => received.length > 0, 1000)
   assert.deepEqual(received, [{ clientId }])
 })
 
@@ -119,20 +120,20 @@ test('RedisStore: while Redis is down every call fails fast, and the store recov
   // noticed. Checked at the end, so that a broken subscription does not hide
   // how the rest of the store behaves through the outage.
   await store.publishChange({ clientId: client.id })
-  const liveBefore = await waitUntil(() => received.length > 0, 1000, 'the subscription before the outage')
+  const liveBefore = await waitUntil('the subscription before the outage', () => received.length > 0, 1000)
     .then(() => true, () => false)
 
   await redis.kill()
   // Straight away, before the client may even have noticed the socket closing...
   await assertAllUnavailable(store, client.id, keyHash)
   // ...and once it has.
-  await waitUntil(() => !store.isAvailable(), 1000, 'isAvailable() turning false')
+  await waitUntil('isAvailable() turning false', () => !store.isAvailable(), 1000)
   await assertAllUnavailable(store, client.id, keyHash)
   assert.equal(store.isAvailable(), false)
   assert.equal(resyncs, 0)
 
   await redis.restart()
-  await waitUntil(() => store.isAvailable(), 5000, 'the store reconnecting after the restart')
+  await waitUntil('the store reconnecting after the restart', () => store.isAvailable(), 5000)
   // The restarted server is empty (and has no scripts loaded): everything works from scratch.
   const after = newClient('after the outage')
   const afterKey = newHash()
@@ -140,13 +141,13 @@ test('RedisStore: while Redis is down every call fails fast, and the store recov
   assert.deepEqual(await store.getClient(after.id), after)
   assert.deepEqual(await store.resolveKey(afterKey), { client: after, expiresAt: undefined })
   assert.equal(await store.rotateKey(after.id, newHash(), 0), true)
-  await waitUntil(() => resyncs > 0, 5000, 'onResync after the reconnection')
+  await waitUntil('onResync after the reconnection', () => resyncs > 0, 5000)
   assert.ok(liveBefore, 'a change published before the outage never reached the subscriber')
   // And changes flow again.
   received.length = 0
   const clientId = randomUUID()
   await store.publishChange({ clientId })
-  await waitUntil(() => received.length > 0, 1000, 'a change after the reconnection')
+  await waitUntil('a change after the reconnection', () => received.length > 0, 1000)
   assert.deepEqual(received, [{ clientId }])
 })
 

@@ -1,7 +1,6 @@
-import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import type { AdminDeps } from '../index.js'
-import { answers, AuditQuery, type AuditQueryT } from './schemas.js'
+import type { AdminApi, AdminDeps } from './deps.js'
+import { answers, AuditQuery } from './schemas.js'
 
 const AuditList = Type.Object({
   items: Type.Array(Type.Object({
@@ -17,12 +16,12 @@ const AuditList = Type.Object({
 })
 
 /** Who did what to which client, user or role, newest first. */
-export async function auditRoutes (app: FastifyInstance, { store }: AdminDeps): Promise<void> {
+export async function auditRoutes (app: AdminApi, { store }: AdminDeps): Promise<void> {
   app.get('/audit', {
     config: { access: 'audit:read' },
     schema: { summary: 'The audit log, newest first', querystring: AuditQuery, response: answers(200, AuditList, 403) }
   }, async (request) => {
-    const { offset, limit } = request.query as AuditQueryT
+    const { offset, limit } = request.query
     const items = await store.listAudit(offset, limit + 1)
     return { items: items.slice(0, limit), hasMore: items.length > limit }
   })

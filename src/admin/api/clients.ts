@@ -1,16 +1,13 @@
-import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { clientStatus } from '../../auth/clients.js'
 import { GerbangError } from '../../errors.js'
 import { clientTraffic, requestsToday } from '../../analytics/traffic-report.js'
-import type { Client, Store } from '../../store/types.js'
-import type { AdminDeps } from '../index.js'
-import { adminOf } from './index.js'
+import type { Client, CounterStore } from '../../store/types.js'
+import type { AdminApi, AdminDeps } from './deps.js'
+import { adminOf } from './guard.js'
 import {
-  answers, ClientList, ClientListQuery, ClientPatchBody, ClientView, ClientWithKey, IdParams, NewClientBody, RotateBody,
-  type ClientListQueryT, type ClientPatchBodyT, type NewClientBodyT, type RotateBodyT
+  answers, ClientList, ClientListQuery, ClientPatchBody, ClientView, ClientWithKey, IdParams, Latency, NewClientBody, RotateBody, StatusClasses
 } from './schemas.js'
-import { Latency, StatusClasses } from './dashboard.js'
 import { parseDuration } from '../../config/units.js'
 import { Value } from '@sinclair/typebox/value'
 
@@ -22,13 +19,13 @@ const CLIENT_AUDIT_SCAN = 2000
 const view = (client: Client, today: number): Record<string, unknown> => ({ ...client, status: clientStatus(client), requestsToday: today })
 
 /** One client's view, with its requests today read from the store. */
-async function viewOne (store: Store, client: Client): Promise<Record<string, unknown>> {
+async function viewOne (store: CounterStore, client: Client): Promise<Record<string, unknown>> {
   const [today = 0] = await requestsToday(store, [client.id])
   return view(client, today)
 }
 
 /** Clients and their keys. A key appears in exactly two answers: create and rotate. */
-export async function clientRoutes (app: FastifyInstance, { clients, store, holder }: AdminDeps): Promise<void> {
+export async function clientRoutes (app: AdminApi, { clients, store, holder }: AdminDeps): Promise<void> {
   app.get('/integrations', {
     config: { access: 'clients:read' },
     schema: {
@@ -41,7 +38,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
     config: { access: 'clients:read' },
     schema: { summary: 'Clients sorted by name; search matches part of the name', querystring: ClientListQuery, response: answers(200, ClientList, 400, 403) }
   }, async (request) => {
-    const { search, offset, limit } = request.query as ClientListQueryT
+    const { search, offset, limit } = request.query
     const [page, total] = await Promise.all([
       clients.list(search?.trim(), limit + 1, offset),
       store.countClients()
@@ -55,7 +52,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
     config: { access: 'clients:read' },
     schema: { summary: 'One client', params: IdParams, response: answers(200, ClientView, 403, 404) }
   }, async (request) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     const client = await clients.get(id)
     if (client === undefined) throw notFound(id)
     return await viewOne(store, client)
@@ -69,7 +66,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
       response: answers(201, ClientWithKey, 400, 403, 409)
     }
   }, async (request, reply) => {
-    const body = request.body as NewClientBodyT
+    const body = request.body
     const known = new Set(holder.table.config.integrations.map((i) => i.name))
     const unknown = body.integrations === '*' ? undefined : body.integrations.find((i) => !known.has(i))
     if (unknown !== undefined) throw new GerbangError('BAD_REQUEST', `there is no integration named '${unknown}'`)
@@ -93,14 +90,15 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
       response: answers(200, Type.Object({ client: ClientView }), 400, 403, 404)
     }
   }, async (request) => {
-    const { id } = request.params as { id: string }
-    const body = request.body as ClientPatchBodyT
+    const { id } = request.params
+    const body = request.body
     if (body.integrations !== undefined && body.integrations !== '*') {
       const known = new Set(holder.table.config.integrations.map((i) => i.name))
       const unknown = body.integrations.find((i) => !known.has(i))
       if (unknown !== undefined) throw new GerbangError('BAD_REQUEST', `there is no integration named '${unknown}'`)
     }
-    const empty = (v: string | null | undefined): string | null | undefined => v === '' ? null : v
+    // An emptied field in the admin UI removes the limit or expiry, as null does.
+    const empty = (v: string | null): string | null => v === '' ? null : v
     const client = await clients.update(id, {
       ...(body.description !== undefined ? { description: body.description } : {}),
       ...(body.integrations !== undefined ? { integrations: body.integrations } : {}),
@@ -117,7 +115,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
     config: { access: 'clients:write' },
     schema: { summary: 'Delete a revoked client for good (an active one must be revoked first)', params: IdParams, response: answers(204, null, 403, 404, 409) }
   }, async (request, reply) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     if (!await clients.delete(id, adminOf(request).user.email)) {
       if (await clients.get(id) !== undefined) throw new GerbangError('CONFLICT', 'only a revoked client can be deleted; revoke it first')
       throw notFound(id)
@@ -138,7 +136,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
       }), 403, 404)
     }
   }, async (request) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     if (await clients.get(id) === undefined) throw notFound(id)
     return await clientTraffic(store, id)
   })
@@ -151,7 +149,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
       response: answers(200, Type.Object({ items: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), 403)
     }
   }, async (request) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     const entries = await store.listAudit(0, CLIENT_AUDIT_SCAN)
     return { items: entries.filter((e) => e.targetType === 'client' && e.targetId === id).slice(0, 100) }
   })
@@ -160,7 +158,7 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
     config: { access: 'clients:write' },
     schema: { summary: 'Revoke a client: its keys and tokens stop working at once', params: IdParams, response: answers(200, Type.Object({ client: ClientView }), 403, 404) }
   }, async (request) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     const client = await clients.revoke(id, adminOf(request).user.email)
     if (client === undefined) throw notFound(id)
     return { client: await viewOne(store, client) }
@@ -175,13 +173,11 @@ export async function clientRoutes (app: FastifyInstance, { clients, store, hold
       response: answers(200, ClientWithKey, 400, 403, 404, 409)
     }
   }, async (request) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     // No body schema: a rotate without a body (the grace defaults to 0) must stay valid.
-    const body = request.body as RotateBodyT | null | undefined
-    if (body !== undefined && body !== null && !Value.Check(RotateBody, body)) {
-      throw new GerbangError('BAD_REQUEST', 'the body may only hold grace, a duration like 1h')
-    }
-    const grace = body?.grace
+    const body = request.body ?? {}
+    if (!Value.Check(RotateBody, body)) throw new GerbangError('BAD_REQUEST', 'the body may only hold grace, a duration like 1h')
+    const grace = body.grace
     const graceMs = grace === undefined ? 0 : parseDuration(grace)
     if (graceMs === undefined || graceMs > MAX_GRACE_MS) throw new GerbangError('BAD_REQUEST', `grace '${grace ?? ''}' must be a duration of at most 30d, like 1h`)
     const rotated = await clients.rotate(id, graceMs, adminOf(request).user.email)

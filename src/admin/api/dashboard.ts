@@ -1,24 +1,11 @@
-import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { summarizeTraffic, type TrafficRange } from '../../analytics/traffic-report.js'
-import { legacyProgress } from '../../auth/legacy.js'
-import type { AdminDeps } from '../index.js'
-import { answers, DashboardQuery, type DashboardQueryT } from './schemas.js'
-import { targetStates } from '../../proxy/balancer.js'
+import { summarizeTraffic, type ClientTraffic, type IntegrationTraffic, type TrafficRange, type TrafficSummary } from '../../analytics/traffic-report.js'
+import { legacyProgress, type LegacyProgress } from '../../auth/legacy.js'
+import type { AdminApi, AdminDeps } from './deps.js'
+import { answers, DashboardQuery, Latency, StatusClasses } from './schemas.js'
+import { targetStates, type TargetState } from '../../proxy/balancer.js'
 
 const Totals = Type.Object({ requests: Type.Integer(), errors: Type.Integer({ description: '5xx answers' }) })
-export const StatusClasses = Type.Object({
-  ok: Type.Integer({ description: 'answers below 400' }),
-  clientErrors: Type.Integer({ description: '4xx answers, the callers\' own (credentials, grants, limits, bad requests)' }),
-  serverErrors: Type.Integer({ description: '5xx answers' }),
-  unauthorized: Type.Integer({ description: 'of the 4xx: 401' }),
-  forbidden: Type.Integer({ description: 'of the 4xx: 403' }),
-  rateLimited: Type.Integer({ description: 'of the 4xx: 429' })
-})
-export const Latency = Type.Object({
-  p50: Type.Union([Type.Number(), Type.Null()], { description: 'ms: the upper bound of the latency bucket the median falls in; null without requests' }),
-  p95: Type.Union([Type.Number(), Type.Null()], { description: 'ms, likewise; null also beyond 10 s' })
-})
 const Dashboard = Type.Object({
   range: Type.String(),
   generatedAt: Type.String(),
@@ -54,17 +41,30 @@ const Dashboard = Type.Object({
 // minute, so the proxy's event loop is not held up. An hour is cheap.
 const FRESH_MS: Record<TrafficRange, number> = { '1h': 0, '24h': 60_000, '7d': 5 * 60_000 }
 
+/** The traffic summary with the routes file's descriptions, the client names and the switch-over's progress. */
+interface Summary extends Omit<TrafficSummary, 'integrations' | 'topClients'> {
+  legacy: LegacyProgress
+  generatedAt: string
+  integrations: Array<IntegrationTraffic & { description: string }>
+  topClients: Array<ClientTraffic & { name: string }>
+}
+
+/** A summary with its integrations' targets and breakers as they are now. */
+interface DashboardAnswer extends Omit<Summary, 'integrations'> {
+  integrations: Array<Summary['integrations'][number] & { targets: TargetState[], breaker: string }>
+}
+
 interface Cached {
   at: number
   table: unknown
-  answer: Promise<Record<string, unknown>>
+  answer: Promise<Summary>
 }
 
 /** Traffic per integration and top clients, for any signed-in admin. */
-export async function dashboardRoutes (app: FastifyInstance, { store, holder }: AdminDeps): Promise<void> {
+export async function dashboardRoutes (app: AdminApi, { store, holder }: AdminDeps): Promise<void> {
   const cache = new Map<TrafficRange, Cached>()
 
-  async function summarize (range: TrafficRange): Promise<Record<string, unknown>> {
+  async function summarize (range: TrafficRange): Promise<Summary> {
     const integrations = holder.table.config.integrations
     const [summary, legacy] = await Promise.all([summarizeTraffic(store, integrations.map((i) => i.name), range), legacyProgress(store)])
     const names = await Promise.all(summary.topClients.map(async ({ id }) => (await store.getClient(id))?.name ?? id))
@@ -77,7 +77,7 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
     }
   }
 
-  async function current (range: TrafficRange): Promise<Record<string, unknown>> {
+  async function current (range: TrafficRange): Promise<DashboardAnswer> {
     const cached = cache.get(range)
     // A reloaded routes file (a new table) makes the summary stale at once.
     let answer: Cached['answer']
@@ -102,8 +102,8 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
       response: answers(200, Type.String({ description: 'text/csv' }), 400)
     }
   }, async (request, reply) => {
-    const { range } = request.query as DashboardQueryT
-    const data = await current(range) as unknown as CsvSource
+    const { range } = request.query
+    const data = await current(range)
     reply.header('content-disposition', `attachment; filename="gerbang-traffic-${range}-${data.generatedAt.slice(0, 16).replace(/[^0-9T]/g, '')}.csv"`)
     return await reply.type('text/csv; charset=utf-8').send(toCsv(data))
   })
@@ -116,7 +116,7 @@ export async function dashboardRoutes (app: FastifyInstance, { store, holder }: 
       response: answers(200, Dashboard, 400)
     }
   }, async (request) => {
-    const { range } = request.query as DashboardQueryT
+    const { range } = request.query
     return await current(range)
   })
 }
@@ -127,9 +127,8 @@ function breakerStates (holder: AdminDeps['holder']): Record<string, string> {
   return states
 }
 
-function withTargets (summary: Record<string, unknown>, targets: ReturnType<typeof targetStates>, breakers: Record<string, string>): Record<string, unknown> {
-  const integrations = summary.integrations as Array<{ name: string }>
-  return { ...summary, integrations: integrations.map((i) => ({ ...i, targets: targets[i.name] ?? [], breaker: breakers[i.name] ?? 'off' })) }
+function withTargets (summary: Summary, targets: Record<string, TargetState[]>, breakers: Record<string, string>): DashboardAnswer {
+  return { ...summary, integrations: summary.integrations.map((i) => ({ ...i, targets: targets[i.name] ?? [], breaker: breakers[i.name] ?? 'off' })) }
 }
 
 interface Classes { ok: number, clientErrors: number, serverErrors: number, unauthorized: number, forbidden: number, rateLimited: number }

@@ -1,12 +1,12 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { Type, type Static } from '@sinclair/typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { clientStatus } from '../../auth/clients.js'
 import { keyRequestsOf, keyRequestView, type Grant } from '../../auth/key-requests.js'
 import { KEY_PAGE } from '../../docs/key-request-pages.js'
 import { GerbangError } from '../../errors.js'
 import { KEY_REQUEST_STATUSES, type KeyRequest } from '../../store/types.js'
-import type { AdminDeps } from '../index.js'
-import { adminOf } from './index.js'
+import type { AdminApi, AdminDeps } from './deps.js'
+import { adminOf } from './guard.js'
 import { answers, ClientView, IdParams } from './schemas.js'
 
 // The operators' side of self-service key requests (issue 18, item 6): the
@@ -59,13 +59,12 @@ export const ApproveBody = Type.Object({
   quota: Type.Optional(Type.String({ maxLength: 40, description: 'e.g. 10000/1d' })),
   expiresAt: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601' }))
 }, { additionalProperties: false })
-type ApproveBodyT = Static<typeof ApproveBody>
 
 const DeclineBody = Type.Object({
   reason: Type.String({ minLength: 3, maxLength: 500, description: 'told to the requester by the operators' })
 }, { additionalProperties: false })
 
-export async function keyRequestRoutes (app: FastifyInstance, { store, clients, holder }: AdminDeps): Promise<void> {
+export async function keyRequestRoutes (app: AdminApi, { store, clients, holder }: AdminDeps): Promise<void> {
   const service = keyRequestsOf(store, clients)
   const view = (r: KeyRequest): Record<string, unknown> => keyRequestView(r)
   // The production server when GERBANG_DOC_SERVERS names one (the admin UI may have an origin of its own), else a path.
@@ -83,7 +82,7 @@ export async function keyRequestRoutes (app: FastifyInstance, { store, clients, 
       response: answers(200, Type.Object({ items: Type.Array(KeyRequestView), hasMore: Type.Boolean(), counts: Counts }), 400, 403)
     }
   }, async (request) => {
-    const { status, offset, limit } = request.query as Static<typeof ListQuery>
+    const { status, offset, limit } = request.query
     const page = await service.list(status, offset, limit)
     return { ...page, items: page.items.map(view) }
   })
@@ -92,7 +91,7 @@ export async function keyRequestRoutes (app: FastifyInstance, { store, clients, 
     config: { access: 'clients:read' },
     schema: { summary: 'One key request', params: IdParams, response: answers(200, KeyRequestView, 403, 404) }
   }, async (request) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     const found = await service.get(id)
     if (found === undefined) throw new GerbangError('NOT_FOUND', `there is no key request with id '${id}'`)
     return view(found)
@@ -107,8 +106,8 @@ export async function keyRequestRoutes (app: FastifyInstance, { store, clients, 
       response: answers(200, Type.Object({ request: KeyRequestView, client: ClientView, link: Link }), 400, 403, 404, 409)
     }
   }, async (request) => {
-    const { id } = request.params as { id: string }
-    const body = request.body as ApproveBodyT
+    const { id } = request.params
+    const body = request.body
     if (body.integrations !== '*') {
       const known = new Set(holder.table.config.integrations.map((i) => i.name))
       const unknown = body.integrations.find((name) => !known.has(name))
@@ -140,8 +139,8 @@ export async function keyRequestRoutes (app: FastifyInstance, { store, clients, 
       response: answers(200, Type.Object({ request: KeyRequestView }), 400, 403, 404, 409)
     }
   }, async (request) => {
-    const { id } = request.params as { id: string }
-    const declined = await service.decline(id, (request.body as Static<typeof DeclineBody>).reason, who(request), request.ip)
+    const { id } = request.params
+    const declined = await service.decline(id, request.body.reason, who(request), request.ip)
     return { request: view(declined) }
   })
 
@@ -153,7 +152,7 @@ export async function keyRequestRoutes (app: FastifyInstance, { store, clients, 
       response: answers(200, Type.Object({ request: KeyRequestView, link: Link }), 403, 404, 409)
     }
   }, async (request) => {
-    const { id } = request.params as { id: string }
+    const { id } = request.params
     const relinked = await service.relink(id, who(request), request.ip)
     return { request: view(relinked.request), link: linkFor(relinked.token, relinked.request.linkExpiresAt) }
   })

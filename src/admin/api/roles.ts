@@ -1,19 +1,18 @@
-import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { GerbangError } from '../../errors.js'
 import { audit } from '../../store/audit.js'
-import { PERMISSIONS, type Role, type Store } from '../../store/types.js'
-import type { AdminDeps } from '../index.js'
+import { PERMISSIONS, type AuditStore, type Role } from '../../store/types.js'
+import type { AdminApi, AdminDeps } from './deps.js'
 import { BUILT_IN_ROLES, requireWithin } from '../rbac.js'
 import type { AdminContext } from '../sessions.js'
-import { adminOf } from './index.js'
-import { answers, NameParams, NewRoleBody, RolePutBody, RoleView, type NewRoleBodyT, type RolePutBodyT } from './schemas.js'
+import { adminOf } from './guard.js'
+import { answers, NameParams, NewRoleBody, RolePutBody, RoleView } from './schemas.js'
 
 const view = (role: Role, builtIn: boolean): Record<string, unknown> => ({
   name: role.name, description: role.description, permissions: role.permissions, builtIn
 })
 
-async function auditRole (store: Store, actor: string, action: string, role: Role | string): Promise<void> {
+async function auditRole (store: AuditStore, actor: string, action: string, role: Role | string): Promise<void> {
   if (typeof role === 'string') await audit(store, actor, action, { type: 'role', id: role })
   else await audit(store, actor, action, { type: 'role', id: role.name }, { permissions: role.permissions })
 }
@@ -28,7 +27,7 @@ function refuseOwn (admin: AdminContext, name: string): void {
 }
 
 /** Roles and the permissions they grant; the built-in ones are read-only. */
-export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): Promise<void> {
+export async function roleRoutes (app: AdminApi, { store }: AdminDeps): Promise<void> {
   app.get('/roles', {
     config: { access: 'users:read' },
     schema: {
@@ -47,7 +46,7 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
     config: { access: 'roles:write' },
     schema: { summary: 'Add a role', body: NewRoleBody, response: answers(201, Type.Object({ role: RoleView }), 400, 403, 409) }
   }, async (request, reply) => {
-    const body = request.body as NewRoleBodyT
+    const body = request.body
     const admin = adminOf(request)
     refuseBuiltIn(body.name)
     requireWithin(admin, body.permissions, `you cannot create the role '${body.name}'`, 'it')
@@ -68,8 +67,8 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
       response: answers(200, Type.Object({ role: RoleView }), 400, 403, 404, 409)
     }
   }, async (request) => {
-    const { name } = request.params as { name: string }
-    const body = request.body as RolePutBodyT
+    const { name } = request.params
+    const body = request.body
     const admin = adminOf(request)
     refuseBuiltIn(name)
     refuseOwn(admin, name)
@@ -88,7 +87,7 @@ export async function roleRoutes (app: FastifyInstance, { store }: AdminDeps): P
     config: { access: 'roles:write' },
     schema: { summary: 'Delete a role no user has', params: NameParams, response: answers(204, null, 403, 404, 409) }
   }, async (request, reply) => {
-    const { name } = request.params as { name: string }
+    const { name } = request.params
     const admin = adminOf(request)
     refuseBuiltIn(name)
     refuseOwn(admin, name)

@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import type { AdminDeps } from '../index.js'
+import type { AdminApi, AdminDeps } from './deps.js'
 import { formatRate } from '../../config/units.js'
 import { answers } from './schemas.js'
 import { targetStates } from '../../proxy/balancer.js'
@@ -41,7 +40,7 @@ const RoutesView = Type.Object({
 })
 
 /** The loaded routes.yaml, read-only; and the admin API's own OpenAPI document. */
-export async function routesConfigRoutes (app: FastifyInstance, { holder }: AdminDeps): Promise<void> {
+export async function routesConfigRoutes (app: AdminApi, { holder }: AdminDeps): Promise<void> {
   // Off the public /doc (issue 18): who may read the routes may read how to manage them.
   app.get('/openapi.json', {
     config: { access: 'routes:read' },

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import { PERMISSIONS } from '../../store/types.js'
 import { ROLE_NAME_PATTERN } from '../rbac.js'
 
@@ -75,6 +75,19 @@ export const ClientPatchBody = Type.Object({
   allowedIps: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 50 }), { maxItems: 100, description: 'addresses or CIDRs; null or []: anywhere' })))
 }, { additionalProperties: false, minProperties: 1 })
 
+/** Answers by status class, for the dashboard and a client's traffic. */
+export const StatusClasses = Type.Object({
+  ok: Type.Integer({ description: 'answers below 400' }),
+  clientErrors: Type.Integer({ description: '4xx answers, the callers\' own (credentials, grants, limits, bad requests)' }),
+  serverErrors: Type.Integer({ description: '5xx answers' }),
+  unauthorized: Type.Integer({ description: 'of the 4xx: 401' }),
+  forbidden: Type.Integer({ description: 'of the 4xx: 403' }),
+  rateLimited: Type.Integer({ description: 'of the 4xx: 429' })
+})
+export const Latency = Type.Object({
+  p50: Type.Union([Type.Number(), Type.Null()], { description: 'ms: the upper bound of the latency bucket the median falls in; null without requests' }),
+  p95: Type.Union([Type.Number(), Type.Null()], { description: 'ms, likewise; null also beyond 10 s' })
+})
 export const ClientList = Type.Object({
   items: Type.Array(ClientView),
   total: Type.Integer({ description: 'every client, whatever the search' }),
@@ -147,18 +160,6 @@ export const AuditQuery = Type.Object({
 export const DashboardQuery = Type.Object({
   range: Type.Union([Type.Literal('1h'), Type.Literal('24h'), Type.Literal('7d')], { default: '1h' })
 }, { additionalProperties: false })
-
-export type LoginBodyT = Static<typeof LoginBody>
-export type ClientListQueryT = Static<typeof ClientListQuery>
-export type RotateBodyT = Static<typeof RotateBody>
-export type ClientPatchBodyT = Static<typeof ClientPatchBody>
-export type NewClientBodyT = Static<typeof NewClientBody>
-export type NewUserBodyT = Static<typeof NewUserBody>
-export type UserPatchBodyT = Static<typeof UserPatchBody>
-export type NewRoleBodyT = Static<typeof NewRoleBody>
-export type RolePutBodyT = Static<typeof RolePutBody>
-export type AuditQueryT = Static<typeof AuditQuery>
-export type DashboardQueryT = Static<typeof DashboardQuery>
 
 /** The response map of a route: its success answer, and problem documents for the rest. */
 export function answers (status: number, schema: TSchema | null, ...problems: number[]): Record<number, TSchema> {

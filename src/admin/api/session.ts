@@ -1,11 +1,10 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { GerbangError } from '../../errors.js'
 import { audit } from '../../store/audit.js'
-import type { AdminDeps } from '../index.js'
+import type { AdminApi, AdminDeps } from './deps.js'
 import { isHttps, sessionCookie, SESSION_IDLE_MS, type AdminContext } from '../sessions.js'
-import { adminOf } from './index.js'
-import { answers, LoginBody, SessionInfo, type LoginBodyT } from './schemas.js'
+import { adminOf } from './guard.js'
+import { answers, LoginBody, SessionInfo } from './schemas.js'
 import { publicUser } from './users.js'
 
 function sessionInfo ({ user, permissions, session }: AdminContext): Record<string, unknown> {
@@ -26,7 +25,7 @@ class Seen {
 const LOCKOUT_MEMORY_MS = 15 * 60_000
 
 /** Sign in (POST), who am I (GET), sign out (DELETE). Failed sign-ins and lockouts go to the audit log with the address. */
-export async function sessionRoutes (app: FastifyInstance, { sessions, store }: AdminDeps): Promise<void> {
+export async function sessionRoutes (app: AdminApi, { sessions, store }: AdminDeps): Promise<void> {
   const lockouts = new Seen()
   app.post('/session', {
     config: { access: 'public' },
@@ -35,8 +34,8 @@ export async function sessionRoutes (app: FastifyInstance, { sessions, store }: 
       body: LoginBody,
       response: answers(200, SessionInfo, 400, 429)
     }
-  }, async (request, reply: FastifyReply) => {
-    const { email, password } = request.body as LoginBodyT
+  }, async (request, reply) => {
+    const { email, password } = request.body
     const result = await sessions.login(email.trim(), password, request.ip)
     if (result instanceof GerbangError) {
       const tried = email.trim().slice(0, 254)

@@ -1,14 +1,13 @@
-import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { hashPassword } from '../../auth/passwords.js'
 import { GerbangError } from '../../errors.js'
 import { audit } from '../../store/audit.js'
-import type { AuditEntry, Store, User } from '../../store/types.js'
-import type { AdminDeps } from '../index.js'
+import type { AuditEntry, AuditStore, RoleStore, User } from '../../store/types.js'
+import type { AdminApi, AdminDeps } from './deps.js'
 import { findRole, requireRoleWithin } from '../rbac.js'
-import { adminOf } from './index.js'
+import { adminOf } from './guard.js'
 import {
-  answers, EmailParams, NewUserBody, PublicUser, UserPatchBody, type NewUserBodyT, type UserPatchBodyT
+  answers, EmailParams, NewUserBody, PublicUser, UserPatchBody
 } from './schemas.js'
 
 /** A user as the API shows it: never the password hash. */
@@ -22,16 +21,16 @@ export function publicUser (user: User): Record<string, unknown> {
   }
 }
 
-async function auditUser (store: Store, actor: string, action: string, email: string, details?: AuditEntry['details']): Promise<void> {
+async function auditUser (store: AuditStore, actor: string, action: string, email: string, details?: AuditEntry['details']): Promise<void> {
   await audit(store, actor, action, { type: 'user', id: email }, details)
 }
 
-async function requireRole (store: Store, name: string): Promise<void> {
+async function requireRole (store: RoleStore, name: string): Promise<void> {
   if (await findRole(store, name) === undefined) throw new GerbangError('BAD_REQUEST', `there is no role named '${name}'`)
 }
 
 /** Admin-UI users. */
-export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): Promise<void> {
+export async function userRoutes (app: AdminApi, { store }: AdminDeps): Promise<void> {
   app.get('/users', {
     config: { access: 'users:read' },
     schema: { summary: 'Every admin-UI user', response: answers(200, Type.Object({ items: Type.Array(PublicUser) }), 403) }
@@ -41,7 +40,7 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
     config: { access: 'users:write' },
     schema: { summary: 'Add a user', body: NewUserBody, response: answers(201, Type.Object({ user: PublicUser }), 400, 403, 409) }
   }, async (request, reply) => {
-    const body = request.body as NewUserBodyT
+    const body = request.body
     const admin = adminOf(request)
     await requireRole(store, body.role)
     await requireRoleWithin(store, admin, body.role, `you cannot give a user the role '${body.role}'`, 'it')
@@ -67,8 +66,8 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
       response: answers(200, Type.Object({ user: PublicUser }), 400, 403, 404, 409)
     }
   }, async (request) => {
-    const { email } = request.params as { email: string }
-    const patch = request.body as UserPatchBodyT
+    const { email } = request.params
+    const patch = request.body
     const admin = adminOf(request)
     const user = await store.getUser(email)
     if (user === undefined) throw new GerbangError('NOT_FOUND', `there is no user '${email}'`)
@@ -102,7 +101,7 @@ export async function userRoutes (app: FastifyInstance, { store }: AdminDeps): P
     config: { access: 'users:write' },
     schema: { summary: 'Delete a user; their sessions end', params: EmailParams, response: answers(204, null, 403, 404, 409) }
   }, async (request, reply) => {
-    const { email } = request.params as { email: string }
+    const { email } = request.params
     const admin = adminOf(request)
     if (sameEmail(email, admin.user.email)) throw new GerbangError('CONFLICT', 'you cannot delete yourself')
     const user = await store.getUser(email)

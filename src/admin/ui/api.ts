@@ -114,7 +114,8 @@ export function isAbort (err: unknown): boolean {
 export async function request<T> (method: string, path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json, application/problem+json' }
   if (csrfToken !== '') headers['x-csrf-token'] = csrfToken
-  let body: string | undefined
+  // fetch() takes null, not undefined, for no body.
+  let body: string | null = null
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json'
     body = JSON.stringify(options.body)

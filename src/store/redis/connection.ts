@@ -1,4 +1,5 @@
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis'
+import { StoreConflictError, StoreUnavailableError } from '../types.js'
 
 // REDIS_URL forms (README, "Redis"):
 //   redis://[:password@]host:port[/db]            standalone
@@ -58,4 +59,22 @@ export function connectRedis (url: string): RedisClient {
     return new Redis({ ...COMMON, ...auth, sentinels: parseNodes(hosts, 26379), name: path })
   }
   return new Redis(url, { ...COMMON, ...tls })
+}
+
+/** Runs a command; connection failures and timeouts become StoreUnavailableError. */
+export async function runCommand<T> (command: () => Promise<T>): Promise<T> {
+  try {
+    return await command()
+  } catch (err) {
+    if (err instanceof StoreConflictError) throw err
+    const message = (err as Error).message
+    // Script and data errors are bugs, not outages.
+    if (/^(ERR|WRONGTYPE|NOSCRIPT)/.test(message)) throw err
+    throw new StoreUnavailableError(`the store is unavailable: ${message}`, { cause: err })
+  }
+}
+
+/** A TTL Redis accepts: a whole number of ms, at least 1. */
+export function ms (ttlMs: number): number {
+  return Math.max(1, Math.round(ttlMs))
 }

@@ -1,16 +1,16 @@
 import {
   applyKeyRequestChanges, DEFAULT_KEY_REQUEST_LIMIT, newestFirst, noKeyRequests,
-  type KeyRequest, type KeyRequestChanges, type KeyRequestStatus, type ListKeyRequestsOptions
-} from './key-requests.js'
-import { StoreConflictError } from './types.js'
+  type KeyRequest, type KeyRequestChanges, type KeyRequestStatus, type KeyRequestStore, type ListKeyRequestsOptions
+} from '../key-requests.js'
+import { StoreConflictError } from '../types.js'
 
 /** The key-request queue of MemoryStore: this process's own, gone when it stops. */
-export class MemoryKeyRequests {
+export class MemoryKeyRequests implements KeyRequestStore {
   readonly #requests = new Map<string, KeyRequest>()
   /** Link hash → request id; an entry stays after its link is replaced, and is checked against the request. */
   readonly #links = new Map<string, string>()
 
-  async create (request: KeyRequest, maxPending: number): Promise<boolean> {
+  async createKeyRequest (request: KeyRequest, maxPending: number): Promise<boolean> {
     let pending = 0
     for (const r of this.#requests.values()) if (r.status === 'pending') pending++
     if (pending >= maxPending) return false
@@ -20,12 +20,12 @@ export class MemoryKeyRequests {
     return true
   }
 
-  async get (id: string): Promise<KeyRequest | undefined> {
+  async getKeyRequest (id: string): Promise<KeyRequest | undefined> {
     const request = this.#requests.get(id)
     return request === undefined ? undefined : structuredClone(request)
   }
 
-  async list (options: ListKeyRequestsOptions = {}): Promise<KeyRequest[]> {
+  async listKeyRequests (options: ListKeyRequestsOptions = {}): Promise<KeyRequest[]> {
     const limit = options.limit ?? DEFAULT_KEY_REQUEST_LIMIT
     const offset = Math.max(0, options.offset ?? 0)
     if (limit <= 0) return []
@@ -36,13 +36,13 @@ export class MemoryKeyRequests {
       .map((r) => structuredClone(r))
   }
 
-  async count (): Promise<Record<KeyRequestStatus, number>> {
+  async countKeyRequests (): Promise<Record<KeyRequestStatus, number>> {
     const counts = noKeyRequests()
     for (const r of this.#requests.values()) counts[r.status] += 1
     return counts
   }
 
-  async update (id: string, from: KeyRequestStatus, changes: KeyRequestChanges): Promise<KeyRequest | undefined> {
+  async updateKeyRequest (id: string, from: KeyRequestStatus, changes: KeyRequestChanges): Promise<KeyRequest | undefined> {
     const request = this.#requests.get(id)
     if (request === undefined || request.status !== from) return undefined
     const next = applyKeyRequestChanges(request, structuredClone(changes))
@@ -54,7 +54,7 @@ export class MemoryKeyRequests {
     return structuredClone(next)
   }
 
-  async findByLink (linkHash: string): Promise<KeyRequest | undefined> {
+  async findKeyRequestByLink (linkHash: string): Promise<KeyRequest | undefined> {
     const id = this.#links.get(linkHash)
     const request = id === undefined ? undefined : this.#requests.get(id)
     return request?.linkHash === linkHash ? structuredClone(request) : undefined

@@ -1,0 +1,43 @@
+// The audit log (/admin/audit, and a client's history): actions, targets and
+// the details written with them: [Bahasa Indonesia, English]; i18n.ts adds them to the UI's
+// texts.
+
+export const AUDIT_STRINGS = {
+  'audit.title': ['Log Audit', 'Audit log'],
+  'audit.at': ['Waktu', 'Time'],
+  'audit.actor': ['Pelaku', 'Actor'],
+  'audit.action': ['Tindakan', 'Action'],
+  'audit.target': ['Target', 'Target'],
+  'audit.details': ['Rincian', 'Details'],
+  'audit.action.client.create': ['Membuat klien', 'Created a client'],
+  'audit.action.client.update': ['Mengubah klien', 'Changed a client'],
+  'audit.action.client.revoke': ['Mencabut klien', 'Revoked a client'],
+  'audit.action.client.rotate': ['Merotasi kunci', 'Rotated a key'],
+  'audit.action.client.delete': ['Menghapus klien', 'Deleted a client'],
+  'audit.action.client.import': ['Mengimpor klien API manager lama', 'Imported legacy clients'],
+  'audit.action.user.create': ['Menambah pengguna', 'Added a user'],
+  'audit.action.user.update': ['Mengubah pengguna', 'Changed a user'],
+  'audit.action.user.delete': ['Menghapus pengguna', 'Deleted a user'],
+  'audit.action.role.create': ['Menambah peran', 'Added a role'],
+  'audit.action.role.update': ['Mengubah peran', 'Changed a role'],
+  'audit.action.role.delete': ['Menghapus peran', 'Deleted a role'],
+  'audit.action.session.login': ['Masuk', 'Signed in'],
+  'audit.action.session.loginFailed': ['Gagal masuk', 'Failed sign-in'],
+  'audit.action.session.lockout': ['Masuk diblokir sementara', 'Sign-in locked out'],
+  'audit.target.client': ['klien', 'client'],
+  'audit.target.user': ['pengguna', 'user'],
+  'audit.target.role': ['peran', 'role'],
+  'audit.target.session': ['sesi', 'session'],
+  'audit.detail.address': ['Alamat asal', 'Source address'],
+  'audit.detail.seconds': ['Lama blokir', 'Locked for'],
+  'audit.detail.graceMs': ['Masa tenggang', 'Grace period'],
+  'audit.detail.integrations': ['Integrasi', 'Integrations'],
+  'audit.detail.rateLimit': ['Batas laju', 'Rate limit'],
+  'audit.detail.quota': ['Kuota', 'Quota'],
+  'audit.detail.expiresAt': ['Kedaluwarsa', 'Expires'],
+  'audit.detail.description': ['Deskripsi', 'Description'],
+  'audit.detail.allowedIps': ['IP yang diizinkan', 'Allowed IPs'],
+  'audit.detail.role': ['Peran', 'Role'],
+  'audit.detail.permissions': ['Izin', 'Permissions'],
+  'audit.noHistory': ['Belum ada riwayat untuk klien ini.', 'No history for this client yet.']
+} satisfies Record<string, [id: string, en: string]>
