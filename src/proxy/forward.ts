@@ -69,9 +69,11 @@ export function forward (exchange: Exchange): void {
     body = Readable.from(limitedBody(req, integration.bodyLimit, integration.name), { objectMode: false })
   }
 
+  // Picked here, before the headers: the CLIENT span names the target the request goes to.
+  const target = route.balancer.pick()
   // The gateway's span is the upstream's parent: with a recorded trace, the CLIENT span of this call.
   const span = request.traceSpan
-  const traceparent = span === null ? request.traceparent : span.upstream(method, integration.origin, path)
+  const traceparent = span === null ? request.traceparent : span.upstream(method, target.origin, path)
   const headers = upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, traceparent, principal)
   if (formBody !== null) withContentLength(headers, formBody.length)
   const options: Dispatcher.DispatchOptions = {
@@ -85,11 +87,11 @@ export function forward (exchange: Exchange): void {
   }
   const probe = admission === 'probe'
   if (route.plugins === null) {
-    new Forwarding(exchange, options, probe, undefined).start()
+    new Forwarding(exchange, target, options, probe, undefined).start()
     return
   }
   const plugins = new PluginStage(route.plugins, new PluginRequest(integration.name, method, path, headers, principal?.id))
-  const forwarding = new Forwarding(exchange, options, probe, plugins)
+  const forwarding = new Forwarding(exchange, target, options, probe, plugins)
   // A plugin may ask to send the request again (a fresh token after a 401):
   // a small body is kept for that; a larger one streams and is sent once.
   if (route.plugins.retries && body === req && Number(length) <= REPLAY_BODY_LIMIT) {

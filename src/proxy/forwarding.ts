@@ -11,6 +11,7 @@ import { isFailureStatus } from './circuit-breaker.js'
 import { pluginProblem } from '../upstream-plugins/chain.js'
 import type { PluginStage } from './plugin-stage.js'
 import type { Exchange } from './exchange.js'
+import type { Target } from './balancer.js'
 import { SENT_AGAIN, UpstreamAttempts } from './upstream-attempts.js'
 
 /**
@@ -70,8 +71,8 @@ export class Forwarding extends UpstreamAttempts {
   /** What the integration's plugins do with the request; undefined when it has none. */
   readonly #plugins: PluginStage | undefined
 
-  constructor (exchange: Exchange, options: Dispatcher.DispatchOptions, probe: boolean, plugins: PluginStage | undefined) {
-    super(exchange.request, exchange.route, options, probe)
+  constructor (exchange: Exchange, target: Target, options: Dispatcher.DispatchOptions, probe: boolean, plugins: PluginStage | undefined) {
+    super(exchange.request, exchange.route, target, options, probe)
     this.#exchange = exchange
     this.#plugins = plugins
     exchange.reply.raw.once('close', this.#onClientClose)

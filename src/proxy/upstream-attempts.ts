@@ -43,12 +43,12 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
   /** The deadline timer, or during a backoff the timer that starts the retry. */
   protected timer: NodeJS.Timeout | undefined
 
-  constructor (request: FastifyRequest, route: Route, options: Dispatcher.DispatchOptions, probe: boolean) {
+  constructor (request: FastifyRequest, route: Route, target: Target, options: Dispatcher.DispatchOptions, probe: boolean) {
     this.request = request
     this.route = route
     this.options = options
     this.probe = probe
-    this.target = route.balancer.pick()
+    this.target = target
     this.startedAt = performance.now()
     this.attemptStartedAt = this.startedAt
     const { connectTimeoutMs, timeoutMs } = route.integration
