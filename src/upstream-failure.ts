@@ -102,3 +102,21 @@ export function upstreamStatusError (status: number): ErrorCode | undefined {
   if (status === 504) return 'UPSTREAM_TIMEOUT'
   return 'UPSTREAM_ERROR'
 }
+
+/** Logs an upstream error by its code and message, never its stack or request options. */
+export function errorSummary (err: Error): { code: unknown, message: string, cause?: unknown } {
+  const cause = (err as { cause?: { code?: unknown, message?: unknown } }).cause
+  return {
+    code: (err as { code?: unknown }).code,
+    message: err.message,
+    ...(cause !== undefined ? { cause: { code: cause.code, message: cause.message } } : {})
+  }
+}
+
+/** How the forwarder ends an attempt whose client left; classified as client-closed. */
+export class ClientClosedError extends Error {
+  readonly code = 'UND_ERR_ABORTED'
+  constructor () {
+    super('client closed the connection')
+  }
+}

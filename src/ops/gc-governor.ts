@@ -1,6 +1,6 @@
 // A larger young generation makes the hot path cheaper: with 2 MiB
 // semi-spaces, scavenges took about 16% of the gateway's CPU under load in
-// bench/, with 16 MiB about 4%. But a streamed body's socket buffers live
+// bench/, with 16 MiB about 4% (bin/gerbang.js sets 8 MiB, for memory). But a streamed body's socket buffers live
 // outside the JavaScript heap: each is freed only when a scavenge collects
 // the small object holding it, and with a large young generation that comes
 // after tens of MiB of buffers have piled up (test/proxy/streaming.test.ts,

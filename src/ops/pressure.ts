@@ -36,13 +36,26 @@ class OverloadedError extends GerbangError {
 export const ALWAYS_ANSWER = { pressureHandler: (): void => {} }
 
 export async function pressurePlugin (app: FastifyInstance, options: PressureOptions): Promise<void> {
+  const sampleIntervalMs = options.sampleIntervalMs ?? 1000
+  // under-pressure measures the event loop from its registration on, so the
+  // first sample after start-up holds the start-up itself (module loading,
+  // opening the store, compiling routes: seconds on a busy machine). That is
+  // not load: the delay counts from the second sample after ready, when
+  // every sample covers only time the gateway was serving.
+  let delayCountsFrom = Infinity
+  app.addHook('onReady', async () => { delayCountsFrom = performance.now() + 2 * sampleIntervalMs })
+
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs ?? 1000,
     maxHeapUsedBytes: options.maxHeapUsedBytes ?? Math.floor(getHeapStatistics().heap_size_limit * 0.9),
-    sampleInterval: options.sampleIntervalMs ?? 1000,
+    sampleInterval: sampleIntervalMs,
     retryAfter: RETRY_AFTER_S,
-    // Thrown to the app's error handler, which answers with problem+json.
-    customError: OverloadedError
+    // Runs only when a limit is exceeded. A rejected promise goes to the
+    // app's error handler, which answers with problem+json.
+    pressureHandler: (_request, _reply, type) => {
+      if (type === 'eventLoopDelay' && performance.now() < delayCountsFrom) return undefined
+      return Promise.reject(new OverloadedError())
+    }
   })
 }
 

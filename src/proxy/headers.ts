@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { SESSION_COOKIE } from '../admin/sessions.js'
 import { bearerToken } from '../auth/bearer.js'
 
@@ -158,4 +158,15 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,200}$/
 /** The client's x-request-id when it is sane, else undefined. */
 export function saneRequestId (value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' && SANE_REQUEST_ID.test(value) ? value : undefined
+}
+
+/** A parsed header object as header lines, for an undici that gave no raw ones. */
+export function headerLines (parsed: IncomingHttpHeaders): string[] {
+  const lines: string[] = []
+  for (const name in parsed) {
+    const value = parsed[name]
+    if (Array.isArray(value)) for (const v of value) lines.push(name, v)
+    else if (value !== undefined) lines.push(name, value)
+  }
+  return lines
 }

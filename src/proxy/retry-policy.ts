@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici'
 
 // When a failed attempt may be sent again, and after how long: pure
 // functions of the request and the failure, used by the forwarder
-// (src/proxy/forward.ts) for retries and for failover to another target.
+// (src/proxy/upstream-attempts.ts) for retries and for failover to another target.
 
 /**
  * Failures of the connection itself, before any response byte: refused,

@@ -82,7 +82,7 @@ export class RouteTable {
       // by a problem document): its bodyTimeout comes a second after idleTimeout.
       const balancer = new Balancer(integration.targets.map(({ origin, weight }) => new Target(origin, weight, new Pool(origin, {
         // With several targets, undici's connect timeout is the one that fails a
-        // request over to another target (src/proxy/forward.ts); alone, the
+        // request over to another target (src/proxy/upstream-attempts.ts); alone, the
         // forwarder's own deadline answers first.
         connect: { ...connectOptions, timeout: integration.connectTimeoutMs + (integration.targets.length > 1 ? 0 : 1000) },
         keepAliveTimeout: 4_000,

@@ -454,3 +454,51 @@ test('OTLP/HTTP protobuf, the default protocol, is exported too', async (t) => {
   assert.ok(body.includes(Buffer.from('GET /yankes')))
   assert.ok(body.includes(Buffer.from('gerbang')))
 })
+
+test('with several targets, each client span names the target the request went to', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const first = await startEchoOrigin()
+  t.after(first.close)
+  const second = await startEchoOrigin()
+  t.after(second.close)
+  const dir = await mkdtemp(join(tmpdir(), 'gerbang-tracing-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const routes = join(dir, 'routes.yaml')
+  await writeFile(routes, [
+    'defaults:',
+    '  auth: none',
+    'integrations:',
+    '  yankes:',
+    '    upstream:',
+    `      - ${first.url}/api/v1`,
+    `      - ${second.url}/api/v1`,
+    ''
+  ].join('\n'))
+  const gw = await startGatewayProcess(t, routes, {
+    REDIS_URL: '',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_TRACES_SAMPLER: 'always_on',
+    OTEL_BSP_SCHEDULE_DELAY: '600000',
+    OTEL_SERVICE_NAME: undefined,
+    OTEL_TRACES_EXPORTER: undefined,
+    OTEL_SDK_DISABLED: undefined
+  })
+  // Round robin over two targets: two requests, one to each.
+  for (const id of ['one', 'two']) {
+    assert.equal((await send(gw.url, '/yankes/kamar', { headers: { 'x-request-id': id } })).status, 200)
+  }
+  assert.equal(first.seen.length, 1)
+  assert.equal(second.seen.length, 1)
+  gw.child.kill('SIGTERM')
+  assert.equal((await gw.exited).code, 0)
+
+  const clients = spansOf(receiver.posts).filter((s) => s.kind === SPAN_KIND_CLIENT)
+  assert.equal(clients.length, 2)
+  for (const origin of [first, second]) {
+    const traceId = upstreamTraceparent(origin, 0).traceId
+    const client = one(clients, `client span of the request to ${origin.url}`, (s) => s.traceId === traceId)
+    assert.equal(client.attributes['server.port'], origin.port)
+    assert.equal(client.attributes['url.full'], `${origin.url}/api/v1/kamar`)
+  }
+})
