@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url'
 import { tracingFromEnv } from '../../src/ops/tracing.js'
 import { oneIntegration, startGateway } from '../helpers/gateway.js'
 import { startEchoOrigin, type Origin } from '../helpers/origin.js'
-import { REPO_ROOT, startGatewayProcess } from '../helpers/process.js'
+import { REPO_ROOT, startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
 import { closedPort, send } from '../proxy/client.js'
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
@@ -272,37 +272,45 @@ function one (spans: OtlpSpan[], what: string, pick: (s: OtlpSpan) => boolean): 
   return found[0] as OtlpSpan
 }
 
+/**
+ * A gateway process exporting spans to `receiver` (OTLP/JSON), with no
+ * authentication and these integrations (routes.yaml lines under
+ * `integrations:`). Nothing is exported before shutdown: the spans arrive
+ * only if stopping flushes them.
+ */
+async function otlpGatewayProcess (t: TestContext, receiver: { url: string }, integrations: string[],
+  sampler: Record<string, string>): Promise<GatewayProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'gerbang-tracing-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const routes = join(dir, 'routes.yaml')
+  await writeFile(routes, ['defaults:', '  auth: none', 'integrations:', ...integrations, ''].join('\n'))
+  return await startGatewayProcess(t, routes, {
+    REDIS_URL: '',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '600000',
+    OTEL_SERVICE_NAME: undefined,
+    OTEL_TRACES_EXPORTER: undefined,
+    OTEL_SDK_DISABLED: undefined,
+    ...sampler
+  })
+}
+
 test('a gateway process with OTEL_EXPORTER_OTLP_ENDPOINT exports server and client spans with their parent links, status and attributes; sampling follows the parent and OTEL_TRACES_SAMPLER', async (t) => {
   const receiver = await startOtlpReceiver(t)
   const origin = await startEchoOrigin()
   t.after(origin.close)
   const deadPort = await closedPort()
-  const dir = await mkdtemp(join(tmpdir(), 'gerbang-tracing-'))
-  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
-  const routes = join(dir, 'routes.yaml')
-  await writeFile(routes, [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
+  const gw = await otlpGatewayProcess(t, receiver, [
     '  yankes:',
     `    upstream: ${origin.url}/api/v1`,
     '  mati:',
     `    upstream: http://127.0.0.1:${deadPort}`,
-    '    retries: 0',
-    ''
-  ].join('\n'))
-  const gw = await startGatewayProcess(t, routes, {
-    REDIS_URL: '',
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    '    retries: 0'
+  ], {
     // Parent-based, and no new trace sampled: only the sampled parents below are exported.
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-    OTEL_TRACES_SAMPLER_ARG: '0',
-    // Nothing is sent before shutdown: the spans arrive only if stopping flushes them.
-    OTEL_BSP_SCHEDULE_DELAY: '600000',
-    OTEL_SERVICE_NAME: undefined,
-    OTEL_TRACES_EXPORTER: undefined,
-    OTEL_SDK_DISABLED: undefined
+    OTEL_TRACES_SAMPLER_ARG: '0'
   })
 
   const sampled = `00-${TRACE_ID}-${PARENT_ID}-01`
@@ -461,29 +469,12 @@ test('with several targets, each client span names the target the request went t
   t.after(first.close)
   const second = await startEchoOrigin()
   t.after(second.close)
-  const dir = await mkdtemp(join(tmpdir(), 'gerbang-tracing-'))
-  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
-  const routes = join(dir, 'routes.yaml')
-  await writeFile(routes, [
-    'defaults:',
-    '  auth: none',
-    'integrations:',
+  const gw = await otlpGatewayProcess(t, receiver, [
     '  yankes:',
     '    upstream:',
     `      - ${first.url}/api/v1`,
-    `      - ${second.url}/api/v1`,
-    ''
-  ].join('\n'))
-  const gw = await startGatewayProcess(t, routes, {
-    REDIS_URL: '',
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_TRACES_SAMPLER: 'always_on',
-    OTEL_BSP_SCHEDULE_DELAY: '600000',
-    OTEL_SERVICE_NAME: undefined,
-    OTEL_TRACES_EXPORTER: undefined,
-    OTEL_SDK_DISABLED: undefined
-  })
+    `      - ${second.url}/api/v1`
+  ], { OTEL_TRACES_SAMPLER: 'always_on' })
   // Round robin over two targets: two requests, one to each.
   for (const id of ['one', 'two']) {
     assert.equal((await send(gw.url, '/yankes/kamar', { headers: { 'x-request-id': id } })).status, 200)
