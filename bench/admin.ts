@@ -97,7 +97,8 @@ interface Stats { n: number, mean: number, p50: number, p95: number, p99: number
 /** Nearest-rank percentiles, ms to 0.1. */
 function stats (values: number[]): Stats {
   const sorted = [...values].sort((a, b) => a - b)
-  const at = (q: number): number => round1(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN)
+  const at = (q: number): number => round1(sorted[Math.min(sorted.length - 1,
+    Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN)
   return {
     n: sorted.length,
     mean: round1(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
@@ -165,7 +166,11 @@ async function writeTraffic (store: RedisStore, all: Named[]): Promise<number> {
   const hour = Math.floor(now / HOUR)
   const busy = all.slice(0, TOP_CLIENTS_PER_HOUR)
   for (let h = hour - 24; h <= hour; h++) {
-    buckets.push({ bucket: hourClientsBucket(h), ttlMs: 8 * 24 * HOUR, counts: new Map(busy.map((c, i) => [c.id, 1 + ((i + h) * 31) % 900])) })
+    buckets.push({
+      bucket: hourClientsBucket(h),
+      ttlMs: 8 * 24 * HOUR,
+      counts: new Map(busy.map((c, i) => [c.id, 1 + ((i + h) * 31) % 900]))
+    })
   }
   // At most ~500 increments per call: each is its own command, and a command
   // times out after 500 ms (COMMAND_TIMEOUT_MS) on a busy machine.
@@ -328,7 +333,13 @@ function topCommands (work: RedisWork | undefined, count: number): string {
   return work.slice(0, count).map((w) => `${w.command} ${w.callsPerReq}×, ${w.usPerReq.toLocaleString('en')} µs`).join('; ')
 }
 
-interface Target { pool: Pool, cookie: string, csrf: string, store: RedisStore, pids: { gateway: number, redis: number } }
+interface Target {
+  pool: Pool
+  cookie: string
+  csrf: string
+  store: RedisStore
+  pids: { gateway: number, redis: number }
+}
 
 async function measure (t: Target, path: string, total: number, parallel: number): Promise<RunRecord> {
   const times: number[] = []
@@ -350,7 +361,8 @@ async function measure (t: Target, path: string, total: number, parallel: number
   await Promise.all(Array.from({ length: parallel }, worker))
   const gw1 = cpuUs(t.pids.gateway)
   const r1 = cpuUs(t.pids.redis)
-  const per = (a: number | null, b: number | null): number | null => a === null || b === null ? null : Math.round((b - a) / total)
+  const per = (a: number | null, b: number | null): number | null =>
+    a === null || b === null ? null : Math.round((b - a) / total)
   return {
     stats: stats(times),
     non200: total - (statusCodes['200'] ?? 0),
@@ -380,7 +392,11 @@ async function runCase (t: Target, c: Case): Promise<CaseRecord> {
   }
 }
 
-interface ListBody { items: Array<{ name: string, requestsToday: number, status: string }>, total: number, hasMore: boolean }
+interface ListBody {
+  items: Array<{ name: string, requestsToday: number, status: string }>
+  total: number
+  hasMore: boolean
+}
 
 /** Checks a list answer: the count, total, hasMore, name order, and (with a fragment) that every name matches. */
 function listCheck (expectItems: number, expectMore: boolean, fragment?: string): (body: string) => string | undefined {
@@ -435,7 +451,9 @@ function cases (all: Named[]): Case[] {
 interface StoreRecord { label: string, parallel: number, stats: Stats, errors: number }
 
 /** `runs` calls, `parallel` at a time, after a sequential warm-up; failed calls are counted, not timed. */
-async function timeStore (label: string, call: () => Promise<unknown>, { runs = STORE_RUNS, warmup = STORE_WARMUP, parallel = 1 } = {}): Promise<StoreRecord> {
+async function timeStore (
+  label: string, call: () => Promise<unknown>, { runs = STORE_RUNS, warmup = STORE_WARMUP, parallel = 1 } = {}
+): Promise<StoreRecord> {
   let errors = 0
   const attempt = async (): Promise<number | undefined> => {
     const t0 = performance.now()
@@ -550,7 +568,19 @@ async function main (): Promise<number> {
       logLines = readFileSync(join(workDir, 'gateway.log'), 'utf8').split('\n').filter((l) => l !== '').length
     } catch { /* gone */ }
 
-    return report({ records, breakdown, createMs, trafficMs, keys, usedMb, gatewayRssMb, logLines, adminNote, redisVersion: redis.version, loadBefore })
+    return report({
+      records,
+      breakdown,
+      createMs,
+      trafficMs,
+      keys,
+      usedMb,
+      gatewayRssMb,
+      logLines,
+      adminNote,
+      redisVersion: redis.version,
+      loadBefore
+    })
   } finally {
     await pool?.close()
     await closeStore(store)
@@ -585,7 +615,8 @@ function report (r: Results): number {
     `${RUNS} sequential (seq), then ${RUNS} with ${CONCURRENCY} at once (×${CONCURRENCY}); budget: p99 ≤ ${BUDGET_MS} ms for the gated cases:`)
   out.push(table(['case', 'run', 'n', 'p50', 'p95', 'p99', 'max', 'mean', 'non-200', 'verdict'],
     r.records.flatMap((c) => runsOf(c).map(([run, rec]) => [run === 'seq' ? c.label : '', run, String(rec.stats.n),
-      fmt(rec.stats.p50, 1), fmt(rec.stats.p95, 1), fmt(rec.stats.p99, 1), fmt(rec.stats.max, 1), fmt(rec.stats.mean, 1), String(rec.non200),
+      fmt(rec.stats.p50, 1), fmt(rec.stats.p95, 1), fmt(rec.stats.p99, 1), fmt(rec.stats.max, 1),
+      fmt(rec.stats.mean, 1), String(rec.non200),
       !c.gated ? '(ref)' : c.problem !== undefined || rec.non200 > 0 ? 'WRONG' : rec.stats.p99 > BUDGET_MS ? 'FAIL' : 'PASS']))))
 
   out.push('', 'work per request, sequential runs: CPU of the gateway and of redis-server (/proc, 10 ms ticks: ±50 µs here), ' +
@@ -620,7 +651,8 @@ function report (r: Results): number {
     }
   }
   for (const b of r.breakdown) if (b.errors > 0) warnings.push(`in-process ${b.label} (${b.parallel} at once): ${b.errors} calls failed`)
-  const gatedP99 = Math.max(...r.records.filter((c) => c.gated).flatMap((c) => [c.sequential.stats.p99, c.concurrent.stats.p99]))
+  const gatedP99 = Math.max(...r.records.filter((c) => c.gated).flatMap((c) =>
+    [c.sequential.stats.p99, c.concurrent.stats.p99]))
 
   mkdirSync(dirname(RESULTS_FILE), { recursive: true })
   writeFileSync(RESULTS_FILE, JSON.stringify({

@@ -131,7 +131,10 @@ interface SearchRecord {
   firstByNameOk: boolean
 }
 
-/** What a correct search returns: the first LIST_LIMIT matches ordered as the store orders them (lowercased name, then id). */
+/**
+ * What a correct search returns: the first LIST_LIMIT matches ordered as the store orders them (lowercased name, then
+ * id).
+ */
 function expectedSearch (all: Named[], fragment: string): { matches: number, firstIds: string[] } {
   const matching = all.map((c) => ({ id: c.id, key: `${c.name.toLowerCase()}\u0000${c.id}` }))
     .filter((c) => c.key.slice(0, c.key.indexOf('\u0000')).includes(fragment))
@@ -391,10 +394,14 @@ async function main (): Promise<number> {
     const after: ThroughputRecord[] = []
     for (let run = 1; run <= ROUNDS; run++) {
       after.push(await throughputRun(all.length, run, origin, redis, routesFile, apiKey, workDir))
-      if (run < ROUNDS) before.push(await throughputRun(REAL_CLIENTS, run + 1, origin, control, routesFile, apiKey, workDir))
+      if (run < ROUNDS) {
+        before.push(await throughputRun(REAL_CLIENTS, run + 1, origin, control, routesFile, apiKey, workDir))
+      }
     }
 
-    return report({ creationMs, memory, searches, cli, before, after, resolveBefore, resolveAfter, redisVersion: redis.version })
+    return report({
+      creationMs, memory, searches, cli, before, after, resolveBefore, resolveAfter, redisVersion: redis.version
+    })
   } finally {
     await Promise.all([closeStore(store), closeStore(controlStore)])
     await stopEach([origin, redis, control])
@@ -422,7 +429,8 @@ function report (r: Results): number {
 
   out.push('', `search among ${total} clients: store.listClients({ search }) in-process, ${SEARCH_RUNS} runs each (budget: median ≤ ${SEARCH_BUDGET_MS} ms):`)
   out.push(table(['fragment', 'kind', 'matches', 'returned', 'median ms', 'max ms', 'runs ms', 'count', `first ${LIST_LIMIT} by name`],
-    r.searches.map((s) => [s.fragment, s.kind, String(s.matches), String(s.returned), fmt(s.medianMs, 1), fmt(s.maxMs, 1),
+    r.searches.map((s) => [s.fragment, s.kind, String(s.matches), String(s.returned), fmt(s.medianMs, 1),
+      fmt(s.maxMs, 1),
       s.runsMs.map((v) => fmt(v, 1)).join(' '), s.countOk ? 'ok' : 'WRONG', s.firstByNameOk ? 'ok' : 'WRONG'])))
 
   if (!r.cli.available) {
@@ -442,7 +450,8 @@ function report (r: Results): number {
   const before = best(r.before)
   const after = best(r.after)
   const tpRow = (t: ThroughputRecord): string[] => [`${t.clients.toLocaleString('en')} #${t.run}`, fmt(t.reqPerSec), fmt(t.latencyMeanMs, 2),
-    fmt(t.p50Ms), fmt(t.p99Ms), fmt(t.maxMs), String(t.load.non2xx + t.warmup.non2xx), String(t.load.errors + t.warmup.errors + t.load.timeouts + t.warmup.timeouts),
+    fmt(t.p50Ms), fmt(t.p99Ms), fmt(t.maxMs), String(t.load.non2xx + t.warmup.non2xx),
+    String(t.load.errors + t.warmup.errors + t.load.timeouts + t.warmup.timeouts),
     fmt(t.cpuUsPerReq.gateway), fmt(t.cpuUsPerReq.redis, 1), fmt(t.rssAfterMb, 1)]
   out.push('', `authenticated throughput: the gateway (auth: apiKey) with the key of one of the ${REAL_CLIENTS} real clients, ` +
     `${CONNECTIONS} connections, ${DURATION_S} s, a fresh gateway per run; ${REAL_CLIENTS} clients: a Redis holding only them, ` +
@@ -492,7 +501,9 @@ function report (r: Results): number {
       rounds: ROUNDS,
       gatewayLogLevel: GATEWAY_LOG_LEVEL
     },
-    creation: { ms: Math.round(r.creationMs), perSecond: Math.round(GENERATED / (r.creationMs / 1000)), redis: r.memory },
+    creation: {
+      ms: Math.round(r.creationMs), perSecond: Math.round(GENERATED / (r.creationMs / 1000)), redis: r.memory
+    },
     searches: r.searches,
     cli: r.cli,
     resolveKey: { before: r.resolveBefore, after: r.resolveAfter },

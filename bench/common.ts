@@ -224,7 +224,10 @@ export interface GatewayOptions {
   /** REDIS_URL and GERBANG_KEY_PEPPER, or '' for both: the embedded store. */
   redisUrl: string
   keyPepper: string
-  /** GERBANG_DATA_DIR, for the embedded store on disk; default: `data` beside the log file (in the bench's work directory). */
+  /**
+   * GERBANG_DATA_DIR, for the embedded store on disk; default: `data` beside the log file (in the bench's work
+   * directory).
+   */
   dataDir?: string
   extraNodeFlags?: string[]
   /** Also wait for /readyz (the store is connected): a keyed request before that would get a 503. */

@@ -69,14 +69,30 @@ async function main (): Promise<number> {
     if (check.headers.get('access-control-allow-origin') !== ORIGIN) throw new Error('yankes-cors answers without Access-Control-Allow-Origin')
     process.stdout.write(`cors-ab: node ${process.version}, ${cpuCount} CPUs, ${CONNECTIONS} connections, ${ROUNDS} rounds of ` +
       `${VARIANTS.length} bursts of ${BURST_S} s (order rotated each round)${PIN ? ', gateway pinned to the last CPU' : ''}\n`)
-    for (const v of VARIANTS) await load({ port, path: v.path, seconds: 2, connections: CONNECTIONS, pipelining: 1, ...(v.headers !== undefined ? { headers: v.headers } : {}) })
+    for (const v of VARIANTS) {
+      await load({
+        port,
+        path: v.path,
+        seconds: 2,
+        connections: CONNECTIONS,
+        pipelining: 1,
+        ...(v.headers !== undefined ? { headers: v.headers } : {})
+      })
+    }
     const bursts: Burst[] = []
     for (let round = 1; round <= ROUNDS; round++) {
       for (let k = 0; k < VARIANTS.length; k++) {
         const index = (k + round) % VARIANTS.length
         const v = VARIANTS[index] as Variant
         const cpu0 = cpuUs(gateway.pid)
-        const result = await load({ port, path: v.path, seconds: BURST_S, connections: CONNECTIONS, pipelining: 1, ...(v.headers !== undefined ? { headers: v.headers } : {}) })
+        const result = await load({
+          port,
+          path: v.path,
+          seconds: BURST_S,
+          connections: CONNECTIONS,
+          pipelining: 1,
+          ...(v.headers !== undefined ? { headers: v.headers } : {})
+        })
         const cpu1 = cpuUs(gateway.pid)
         bursts.push({
           round,
@@ -92,7 +108,8 @@ async function main (): Promise<number> {
       }).join(' | ')}\n`)
     }
     const of = (i: number): Burst[] => bursts.filter((b) => b.variant === i)
-    const rows = VARIANTS.map((v, i) => [v.name, fmt(median(of(i).map((b) => b.reqPerSec))), median(of(i).map((b) => b.cpuUsPerReq)).toFixed(1),
+    const rows = VARIANTS.map((v, i) => [v.name, fmt(median(of(i).map((b) => b.reqPerSec))),
+      median(of(i).map((b) => b.cpuUsPerReq)).toFixed(1),
       String(of(i).reduce((n, b) => n + b.non2xx, 0))])
     const paired = (a: number, b: number, pick: (x: Burst) => number): number[] => {
       const out: number[] = []

@@ -20,11 +20,14 @@ const MISSES = 5000
 const SEARCHES = 5
 const BUDGET = { startMs: 2000, missP99Ms: 2, searchMs: 200 }
 
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
+const quantile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
 const ms = (n: number): string => n.toFixed(n < 10 ? 2 : 0)
 
 /** Runs a command to its end; how long it took from spawn to exit, and its output. */
-async function timed (args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number, code: number | null, stdout: string }> {
+async function timed (
+  args: string[], env: NodeJS.ProcessEnv
+): Promise<{ ms: number, code: number | null, stdout: string }> {
   const started = performance.now()
   const child = spawn(GERBANG_BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   let stdout = ''

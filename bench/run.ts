@@ -238,7 +238,9 @@ async function stopCheckUpstream (check: CheckUpstream | undefined): Promise<voi
  * when it does not, so that a plugin misconfigured or not applied fails the
  * bench instead of being measured as free.
  */
-async function checkUpstreamHeaders (port: number, check: CheckUpstream, withPlugin: boolean, what: string): Promise<void> {
+async function checkUpstreamHeaders (
+  port: number, check: CheckUpstream, withPlugin: boolean, what: string
+): Promise<void> {
   check.received.length = 0
   const clientInstansi = 'set-by-the-client'
   const res = await fetch(`http://127.0.0.1:${port}/bench-check/headers`, {
@@ -412,7 +414,13 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
   // gateway+cors and gateway+origin: every request as from a browser app on an allowed origin.
   const headers: Record<string, string> | undefined = keyed ? { 'x-api-key': target === 'gateway+legacykey' ? fx.legacyKey : onDisk ? fx.diskKey : fx.apiKey } : fromBrowser ? { origin: CORS_ORIGIN } : undefined
   const run = async (seconds: number): Promise<Awaited<ReturnType<typeof load>>> =>
-    await load({ port: started.port, seconds, connections: CONNECTIONS, pipelining: PIPELINING, ...(headers !== undefined ? { headers } : {}) })
+    await load({
+      port: started.port,
+      seconds,
+      connections: CONNECTIONS,
+      pipelining: PIPELINING,
+      ...(headers !== undefined ? { headers } : {})
+    })
   /** The header check's request: it has an access line like any other. */
   let checkRequests = 0
   try {
@@ -464,7 +472,8 @@ async function measure (target: TargetName, round: number, fx: Fixture): Promise
     // Below info there are no access lines to count.
     if (target !== 'bare' && LOGS_INFO) {
       const counted = await countAccessLines(logFile)
-      const expectedAtLeast = record.load.completed + record.warmup.completed + started.readyProbes.answered + checkRequests
+      const expectedAtLeast = record.load.completed + record.warmup.completed + started.readyProbes.answered +
+        checkRequests
       const expectedAtMost = record.load.sent + record.warmup.sent + started.readyProbes.sent + checkRequests
       const logged = counted.accessLines + counted.failedLines
       record.accessLog = {
@@ -548,7 +557,9 @@ function ratios (a: RunRecord | undefined, b: RunRecord | undefined): Ratios | n
     reqPerSec: ratio(a.reqPerSec, b.reqPerSec),
     latencyMean: ratio(a.latencyMeanMs, b.latencyMeanMs),
     p99: ratio(a.p99Ms, b.p99Ms),
-    cpuPerReq: a.cpuUsPerReq.target !== null && b.cpuUsPerReq.target !== null ? ratio(a.cpuUsPerReq.target, b.cpuUsPerReq.target) : null
+    cpuPerReq: a.cpuUsPerReq.target !== null && b.cpuUsPerReq.target !== null
+      ? ratio(a.cpuUsPerReq.target, b.cpuUsPerReq.target)
+      : null
   }
 }
 
@@ -562,7 +573,9 @@ function median (values: number[]): number | null {
   if (values.length === 0) return null
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] as number : Math.round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2 * 10) / 10
+  return sorted.length % 2 === 1
+    ? sorted[mid] as number
+    : Math.round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2 * 10) / 10
 }
 
 /** What a variant of the gateway costs against its base: gateway+headers (the plugin), gateway+cors. */
@@ -578,7 +591,9 @@ interface VariantCost {
    * CPU per request, the same work for both, so a change there is the
    * machine's speed changing between the two runs, not the variant.
    */
-  perRound: Array<{ round: number, reqPerSecPct: number | null, cpuPerReqPct: number | null, originCpuPerReqPct: number | null }>
+  perRound: Array<{
+    round: number, reqPerSecPct: number | null, cpuPerReqPct: number | null, originCpuPerReqPct: number | null
+  }>
   /**
    * The verdict's figure: the median of the per-round changes. Each round runs
    * the two back to back, so the machine's slow drifts (±30% between rounds
@@ -592,7 +607,9 @@ interface VariantCost {
 type HeadersCost = VariantCost & { plugin: string }
 type CorsCost = VariantCost & { cors: string, origin: string, base: TargetName }
 
-function variantCost (runs: RunRecord[], gateway: RunRecord, headers: RunRecord, variant: TargetName, limitPct: number): VariantCost {
+function variantCost (
+  runs: RunRecord[], gateway: RunRecord, headers: RunRecord, variant: TargetName, limitPct: number
+): VariantCost {
   const neg = (v: number | null): number | null => v === null ? null : -v
   const perRound: VariantCost['perRound'] = []
   const base = baseOf(variant)
@@ -711,7 +728,9 @@ async function main (): Promise<number> {
     }
     // The origin and autocannon live through every run: warm them once, so
     // that the first run does not pay for their start (JIT, sockets) alone.
-    const primed = await load({ port: origin.port, path: ORIGIN_PATH, seconds: WARMUP_S, connections: CONNECTIONS, pipelining: PIPELINING })
+    const primed = await load({
+      port: origin.port, path: ORIGIN_PATH, seconds: WARMUP_S, connections: CONNECTIONS, pipelining: PIPELINING
+    })
     if (primed.non2xx > 0 || primed.errors > 0 || primed.requests.total === 0) {
       throw new Error(`priming the origin (GET ${ORIGIN_PATH}): ${primed.requests.total} answers, ${primed.non2xx} non-2xx, ${primed.errors} errors`)
     }
@@ -859,7 +878,8 @@ async function main (): Promise<number> {
     },
     // The targets that ran (BENCH_TARGETS); a ratio is null when one of its two did not.
     best: Object.fromEntries(bests),
-    // gateway / bare (as before), gateway+key / bare, gateway+key / gateway, gateway+headers / gateway, gateway+cors / gateway+origin.
+    // gateway / bare (as before), gateway+key / bare, gateway+key / gateway, gateway+headers / gateway, gateway+cors /
+    // gateway+origin.
     ratio: plain,
     keyRatio: withKey,
     keyVsGatewayRatio: keyVsPlain,

@@ -118,7 +118,14 @@ function upstreamsMain (): void {
     req.on('error', () => {})
     req.on('end', () => {
       const ok = (): void => {
-        answerJson(res, 200, { ok: true, upstream: name, method: req.method, path: req.url, receivedBytes: received, at: new Date().toISOString() })
+        answerJson(res, 200, {
+          ok: true,
+          upstream: name,
+          method: req.method,
+          path: req.url,
+          receivedBytes: received,
+          at: new Date().toISOString()
+        })
       }
       const later = (ms: number): void => {
         const timer = setTimeout(ok, ms)
@@ -429,7 +436,9 @@ async function startSoakGateway (routesFile: string, redisUrl: string, log: Gate
 // ---------------------------------------------------------------------------
 // The gerbang CLI, for clients and the admin user
 
-async function gerbangCli (args: string[], redisUrl: string, input?: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
+async function gerbangCli (
+  args: string[], redisUrl: string, input?: string
+): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, GERBANG_BIN, ...args], {
     env: { ...process.env, REDIS_URL: redisUrl, GERBANG_KEY_PEPPER: KEY_PEPPER },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']
@@ -634,7 +643,10 @@ class Generator {
   sent = 0
   dropped = 0
 
-  constructor (pool: Pool, creds: () => Credentials, onAnswer: (kind: Kind, status: number | undefined, code: string | undefined, ms: number) => void) {
+  constructor (
+    pool: Pool, creds: () => Credentials,
+    onAnswer: (kind: Kind, status: number | undefined, code: string | undefined, ms: number) => void
+  ) {
     this.#pool = pool
     this.#creds = creds
     this.#onAnswer = onAnswer
@@ -665,7 +677,8 @@ class Generator {
     this.#pool.request({ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body ?? null })
       .then(async (res) => {
         const text = await res.body.text()
-        this.#onAnswer(kind, res.statusCode, res.statusCode >= 400 ? answerCode(text) : undefined, performance.now() - t0)
+        this.#onAnswer(kind, res.statusCode, res.statusCode >= 400 ? answerCode(text) : undefined,
+          performance.now() - t0)
       })
       .catch((err: unknown) => { this.#onAnswer(kind, undefined, errorName(err), performance.now() - t0) })
       .finally(() => { this.inFlight-- })
@@ -689,7 +702,9 @@ const own = { sent: 0, answered: 0 }
 
 async function request (pool: Pool, method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
   own.sent++
-  const res = await pool.request({ method, path, headers, body: body ?? null, headersTimeout: 10_000, bodyTimeout: 10_000 })
+  const res = await pool.request({
+    method, path, headers, body: body ?? null, headersTimeout: 10_000, bodyTimeout: 10_000
+  })
   const text = await res.body.text()
   own.answered++
   return { status: res.statusCode, body: text, headers: res.headers }
@@ -823,8 +838,10 @@ interface Sample {
   counts: Counts
 }
 
-const mb = (bytes: number | undefined): number | null => bytes === undefined || Number.isNaN(bytes) ? null : Math.round(bytes / 1048576 * 10) / 10
-const ms = (seconds: number | undefined): number | null => seconds === undefined || Number.isNaN(seconds) ? null : Math.round(seconds * 10000) / 10
+const mb = (bytes: number | undefined): number | null =>
+  bytes === undefined || Number.isNaN(bytes) ? null : Math.round(bytes / 1048576 * 10) / 10
+const ms = (seconds: number | undefined): number | null =>
+  seconds === undefined || Number.isNaN(seconds) ? null : Math.round(seconds * 10000) / 10
 const clock = (s: number): string => `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(Math.round(s % 60)).padStart(2, '0')}`
 
 // ---------------------------------------------------------------------------
@@ -949,8 +966,11 @@ async function main (): Promise<number> {
         lagMaxMs: null,
         handles: null,
         majorGcs: null,
-        gatewayCpuPct: gatewayCpu === null || lastGatewayCpu === null ? null : Math.round((gatewayCpu - lastGatewayCpu) / wallUs * 100),
-        loadgenCpuPct: Math.round((selfCpu.user - lastSelfCpu.user + selfCpu.system - lastSelfCpu.system) / wallUs * 100),
+        gatewayCpuPct: gatewayCpu === null || lastGatewayCpu === null
+          ? null
+          : Math.round((gatewayCpu - lastGatewayCpu) / wallUs * 100),
+        loadgenCpuPct: Math.round((selfCpu.user - lastSelfCpu.user +
+          selfCpu.system - lastSelfCpu.system) / wallUs * 100),
         inFlight: generator.inFlight,
         breakers: [],
         storeUp: null,
@@ -1109,7 +1129,8 @@ async function main (): Promise<number> {
     event(`traffic stopped: ${generator.sent} requests sent, ${generator.dropped} dropped (generator at its in-flight cap)`)
     run.stopped = true
     await samplerLoop
-    // Scheduled tasks that started are finished (or failed); those that never started are settled by clearing their timers.
+    // Scheduled tasks that started are finished (or failed); those that never started are settled by clearing their
+    // timers.
     await Promise.race([Promise.all(tasks), sleep(2000)])
 
     // Windows still open.
@@ -1182,7 +1203,9 @@ interface Row {
   progress: string
 }
 
-function rowFor (samples: Sample[], events: Array<{ t: number, what: string }>, from: number, to: number): Row | undefined {
+function rowFor (
+  samples: Sample[], events: Array<{ t: number, what: string }>, from: number, to: number
+): Row | undefined {
   const mine = samples.filter((s) => s.t > from && s.t <= to)
   const last = mine[mine.length - 1]
   if (last === undefined) return undefined
@@ -1223,7 +1246,8 @@ function rssTrend (samples: Sample[]): Trend | undefined {
   const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0)
   const first = points[0]?.[0] ?? 0
   const last = points[n - 1]?.[0] ?? 0
-  const mean = (list: Array<readonly [number, number]>): number => list.reduce((a, [, y]) => a + y, 0) / Math.max(1, list.length)
+  const mean = (list: Array<readonly [number, number]>): number =>
+    list.reduce((a, [, y]) => a + y, 0) / Math.max(1, list.length)
   return {
     slopeMbPerMin: sxx === 0 ? 0 : Math.round(sxy / sxx * 100) / 100,
     firstMinuteMb: Math.round(mean(points.filter(([x]) => x <= first + 1)) * 10) / 10,
@@ -1283,7 +1307,8 @@ function report (r: Results): number {
   const counted = r.samples.filter((s) => s.rssMb !== null && !s.duringLogin)
   const atWarmup = counted.filter((s) => s.t >= WARMUP_S)[0]
   const after = counted.filter((s) => atWarmup !== undefined && s.t > atWarmup.t && s.t <= DURATION_S)
-  const maxAfter = after.reduce<Sample | undefined>((a, s) => a === undefined || (s.rssMb ?? 0) > (a.rssMb ?? 0) ? s : a, undefined)
+  const maxAfter = after.reduce<Sample | undefined>((a, s) =>
+    a === undefined || (s.rssMb ?? 0) > (a.rssMb ?? 0) ? s : a, undefined)
   const end = [...r.samples].reverse().find((s) => s.rssMb !== null && s.t <= DURATION_S)
   // RSS swings with the old generation between major collections (here
   // ~107 to ~130 MiB over two minutes), so one sample is no baseline: the
@@ -1315,7 +1340,8 @@ function report (r: Results): number {
   for (let i = 1; i < r.samples.length; i++) {
     const s = r.samples[i] as Sample
     const prev = r.samples[i - 1] as Sample
-    if (s.t > WARMUP_S && s.t <= DURATION_S && s.rssMb !== null && s.majorGcs !== null && prev.majorGcs !== null && s.majorGcs > prev.majorGcs) {
+    if (s.t > WARMUP_S && s.t <= DURATION_S && s.rssMb !== null && s.majorGcs !== null && prev.majorGcs !== null &&
+      s.majorGcs > prev.majorGcs) {
       afterGc.push({ t: s.t, rssMb: s.rssMb, heapUsedMb: s.heapUsedMb, beforeRssMb: prev.rssMb })
     }
   }
@@ -1337,8 +1363,10 @@ function report (r: Results): number {
   for (const c of r.byKind.values()) total.merge(c)
   out.push('', `traffic: ${r.generator.sent} requests sent, ${total.responses} answered, ${total.errors} broken connections, ${r.generator.dropped} dropped by the generator:`)
   out.push(grid(['request', 'answers', '2xx', '4xx¬429', '429', '5xx', 'broken', 'p50 ms', 'p99 ms', 'other than 2xx, most first'],
-    [...r.byKind.entries()].map(([name, c]) => [name, String(c.responses), String(c.s2xx), String(c.s4xx), String(c.s429), String(c.s5xx),
-      String(c.errors), fmt(percentile(c.latencies, 0.5), 1), fmt(percentile(c.latencies, 0.99), 0), topCodes(c.codes, 4)]), [9]))
+    [...r.byKind.entries()].map(([name, c]) =>
+      [name, String(c.responses), String(c.s2xx), String(c.s4xx), String(c.s429), String(c.s5xx),
+        String(c.errors), fmt(percentile(c.latencies, 0.5), 1), fmt(percentile(c.latencies, 0.99), 0),
+        topCodes(c.codes, 4)]), [9]))
   out.push('', 'the soak\'s own requests, by answer:')
   for (const [what, counts] of Object.entries(r.controlCounts.counts)) out.push(`  ${what}: ${JSON.stringify(counts)}`)
   if (r.upstreamStats !== undefined) {

@@ -59,7 +59,9 @@ function curlHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-function banner (app: FastifyInstance, base: string, adminBase: string, key: string, adminPassword: string, dataDir: string): string {
+function banner (
+  app: FastifyInstance, base: string, adminBase: string, key: string, adminPassword: string, dataDir: string
+): string {
   const integrations = app.routeTable.table.routes.map(({ integration: i }) =>
     `  ${i.prefix.padEnd(12)} -> ${i.origin}${i.upstreamPathPrefix}\n  ${''.padEnd(12)}    ${i.description}`)
   return [
@@ -127,7 +129,8 @@ async function main (): Promise<void> {
         ...process.env,
         GERBANG_ADMIN_EMAIL: ADMIN_EMAIL,
         GERBANG_ADMIN_PASSWORD: adminPassword,
-        ...Object.fromEntries(Object.entries(upstreams.origins).map(([name, origin]) => [upstreamVariable(name), origin]))
+        ...Object.fromEntries(Object.entries(upstreams.origins).map(([name, origin]) =>
+          [upstreamVariable(name), origin]))
       },
       onStopped: stopped,
       // The contract's demo runs on the embedded store, whatever the shell has set.

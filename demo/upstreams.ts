@@ -164,7 +164,9 @@ async function serve (service: Service, host: string): Promise<Running> {
 // Shared data helpers
 
 /** A JSON:API list page as yankes serves it, `?page=N`, with self/first/next/last links. */
-function jsonApiPage (call: Call, resource: string, items: Array<{ id: number, attributes: Json }>, perPage = 5): Answer {
+function jsonApiPage (
+  call: Call, resource: string, items: Array<{ id: number, attributes: Json }>, perPage = 5
+): Answer {
   const totalPages = Math.max(1, Math.ceil(items.length / perPage))
   const requested = Number.parseInt(call.query.get('page') ?? '1', 10)
   const page = Number.isInteger(requested) && requested > 0 ? requested : 1
@@ -173,8 +175,14 @@ function jsonApiPage (call: Call, resource: string, items: Array<{ id: number, a
   return {
     body: {
       data: slice.map((item) => ({ type: null, id: String(item.id), attributes: item.attributes })),
-      meta: { pagination: { total: items.length, count: slice.length, per_page: perPage, current_page: page, total_pages: totalPages } },
-      links: { self: link(page), first: link(1), ...(page < totalPages ? { next: link(page + 1) } : {}), last: link(totalPages) }
+      meta: {
+        pagination: {
+          total: items.length, count: slice.length, per_page: perPage, current_page: page, total_pages: totalPages
+        }
+      },
+      links: {
+        self: link(page), first: link(1), ...(page < totalPages ? { next: link(page + 1) } : {}), last: link(totalPages)
+      }
     }
   }
 }
@@ -207,23 +215,24 @@ const FASKES_ROWS: Array<[string, string, 'B' | 'C', string, string, string, str
   ['RSUD Kota Cilegon', '3672015', 'C', 'dr. Teguh Wibowo, Sp.An', 'Jl. Aat Rusli No. 1, Jombang Wetan', KAB_KOT.cilegon, '42411', '(0254) 555-0108', '2003-06-02']
 ]
 
-const FASKES = FASKES_ROWS.map(([rumahSakit, kodeRs, kelas, direktur, alamat, kabKot, kodePos, telp, terdaftar], i) => ({
-  id: i + 1,
-  attributes: {
-    rumah_sakit: rumahSakit,
-    kode_rs: kodeRs,
-    jenis: 'Rumah Sakit Umum',
-    kelas,
-    direktur,
-    alamat,
-    kab_kot: kabKot,
-    kode_pos: kodePos,
-    telp,
-    fax: telp.replace(/-0(\d+)$/, '-9$1'),
-    website: `https://${rumahSakit.toLowerCase().replace(/^rsud /, 'rsud-').replace(/[^a-z0-9-]+/g, '')}.example`,
-    terdaftar
-  }
-}))
+const FASKES = FASKES_ROWS.map(([rumahSakit, kodeRs, kelas, direktur, alamat, kabKot, kodePos, telp, terdaftar], i) =>
+  ({
+    id: i + 1,
+    attributes: {
+      rumah_sakit: rumahSakit,
+      kode_rs: kodeRs,
+      jenis: 'Rumah Sakit Umum',
+      kelas,
+      direktur,
+      alamat,
+      kab_kot: kabKot,
+      kode_pos: kodePos,
+      telp,
+      fax: telp.replace(/-0(\d+)$/, '-9$1'),
+      website: `https://${rumahSakit.toLowerCase().replace(/^rsud /, 'rsud-').replace(/[^a-z0-9-]+/g, '')}.example`,
+      terdaftar
+    }
+  }))
 
 // Rooms every sample hospital has; class B hospitals have more beds in each.
 const ROOMS: Array<[ruang: string, kelas: string, bedsB: number, bedsC: number]> = [
@@ -397,7 +406,9 @@ function envelope (code: number, message: string, results: unknown): Answer {
 }
 
 /** The portal's list parameters: page, limit, keyword, order_field, sort_field (asc|desc). */
-function portalList<T extends Record<string, string>> (call: Call, rows: T[], titleKey: keyof T & string, key: string): Answer {
+function portalList<T extends Record<string, string>> (
+  call: Call, rows: T[], titleKey: keyof T & string, key: string
+): Answer {
   const keyword = (call.query.get('keyword') ?? '').toLowerCase()
   const limit = Math.min(Math.max(Number.parseInt(call.query.get('limit') ?? '10', 10) || 10, 1), 100)
   const matching = rows.filter((row) => keyword === '' || Object.values(row).some((v) => v.toLowerCase().includes(keyword)))
@@ -418,7 +429,9 @@ function portalList<T extends Record<string, string>> (call: Call, rows: T[], ti
   })
 }
 
-function portalCreate<T extends Record<string, string>> (call: Call, rows: T[], what: string, make: (id: string, name: string, title: string) => T): Answer {
+function portalCreate<T extends Record<string, string>> (
+  call: Call, rows: T[], what: string, make: (id: string, name: string, title: string) => T
+): Answer {
   const title = typeof call.body?.title === 'string' ? call.body.title.trim() : ''
   if (title === '') return envelope(400, `title ${what} wajib diisi`, null)
   const name = typeof call.body?.name === 'string' && call.body.name !== ''

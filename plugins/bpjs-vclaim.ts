@@ -83,7 +83,8 @@ type Envelope = Record<string, unknown> & { response?: unknown }
 function parseEnvelope (body: Buffer): Envelope | undefined {
   // Decide by the body, not Content-Type: BPJS does not label its answers reliably.
   let start = 0
-  while (start < body.length && (body[start] === 0x20 || body[start] === 0x0a || body[start] === 0x0d || body[start] === 0x09)) start++
+  while (start < body.length && (body[start] === 0x20 || body[start] === 0x0a || body[start] === 0x0d ||
+    body[start] === 0x09)) start++
   if (body[start] !== 0x7b) return undefined // '{'
   let value: unknown
   try {

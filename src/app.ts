@@ -60,13 +60,20 @@ export interface AppOptions {
   pressure?: PressureOptions
   /** How long a client may take to send its request headers before 408; default HEADERS_TIMEOUT_MS. */
   headersTimeoutMs?: number
-  /** GERBANG_TRUST_PROXY: the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated CIDRs). */
+  /**
+   * GERBANG_TRUST_PROXY: the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated CIDRs).
+   */
   trustProxy?: string | undefined
-  /** GERBANG_ADMIN_PORT is set: /admin is served only on `app.adminListener` (src/admin/listener.ts), not on the main port. */
+  /**
+   * GERBANG_ADMIN_PORT is set: /admin is served only on `app.adminListener` (src/admin/listener.ts), not on the main
+   * port.
+   */
   adminListener?: boolean
   /** W3C trace context, and OTLP export when configured (src/ops/tracing.ts); default: trace context only. */
   tracing?: Tracing
-  /** With --workers: whether this process probes upstream targets, and how verdicts travel; default: it probes alone. */
+  /**
+   * With --workers: whether this process probes upstream targets, and how verdicts travel; default: it probes alone.
+   */
   probes?: ProbeCoordination
 }
 
@@ -151,7 +158,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const docs = new DocsHolder(options.routes, options.docServers)
   app.decorate('docs', docs)
   // WebSocket upgrades on the gateway's own server (not the admin listener's).
-  const webSockets = new WebSocketRelay({ authenticator, metrics, logger: app.log, upstreamConnect: options.upstreamConnect })
+  const webSockets = new WebSocketRelay({
+    authenticator, metrics, logger: app.log, upstreamConnect: options.upstreamConnect
+  })
   webSockets.listen(app.server)
   metrics.readWebSocketsFrom(() => webSockets.openCounts())
   holder.onApplied((routes, table) => {
@@ -211,15 +220,17 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     await store.close()
   })
   // Here: after the onClose above (the admin listener drains first), before any route.
-  if (options.adminListener === true) separateAdminListener(app, (handler) => gatewayServer(handler, options.headersTimeoutMs))
-  else sharedAdminListener(app)
+  if (options.adminListener === true) {
+    separateAdminListener(app, (handler) => gatewayServer(handler, options.headersTimeoutMs))
+  } else sharedAdminListener(app)
   // Bodies for /oauth2 and /admin must arrive within 10 s; proxied ones stream untimed.
   ownBodyDeadline(app)
 
   await app.register(pressurePlugin, options.pressure ?? {})
   await app.register(healthPlugin, { holder, store })
   await app.register(metricsPlugin, { metrics, holder, store, token: options.metricsToken })
-  await app.register(oauth2Plugin, { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
+  await app.register(oauth2Plugin,
+    { store, hasher, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}) })
   await app.register(docsPlugin, { docs })
   await app.register(adminPlugin, { store, clients, holder, ownOrigin: options.adminListener === true })
   await app.register(proxyPlugin, { holder, authenticator, limiter, trustProxy: trust, tracing, webSockets })

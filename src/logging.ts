@@ -129,5 +129,6 @@ export class BatchedDestination implements pino.DestinationStream {
 }
 
 export function createLogger (level: string, destination?: pino.DestinationStream): pino.Logger {
-  return pino(loggerOptions(level), destination ?? new BatchedDestination(pino.destination({ dest: 1, sync: false, maxWrite: PIPE_BUF })))
+  return pino(loggerOptions(level), destination ??
+    new BatchedDestination(pino.destination({ dest: 1, sync: false, maxWrite: PIPE_BUF })))
 }

@@ -21,7 +21,9 @@ export interface StartOptions {
   routesFile: string
   port: number
   host: string
-  /** GERBANG_ADMIN_PORT: serve /admin on this port only (0: a free one); undefined: on `port`, beside the integrations. */
+  /**
+   * GERBANG_ADMIN_PORT: serve /admin on this port only (0: a free one); undefined: on `port`, beside the integrations.
+   */
   adminPort?: number | undefined
   /** The admin listener's address; default `host`. */
   adminHost?: string
@@ -55,8 +57,12 @@ export interface StartOptions {
 }
 
 /** The store and key hasher the environment asks for, or a reason to refuse to start. */
-function storeFor (options: StartOptions, logger: { info: (facts: object, msg: string) => void }): { store: Store, hasher: SecretHasher } {
-  if (options.redisUrl === undefined) return diskStoreFor(options.dataDir ?? DEFAULT_DATA_DIR, options.keyPepper, logger)
+function storeFor (
+  options: StartOptions, logger: { info: (facts: object, msg: string) => void }
+): { store: Store, hasher: SecretHasher } {
+  if (options.redisUrl === undefined) {
+    return diskStoreFor(options.dataDir ?? DEFAULT_DATA_DIR, options.keyPepper, logger)
+  }
   if (options.keyPepper === undefined) {
     throw new StartupError('GERBANG_KEY_PEPPER is required with REDIS_URL: it is mixed into every key hash, ' +
       'and every gateway process and the gerbang keys command must share it')
@@ -77,7 +83,9 @@ function storeFor (options: StartOptions, logger: { info: (facts: object, msg: s
 }
 
 /** The embedded store on disk (CONTRACT.md section 12), and its key pepper: GERBANG_KEY_PEPPER or the store's own. */
-function diskStoreFor (dataDir: string, keyPepper: string | undefined, logger: { info: (facts: object, msg: string) => void }): { store: Store, hasher: SecretHasher } {
+function diskStoreFor (
+  dataDir: string, keyPepper: string | undefined, logger: { info: (facts: object, msg: string) => void }
+): { store: Store, hasher: SecretHasher } {
   let store: DiskStore
   try {
     store = new DiskStore({ dir: dataDir })

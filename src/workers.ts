@@ -159,7 +159,9 @@ export async function runPrimary (env: GatewayEnv, count: number): Promise<numbe
   function relayVerdict (from: Worker, message: VerdictMessage): void {
     verdicts.set(message.verdict.integration + '\n' + message.verdict.target, message.verdict)
     for (const { worker } of workers.values()) {
-      if (worker !== from && worker.isConnected()) worker.send(message, () => { /* a dying worker: its 'exit' follows */ })
+      if (worker !== from && worker.isConnected()) {
+        worker.send(message, () => { /* a dying worker: its 'exit' follows */ })
+      }
     }
   }
 

@@ -8,7 +8,9 @@ import { StoreConflictError, type AuditStore, type UserStore } from '../store/ty
  * GERBANG_ADMIN_PASSWORD make the first admin; after that they are ignored,
  * so changing them never resets anyone's password.
  */
-export async function ensureFirstAdmin (store: UserStore & AuditStore, env: NodeJS.ProcessEnv, log: FastifyBaseLogger): Promise<void> {
+export async function ensureFirstAdmin (
+  store: UserStore & AuditStore, env: NodeJS.ProcessEnv, log: FastifyBaseLogger
+): Promise<void> {
   const email = env.GERBANG_ADMIN_EMAIL?.trim() ?? ''
   const password = env.GERBANG_ADMIN_PASSWORD ?? ''
   if (email === '' && password === '') {

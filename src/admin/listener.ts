@@ -109,6 +109,8 @@ export function sharedAdminListener (app: FastifyInstance): void {
 
 /** Adds a route-level onRequest hook, after the route's own. */
 function addOnRequest (route: RouteOptions, hook: onRequestHookHandler): void {
-  const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+  const existing = route.onRequest === undefined
+    ? []
+    : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
   route.onRequest = [...existing, hook]
 }

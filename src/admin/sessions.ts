@@ -3,7 +3,8 @@ import type { FastifyRequest } from 'fastify'
 import { hashPassword, verifyPassword } from '../auth/passwords.js'
 import { GerbangError } from '../errors.js'
 import {
-  StoreUnavailableError, type LimitStore, type Permission, type RoleStore, type Session, type SessionStore, type User, type UserStore
+  StoreUnavailableError, type LimitStore, type Permission, type RoleStore, type Session, type SessionStore, type User,
+  type UserStore
 } from '../store/types.js'
 import { LoginGuard } from './login-guard.js'
 import { permissionsOf } from './rbac.js'

@@ -138,7 +138,9 @@ export class TrafficRecorder {
   }
 }
 
-function count (tallies: Map<string, Tally>, name: string, status: number, special: number | undefined, latency: number): void {
+function count (
+  tallies: Map<string, Tally>, name: string, status: number, special: number | undefined, latency: number
+): void {
   let tally = tallies.get(name)
   if (tally === undefined) {
     tally = new Array<number>(SLOTS).fill(0)
@@ -168,7 +170,9 @@ function toBuckets (batch: readonly MinuteTally[]): CounterBucket[] {
     entry.counts.set(field, (entry.counts.get(field) ?? 0) + by)
   }
   const addTally = (bucket: string, ttlMs: number, name: string, tally: Tally): void => {
-    for (let i = 0; i < SLOTS; i++) if ((tally[i] ?? 0) > 0) add(bucket, ttlMs, name + SLOT_SUFFIXES[i], tally[i] as number)
+    for (let i = 0; i < SLOTS; i++) {
+      if ((tally[i] ?? 0) > 0) add(bucket, ttlMs, name + SLOT_SUFFIXES[i], tally[i] as number)
+    }
   }
   for (const { minute, integrations, clients } of batch) {
     const at = minute * MINUTE_MS

@@ -43,7 +43,10 @@ export interface StatusClasses {
   rateLimited: number
 }
 
-/** Percentiles read from the latency histogram: the upper bound of the bucket they fall in, in ms (null: no requests, or beyond the last bound). */
+/**
+ * Percentiles read from the latency histogram: the upper bound of the bucket they fall in, in ms (null: no requests, or
+ * beyond the last bound).
+ */
 export interface Latency {
   p50: number | null
   p95: number | null
@@ -74,7 +77,8 @@ export interface TrafficSummary {
   topClients: ClientTraffic[]
 }
 
-const rate = (errors: number, requests: number): number => requests === 0 ? 0 : Math.round(errors / requests * 10_000) / 10_000
+const rate = (errors: number, requests: number): number =>
+  requests === 0 ? 0 : Math.round(errors / requests * 10_000) / 10_000
 
 export function healthOf (requests: number, errors: number): HealthStatus {
   if (requests === 0) return 'idle'
@@ -93,7 +97,14 @@ const emptySlots = (): number[] => new Array<number>(SLOT_SUFFIXES.length).fill(
 /** Status classes from summed slots. */
 export function classesOf (slots: readonly number[]): StatusClasses {
   const [requests = 0, serverErrors = 0, clientErrors = 0, unauthorized = 0, forbidden = 0, rateLimited = 0] = slots
-  return { ok: Math.max(0, requests - serverErrors - clientErrors), clientErrors, serverErrors, unauthorized, forbidden, rateLimited }
+  return {
+    ok: Math.max(0, requests - serverErrors - clientErrors),
+    clientErrors,
+    serverErrors,
+    unauthorized,
+    forbidden,
+    rateLimited
+  }
 }
 
 /** p50 and p95 from the histogram part of summed slots. */
@@ -233,7 +244,9 @@ export async function clientTraffic (store: CounterStore, clientId: string, now 
 }
 
 /** Requests each client made today (Asia/Jakarta), in the order given. */
-export async function requestsToday (store: CounterStore, clientIds: readonly string[], now = Date.now()): Promise<number[]> {
+export async function requestsToday (
+  store: CounterStore, clientIds: readonly string[], now = Date.now()
+): Promise<number[]> {
   if (clientIds.length === 0) return []
   return await store.readCountFields(dayClientsBucket(now), clientIds)
 }

@@ -92,7 +92,8 @@ export class Authenticator {
     this.#failures = new FailureThrottle({
       ...options.failures,
       onLimit: (address, waitMs) => {
-        this.#logger?.warn({ address, limit: this.#failures.limit, windowMs: this.#failures.windowMs, retryAfterMs: waitMs },
+        this.#logger?.warn(
+          { address, limit: this.#failures.limit, windowMs: this.#failures.windowMs, retryAfterMs: waitMs },
           'too many invalid credentials from one address; refusing its invalid ones with 429 until its window ends')
       }
     })
@@ -196,7 +197,9 @@ export class Authenticator {
       ? this.#refuse(INVALID_DETAIL[kind], remoteAddress)
       : this.#authorize(principal, kind, integration, remoteAddress, Date.now(), legacy),
     (err: unknown) => {
-      if (entry !== undefined) return this.#authorize(entry.principal, kind, integration, remoteAddress, Date.now(), legacy)
+      if (entry !== undefined) {
+        return this.#authorize(entry.principal, kind, integration, remoteAddress, Date.now(), legacy)
+      }
       if (err instanceof StoreUnavailableError) {
         return new GerbangError('STORE_UNAVAILABLE', 'credentials cannot be checked right now: the store is unavailable; retry shortly',
           undefined, { 'retry-after': '1' })
@@ -247,8 +250,8 @@ export class Authenticator {
     }
   }
 
-  #authorize (principal: Principal, kind: CredentialKind, integration: Integration, remoteAddress: string | undefined, now: number,
-    legacy = false): Principal | GerbangError {
+  #authorize (principal: Principal, kind: CredentialKind, integration: Integration,
+    remoteAddress: string | undefined, now: number, legacy = false): Principal | GerbangError {
     // A legacy-shaped key of a client the import did not bring in is no key at all.
     if (legacy && !principal.legacy) return this.#refuse(INVALID_DETAIL[kind], remoteAddress)
     if (principal.revoked) return this.#refuse(`${CREDENTIAL_NAME[kind]} has been revoked`, remoteAddress)
@@ -256,7 +259,8 @@ export class Authenticator {
     if (principal.integrations !== '*' && !principal.integrations.has(integration.name)) {
       return new GerbangError('INTEGRATION_FORBIDDEN', `client ${principal.name} may not call ${integration.name}`)
     }
-    if (principal.allowedIps !== null && (remoteAddress === undefined || !ipAllowed(principal.allowedIps, remoteAddress))) {
+    if (principal.allowedIps !== null &&
+      (remoteAddress === undefined || !ipAllowed(principal.allowedIps, remoteAddress))) {
       return new GerbangError('INTEGRATION_FORBIDDEN', `client ${principal.name} may not call from this address`)
     }
     this.#lastUsed.set(principal.id, now)

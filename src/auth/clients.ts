@@ -172,8 +172,12 @@ export class ClientService {
     if (before.revokedAt !== undefined) throw new ClientInputError('a revoked client cannot be changed')
     validate({
       name: before.name,
-      ...(changes.description !== undefined && changes.description !== null ? { description: changes.description } : {}),
-      ...(changes.integrations !== undefined && changes.integrations !== null ? { integrations: changes.integrations } : {}),
+      ...(changes.description !== undefined && changes.description !== null
+        ? { description: changes.description }
+        : {}),
+      ...(changes.integrations !== undefined && changes.integrations !== null
+        ? { integrations: changes.integrations }
+        : {}),
       ...(changes.rateLimit !== undefined && changes.rateLimit !== null ? { rateLimit: changes.rateLimit } : {}),
       ...(changes.quota !== undefined && changes.quota !== null ? { quota: changes.quota } : {}),
       ...(changes.expiresAt !== undefined && changes.expiresAt !== null ? { expiresAt: changes.expiresAt } : {}),

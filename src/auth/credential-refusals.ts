@@ -31,7 +31,10 @@ export function unknownScheme (authorization: string): GerbangError {
     undefined, { 'www-authenticate': WWW_AUTHENTICATE_MISSING })
 }
 
-/** 429 for an address past the failure throttle's `limit` invalid credentials in `windowMs`; `waitMs` until it may try again. */
+/**
+ * 429 for an address past the failure throttle's `limit` invalid credentials in `windowMs`; `waitMs` until it may try
+ * again.
+ */
 export function tooManyInvalid (limit: number, windowMs: number, waitMs: number): GerbangError {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000))
   return new GerbangError('RATE_LIMITED',

@@ -111,7 +111,9 @@ export class KeyRequestService {
   }
 
   /** The queue, newest first, after marking links past their 24 h as expired. */
-  async list (status: KeyRequestStatus | undefined, offset: number, limit: number): Promise<{ items: KeyRequest[], hasMore: boolean, counts: Record<KeyRequestStatus, number> }> {
+  async list (
+    status: KeyRequestStatus | undefined, offset: number, limit: number
+  ): Promise<{ items: KeyRequest[], hasMore: boolean, counts: Record<KeyRequestStatus, number> }> {
     await this.expireDue()
     const [page, counts] = await Promise.all([
       this.#store.listKeyRequests({ ...(status !== undefined ? { status } : {}), offset, limit: limit + 1 }),
@@ -174,7 +176,9 @@ export class KeyRequestService {
     return request
   }
 
-  /** A new one-time link for an approved request whose link was lost or expired unopened; the old link stops working. */
+  /**
+   * A new one-time link for an approved request whose link was lost or expired unopened; the old link stops working.
+   */
   async relink (id: string, actor: string, address: string): Promise<{ request: KeyRequest, token: string }> {
     const current = await this.get(id)
     if (current === undefined) throw notFound(id)
@@ -291,7 +295,9 @@ const services = new WeakMap<ClientService, KeyRequestService>()
  * The one KeyRequestService of an app (its ClientService stands for it):
  * the /doc routes and the admin API share it, and its link throttle.
  */
-export function keyRequestsOf (store: KeyRequestStore & AuditStore & CredentialStore & LimitStore, clients: ClientService): KeyRequestService {
+export function keyRequestsOf (
+  store: KeyRequestStore & AuditStore & CredentialStore & LimitStore, clients: ClientService
+): KeyRequestService {
   let service = services.get(clients)
   if (service === undefined) {
     service = new KeyRequestService(store, clients)

@@ -141,8 +141,8 @@ function plan (rows: readonly LegacyRow[], options: ImportOptions, importedAt: s
  * id, is skipped), never overwriting another client (a clash fails the
  * row). A dry run asks the store the same questions and writes nothing.
  */
-export async function importLegacyRows (store: CredentialStore & ChangeFeed & AuditStore, hasher: SecretHasher, rows: readonly LegacyRow[],
-  options: ImportOptions): Promise<ImportReport> {
+export async function importLegacyRows (store: CredentialStore & ChangeFeed & AuditStore, hasher: SecretHasher,
+  rows: readonly LegacyRow[], options: ImportOptions): Promise<ImportReport> {
   const importedAt = new Date().toISOString()
   const planned = plan(rows, options, importedAt)
   let next = 0

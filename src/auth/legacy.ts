@@ -40,7 +40,9 @@ export interface LegacyProgress {
   callingThisWeek: number
 }
 
-export async function legacyProgress (store: CredentialStore & CounterStore, now = Date.now()): Promise<LegacyProgress> {
+export async function legacyProgress (
+  store: CredentialStore & CounterStore, now = Date.now()
+): Promise<LegacyProgress> {
   const buckets: string[] = []
   for (let day = 0; day < LEGACY_WEEK_DAYS; day++) buckets.push(legacyCallsBucket(now - day * DAY_MS))
   const [summary, days] = await Promise.all([store.legacySummary(), store.readCounts(buckets)])

@@ -314,8 +314,12 @@ function sameId (a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right)
 }
 
-/** The client the credentials belong to (`keyHash` is the secret's hash); OAuthError invalid_client for anything else. */
-async function authenticate (store: CredentialStore, keyHash: string, grant: TokenRequest): Promise<ResolvedCredential> {
+/**
+ * The client the credentials belong to (`keyHash` is the secret's hash); OAuthError invalid_client for anything else.
+ */
+async function authenticate (
+  store: CredentialStore, keyHash: string, grant: TokenRequest
+): Promise<ResolvedCredential> {
   const failed = new OAuthError('invalid_client', 'client authentication failed', grant.basic)
   // Not the shape of a key: refused without a store round trip.
   if (!looksLikeKey(grant.clientSecret)) throw failed

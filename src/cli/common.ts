@@ -96,8 +96,8 @@ export async function runCommand (name: string, command: () => Promise<number>):
  * Runs `gerbang <group> <sub> …`: the named subcommand through runCommand,
  * or the group's usage (exit 0 when asked for, 2 when nothing was given).
  */
-export async function dispatch (group: string, usage: string, subcommands: Record<string, (args: string[]) => Promise<number>>,
-  args: string[]): Promise<number> {
+export async function dispatch (group: string, usage: string,
+  subcommands: Record<string, (args: string[]) => Promise<number>>, args: string[]): Promise<number> {
   const [sub, ...rest] = args
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
     process.stdout.write(`usage:\n${usage}\n`)

@@ -67,7 +67,9 @@ async function readKeys (url: string): Promise<LegacyRow[]> {
   const where = redactUrl(url)
   let connection: Awaited<ReturnType<typeof mysql.createConnection>>
   try {
-    connection = await mysql.createConnection({ uri: url, connectTimeout: CONNECT_TIMEOUT_MS, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true })
+    connection = await mysql.createConnection({
+      uri: url, connectTimeout: CONNECT_TIMEOUT_MS, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true
+    })
   } catch (err) {
     throw new CliError(`cannot reach the legacy database at ${where}: ${describe(err as MysqlError)}; nothing was imported`)
   }

@@ -27,7 +27,8 @@ function helped (values: { help?: boolean | undefined }): boolean {
  * store that does not exist yet: the others would find nothing in it.
  */
 async function withClients<T> (work: (clients: ClientService) => Promise<T>, create = false): Promise<T> {
-  return await withCliStore(async ({ store, hasher }) => await work(new ClientService(store, hasher())), { create, needsPepper: true })
+  return await withCliStore(async ({ store, hasher }) =>
+    await work(new ClientService(store, hasher())), { create, needsPepper: true })
 }
 
 function commaList (text: string | undefined): string[] | undefined {
@@ -164,7 +165,8 @@ async function list (args: string[]): Promise<number> {
     const legacy = clients.some((c) => c.legacy !== undefined)
     process.stdout.write(table([
       ['ID', 'NAME', 'STATUS', ...(legacy ? ['LEGACY'] : []), 'INTEGRATIONS', 'CREATED (UTC)', 'LAST USED (UTC)'],
-      ...clients.map((c) => [c.id, c.name, clientStatus(c, now), ...(legacy ? [legacyCell(c, now)] : []), describeIntegrations(c.integrations),
+      ...clients.map((c) => [c.id, c.name, clientStatus(c, now), ...(legacy ? [legacyCell(c, now)] : []),
+        describeIntegrations(c.integrations),
         formatDate(c.createdAt), formatDate(c.lastUsedAt)])
     ]))
   }

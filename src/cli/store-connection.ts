@@ -118,7 +118,8 @@ export async function withCliStore<T> (work: (cli: CliStore) => Promise<T>,
   const url = env.REDIS_URL
   if (url !== undefined && url !== '') {
     const hasher = needsPepper ? requirePepper(env) : undefined
-    return await withStore(url, async (store) => await work({ store, where: redactUrl(url), hasher: () => hasher ?? requirePepper(env) }))
+    return await withStore(url, async (store) =>
+      await work({ store, where: redactUrl(url), hasher: () => hasher ?? requirePepper(env) }))
   }
   return await withDiskStore(dataDirOf(env), create, async (store) => {
     let hasher: SecretHasher | undefined

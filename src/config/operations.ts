@@ -87,7 +87,9 @@ export async function fetchOpenApiDocuments (urls: Iterable<string>): Promise<Ma
       if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`the document is larger than ${MAX_DOCUMENT_BYTES} bytes`)
       fetched.set(url, text)
     } catch (err) {
-      fetched.set(url, err instanceof Error ? new Error((err.cause as Error | undefined)?.message ?? err.message) : new Error(String(err)))
+      fetched.set(url, err instanceof Error
+        ? new Error((err.cause as Error | undefined)?.message ?? err.message)
+        : new Error(String(err)))
     }
   }))
   return fetched

@@ -41,8 +41,12 @@ export interface CheckedIntegration {
   plugins: ConfiguredPlugin[]
 }
 
-/** Where a field of integration `name` is: `at()` the integration itself, `at('prefix')`, `at('upstream', '0', 'url')`. */
-export function integrationAt (source: RoutesSource, name: string): (field?: string, ...more: string[]) => { path: string, line: number } {
+/**
+ * Where a field of integration `name` is: `at()` the integration itself, `at('prefix')`, `at('upstream', '0', 'url')`.
+ */
+export function integrationAt (
+  source: RoutesSource, name: string
+): (field?: string, ...more: string[]) => { path: string, line: number } {
   return (field, ...more) => {
     const segments = field === undefined ? ['integrations', name] : ['integrations', name, field, ...more]
     return { path: dotted(segments), line: lineOf(source, segments) }

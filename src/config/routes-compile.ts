@@ -21,7 +21,8 @@ export function compileIntegration (
   if (entry.operations !== undefined) {
     integration.docs = inlineOperations(entry.operations)
   } else if (entry.openapi !== undefined) {
-    const docs = openapiOperations(entry.openapi, options.baseDir ?? process.cwd(), name, rewritePrefix, integration.methods, options.fetched)
+    const docs = openapiOperations(entry.openapi, options.baseDir ?? process.cwd(), name, rewritePrefix,
+      integration.methods, options.fetched)
     if (typeof docs === 'string') return { openapiProblem: docs }
     integration.docs = docs
   }
@@ -68,7 +69,8 @@ function compile (
 function corsPolicy (entry: IntegrationEntry, defaults: NonNullable<RoutesFile['defaults']>): CorsPolicy | null {
   const cors = entry.cors ?? defaults.cors
   if (cors === undefined || cors === false) return null
-  return new CorsPolicy(cors, entry.methods === undefined ? DEFAULT_METHODS : expandMethods(entry.methods), parseDuration)
+  return new CorsPolicy(cors, entry.methods === undefined ? DEFAULT_METHODS : expandMethods(entry.methods),
+    parseDuration)
 }
 
 type BreakerEntry = IntegrationEntry['circuitBreaker']
@@ -95,7 +97,9 @@ function healthCheckSettings (entry: IntegrationEntry['healthCheck']): HealthChe
     path: entry.path,
     intervalMs,
     // Unless given, a probe waits 2 s, or the interval when it is shorter.
-    timeoutMs: entry.timeout === undefined ? Math.min(parseDuration(HEALTH_CHECK_DEFAULTS.timeout) as number, intervalMs) : parseDuration(entry.timeout) as number,
+    timeoutMs: entry.timeout === undefined
+      ? Math.min(parseDuration(HEALTH_CHECK_DEFAULTS.timeout) as number, intervalMs)
+      : parseDuration(entry.timeout) as number,
     healthy: entry.healthy ?? HEALTH_CHECK_DEFAULTS.healthy,
     unhealthy: entry.unhealthy ?? HEALTH_CHECK_DEFAULTS.unhealthy
   }

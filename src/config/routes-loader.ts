@@ -23,7 +23,8 @@ import type { RoutesFile } from './routes-schema.js'
 // Every problem found is returned, so an operator can fix them all in one go.
 
 export type {
-  CircuitBreakerSettings, HealthCheckSettings, Integration, ParseRoutesOptions, RoutesConfig, RoutesLoadResult, RoutesProblem,
+  CircuitBreakerSettings, HealthCheckSettings, Integration, ParseRoutesOptions, RoutesConfig, RoutesLoadResult,
+  RoutesProblem,
   UpstreamTarget
 } from './routes-types.js'
 
@@ -32,7 +33,9 @@ export type {
  * returned, each with its YAML path and 1-based line, so an operator can fix
  * them all in one go.
  */
-export function parseRoutes (text: string, env: NodeJS.ProcessEnv = process.env, options: ParseRoutesOptions = {}): RoutesLoadResult {
+export function parseRoutes (
+  text: string, env: NodeJS.ProcessEnv = process.env, options: ParseRoutesOptions = {}
+): RoutesLoadResult {
   const read = readSource(text)
   if (!read.ok) return read
   const validated = expandAndValidate(read.source, env)
@@ -62,7 +65,9 @@ export async function loadRoutesFile (file: string, env: NodeJS.ProcessEnv = pro
   // The upstreams' own OpenAPI documents given by URL are read once, here,
   // and the integrations compiled again with them (the YAML is not parsed again).
   const urls = result.config.integrations.flatMap((i) => i.docs?.openapiUrl !== undefined ? [i.docs.openapiUrl] : [])
-  if (urls.length > 0) result = checkAndCompile(source, routes, { baseDir, plugins, fetched: await fetchOpenApiDocuments(urls) })
+  if (urls.length > 0) {
+    result = checkAndCompile(source, routes, { baseDir, plugins, fetched: await fetchOpenApiDocuments(urls) })
+  }
   if (result.ok) result.config.source = { file, text }
   return result
 }
@@ -73,7 +78,9 @@ export function formatProblem (file: string, problem: RoutesProblem): string {
 }
 
 /** Stages 2 and 3: the file as data the schema accepts, or the problems. */
-function expandAndValidate (source: RoutesSource, env: NodeJS.ProcessEnv): { ok: true, file: RoutesFile } | { ok: false, problems: RoutesProblem[] } {
+function expandAndValidate (
+  source: RoutesSource, env: NodeJS.ProcessEnv
+): { ok: true, file: RoutesFile } | { ok: false, problems: RoutesProblem[] } {
   const expanded = substitute(source, env)
   if (!expanded.ok) return expanded
   return validate(source, expanded.raw)

@@ -56,7 +56,10 @@ const Cors = Type.Union([
 
 const shared = {
   timeout: Type.Optional(Duration),
-  /** Longest silence between two chunks of an answer once its headers arrived (and between WebSocket messages); default: timeout. */
+  /**
+   * Longest silence between two chunks of an answer once its headers arrived (and between WebSocket messages); default:
+   * timeout.
+   */
   idleTimeout: Type.Optional(Duration),
   connectTimeout: Type.Optional(Duration),
   rateLimit: Type.Optional(Rate),
@@ -135,7 +138,10 @@ export const IntegrationSchema = Type.Object({
   methods: Type.Optional(Type.Array(Method, { minItems: 1, uniqueItems: true })),
   description: Type.Optional(Type.String()),
   apiKeyQuery: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
-  /** A form field of an x-www-form-urlencoded body that may carry the API key, as the old API manager read it (CONTRACT.md section 10). */
+  /**
+   * A form field of an x-www-form-urlencoded body that may carry the API key, as the old API manager read it
+   * (CONTRACT.md section 10).
+   */
   apiKeyForm: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'a form field name like X-API-KEY' })),
   /** Accepts WebSocket upgrades (CONTRACT.md section 9). */
   websocket: Type.Optional(Type.Boolean({ description: 'true or false' })),

@@ -13,7 +13,9 @@ export interface RoutesSource {
 }
 
 /** Parses the text of a routes file; the YAML syntax problems when it is not YAML. */
-export function readSource (text: string): { ok: true, source: RoutesSource } | { ok: false, problems: RoutesProblem[] } {
+export function readSource (
+  text: string
+): { ok: true, source: RoutesSource } | { ok: false, problems: RoutesProblem[] } {
   const lineCounter = new LineCounter()
   const { masked, refs } = maskEnvRefs(text)
   const doc = parseDocument(masked, { lineCounter, uniqueKeys: true, prettyErrors: false })

@@ -49,7 +49,9 @@ function substituteEnv ({ doc, refs, lineAt }: RoutesSource, env: NodeJS.Process
  * Substitutes the environment into the parsed document and expands it into
  * plain data: the file's mapping, or the problems found.
  */
-export function substitute (source: RoutesSource, env: NodeJS.ProcessEnv): { ok: true, raw: object } | { ok: false, problems: RoutesProblem[] } {
+export function substitute (
+  source: RoutesSource, env: NodeJS.ProcessEnv
+): { ok: true, raw: object } | { ok: false, problems: RoutesProblem[] } {
   const problems: RoutesProblem[] = []
   substituteEnv(source, env, problems)
   if (problems.length > 0) return { ok: false, problems }

@@ -18,7 +18,10 @@ export interface Integration {
   name: string
   /** The first target's origin, `http://host:port`, without a path (traces name it); every target is in `targets`. */
   origin: string
-  /** The upstream servers requests are spread over (src/proxy/balancer.ts): one, or several with the same scheme and base path. */
+  /**
+   * The upstream servers requests are spread over (src/proxy/balancer.ts): one, or several with the same scheme and
+   * base path.
+   */
   targets: readonly UpstreamTarget[]
   /** Active probes of every target; null: none (targets are judged by the requests alone). */
   healthCheck: HealthCheckSettings | null
@@ -29,7 +32,10 @@ export interface Integration {
   /** Allowed methods, or null for all. */
   methods: ReadonlySet<string> | null
   timeoutMs: number
-  /** Longest silence between two chunks of an answer once its headers arrived, and between WebSocket messages (either way); default timeoutMs. */
+  /**
+   * Longest silence between two chunks of an answer once its headers arrived, and between WebSocket messages (either
+   * way); default timeoutMs.
+   */
   idleTimeoutMs: number
   connectTimeoutMs: number
   rateLimit: Rate

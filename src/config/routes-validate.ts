@@ -9,7 +9,9 @@ import { dotted, lineOf, unescapePointer, type RoutesSource } from './routes-sou
 import type { RoutesProblem } from './routes-types.js'
 
 /** The file's data as the schema has it, or every schema problem (the first per path). */
-export function validate (source: RoutesSource, raw: object): { ok: true, file: RoutesFile } | { ok: false, problems: RoutesProblem[] } {
+export function validate (
+  source: RoutesSource, raw: object
+): { ok: true, file: RoutesFile } | { ok: false, problems: RoutesProblem[] } {
   const problems: RoutesProblem[] = []
   const seen = new Set<string>()
   for (const error of schemaErrors(Value.Errors(RoutesFileSchema, raw))) {

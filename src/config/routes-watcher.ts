@@ -60,7 +60,10 @@ export class RoutesWatcher {
     this.#timer.unref()
   }
 
-  /** Loads the file and applies it if it is valid and different. One reload runs at a time; a change meanwhile runs one more. */
+  /**
+   * Loads the file and applies it if it is valid and different. One reload runs at a time; a change meanwhile runs one
+   * more.
+   */
   async reload (reason: string): Promise<void> {
     if (this.#running !== undefined) {
       this.#again = true

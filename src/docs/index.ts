@@ -164,7 +164,9 @@ export async function docsPlugin (app: FastifyInstance, { docs }: DocsOptions): 
         // Runs in the browser (serialized into swagger-initializer.js): the spec in the reader's language.
         requestInterceptor: function (request: Record<string, unknown>) {
           try {
-            const storage = (globalThis as unknown as { localStorage: { getItem: (key: string) => string | null } }).localStorage
+            const storage = (globalThis as unknown as {
+              localStorage: { getItem: (key: string) => string | null }
+            }).localStorage
             const url = request.url
             if (typeof url === 'string' && /\/doc\/json$/.test(url) && storage.getItem('gerbang.lang') === 'en') request.url = url + '?lang=en'
           } catch {}

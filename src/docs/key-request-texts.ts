@@ -89,7 +89,9 @@ export type KeyRequestText = keyof typeof TEXTS
 /** Every text in one language, for the pages' script. */
 export function keyRequestTexts (lang: DocLang): Record<KeyRequestText, string> {
   const i = lang === 'id' ? 0 : 1
-  return Object.fromEntries(Object.entries(TEXTS).map(([key, texts]) => [key, texts[i]])) as Record<KeyRequestText, string>
+  return Object.fromEntries(
+    Object.entries(TEXTS).map(([key, texts]) => [key, texts[i]])
+  ) as Record<KeyRequestText, string>
 }
 
 /** [key, Indonesian, English] for every text, for the completeness test. */

@@ -47,7 +47,9 @@ export interface KeyRequestRoutesOptions {
 }
 
 /** /doc/api/*: registered by the docs plugin in a scope of its own (its own body parser and headers). */
-export async function keyRequestApi (app: FastifyInstance, { service, holder }: KeyRequestRoutesOptions): Promise<void> {
+export async function keyRequestApi (
+  app: FastifyInstance, { service, holder }: KeyRequestRoutesOptions
+): Promise<void> {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, app.getDefaultJsonParser('error', 'error'))
   app.addHook('onRequest', async (_request, reply) => { reply.headers(API_HEADERS) })

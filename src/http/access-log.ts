@@ -31,7 +31,9 @@ export class AccessLog extends LogController {
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (request.integration !== null) this.#traffic.record(request.integration, request.clientId, reply.statusCode, reply.elapsedTime)
+    if (request.integration !== null) {
+      this.#traffic.record(request.integration, request.clientId, reply.statusCode, reply.elapsedTime)
+    }
     this.#metrics.record(request, reply)
     const traceparent = request.traceparent
     if (request.traceSpan !== null) request.traceSpan.end(request, reply.statusCode, error)

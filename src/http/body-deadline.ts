@@ -37,13 +37,17 @@ export function ownBodyDeadline (app: FastifyInstance, timeoutMs = OWN_BODY_TIME
   const hook = bodyDeadline(timeoutMs)
   app.addHook('onRoute', (route) => {
     if (!isOwnRoute(route.url)) return
-    const existing = route.preParsing === undefined ? [] : Array.isArray(route.preParsing) ? route.preParsing : [route.preParsing]
+    const existing = route.preParsing === undefined
+      ? []
+      : Array.isArray(route.preParsing) ? route.preParsing : [route.preParsing]
     route.preParsing = [...existing, hook]
   })
 }
 
 function bodyDeadline (timeoutMs: number) {
-  return async function bodyDeadline (request: FastifyRequest, reply: FastifyReply, payload: RequestPayload): Promise<RequestPayload> {
+  return async function bodyDeadline (
+    request: FastifyRequest, reply: FastifyReply, payload: RequestPayload
+  ): Promise<RequestPayload> {
     const raw = request.raw
     if (raw.complete || !declaresBody(raw.headers)) return payload
 

@@ -61,7 +61,9 @@ function workerProblem (req: IncomingMessage): string | undefined {
  * requests reach Fastify only with one valid Host (and, when /admin shares
  * the port, no service worker script that could cover it).
  */
-export function gatewayServer (handler: RequestListener, headersTimeoutMs = HEADERS_TIMEOUT_MS, sharesAdmin = false): Server {
+export function gatewayServer (
+  handler: RequestListener, headersTimeoutMs = HEADERS_TIMEOUT_MS, sharesAdmin = false
+): Server {
   let lastGoodHost = ''
   const server = createServer({
     headersTimeout: headersTimeoutMs,

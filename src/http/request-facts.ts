@@ -24,7 +24,10 @@ declare module 'fastify' {
      * as a flat [name, value, …] array; null when its integration has no cors.
      */
     corsHeaders: readonly string[] | null
-    /** The request's form body without its apiKeyForm field (src/proxy/api-key-form.ts), sent instead of the stream; null when not read. */
+    /**
+     * The request's form body without its apiKeyForm field (src/proxy/api-key-form.ts), sent instead of the stream;
+     * null when not read.
+     */
     formBody: Buffer | null
   }
 }

@@ -135,7 +135,9 @@ export class RateLimiter {
     return this.#leaseAndSpend(name, partition, integration, policies)
   }
 
-  async #leaseAndSpend (name: string, partition: string, integration: string, policies: readonly Policy[]): Promise<LimitResult> {
+  async #leaseAndSpend (
+    name: string, partition: string, integration: string, policies: readonly Policy[]
+  ): Promise<LimitResult> {
     for (;;) {
       let bucket = this.#buckets.get(name)
       const now = this.#now()
@@ -216,12 +218,16 @@ export class RateLimiter {
   /** Leases the next tokens of a busy bucket while it still holds some (see the top of this file). */
   #refillAhead (bucket: Bucket, policies: readonly Policy[]): void {
     if (!this.#store.isAvailable()) return
-    bucket.refill = this.#store.lease(bucket.partition, bucket.counters, this.#liveProcesses, MAX_LEASE).then((lease) => {
+    bucket.refill = this.#store.lease(
+      bucket.partition, bucket.counters, this.#liveProcesses, MAX_LEASE
+    ).then((lease) => {
       const now = this.#now()
       if (this.#buckets.get(bucket.name) !== bucket) {
         // Retired meanwhile (its window ended): the tokens go back to the counters still running.
         const running = bucket.counters.filter((_, i) => (lease.resetMs[i] as number) > 1000).map((c) => c.key)
-        if (lease.granted > 0 && running.length > 0) this.#store.release(bucket.partition, running, lease.granted).catch(() => {})
+        if (lease.granted > 0 && running.length > 0) {
+          this.#store.release(bucket.partition, running, lease.granted).catch(() => {})
+        }
         return
       }
       // None left: the bucket asks again when its tokens run out, and hears the refusal then.
@@ -298,7 +304,8 @@ export class RateLimiter {
 function counters (integration: string, policies: readonly Policy[]): WindowCounter[] {
   // The first policy counts per integration; the others (the daily quota)
   // across all of the client's integrations.
-  return policies.map((p, i) => ({ key: i === 0 ? integration : p.name, limit: p.rate.limit, windowMs: p.rate.windowMs }))
+  return policies.map((p, i) =>
+    ({ key: i === 0 ? integration : p.name, limit: p.rate.limit, windowMs: p.rate.windowMs }))
 }
 
 function seconds (resetAt: number, now: number): number {
@@ -310,7 +317,9 @@ function seconds (resetAt: number, now: number): number {
  * had left after this process's lease, plus the tokens this process still
  * holds: exact with one process, an upper bound with several.
  */
-function limitHeaders (policies: readonly Policy[], remaining: readonly number[], held: number, resetAt: readonly number[], now: number): string[] {
+function limitHeaders (
+  policies: readonly Policy[], remaining: readonly number[], held: number, resetAt: readonly number[], now: number
+): string[] {
   let policyField = ''
   let limitField = ''
   let tightest = 0
@@ -334,7 +343,9 @@ function limitHeaders (policies: readonly Policy[], remaining: readonly number[]
   ]
 }
 
-function allowed (policies: readonly Policy[], remaining: readonly number[], held: number, resetAt: readonly number[], now: number): LimitResult {
+function allowed (
+  policies: readonly Policy[], remaining: readonly number[], held: number, resetAt: readonly number[], now: number
+): LimitResult {
   return { headers: limitHeaders(policies, remaining, held, resetAt, now), error: undefined }
 }
 
@@ -342,7 +353,9 @@ function refusal (bucket: Pick<Bucket, 'remaining' | 'resetAt' | 'violated'>, po
   const violated = bucket.violated ?? [(policies[0] as Policy).name]
   let retryAfter = 1
   for (let i = 0; i < policies.length; i++) {
-    if (violated.includes((policies[i] as Policy).name)) retryAfter = Math.max(retryAfter, seconds(bucket.resetAt[i] as number, now))
+    if (violated.includes((policies[i] as Policy).name)) {
+      retryAfter = Math.max(retryAfter, seconds(bucket.resetAt[i] as number, now))
+    }
   }
   const headers = limitHeaders(policies, bucket.remaining, 0, bucket.resetAt, now)
   const headerObject: Record<string, string> = { 'retry-after': String(retryAfter) }

@@ -34,7 +34,8 @@ export function serveClusterMetrics (): void {
 
 let workerAnswers: AggregatorRegistry<PrometheusContentType> | undefined
 let nextId = 0
-const pending = new Map<number, { resolve: (text: string) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }>()
+const pending = new Map<number,
+  { resolve: (text: string) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }>()
 let listening = false
 
 /**

@@ -64,7 +64,9 @@ export function defineMetrics (registry: Registry, read: MetricReaders): void {
           const n = s.requests[i] as number
           if (n === 0) continue
           const method = METHODS[Math.floor(i / STATUS_CLASSES.length)] as string
-          this.inc({ integration: s.integration, method, status_class: STATUS_CLASSES[i % STATUS_CLASSES.length] as string }, n)
+          this.inc({
+            integration: s.integration, method, status_class: STATUS_CLASSES[i % STATUS_CLASSES.length] as string
+          }, n)
         }
       }
     }
@@ -74,7 +76,9 @@ export function defineMetrics (registry: Registry, read: MetricReaders): void {
     function * () { for (const s of series()) yield [s.integration, s.duration] }) as unknown as Metric)
   register(new PrecountedHistogram('gerbang_upstream_duration_seconds',
     'Time from dispatch to the upstream\'s response headers, for requests the upstream answered.',
-    function * () { for (const s of series()) if (s.integration !== NO_INTEGRATION) yield [s.integration, s.upstreamDuration] }) as unknown as Metric)
+    function * () {
+      for (const s of series()) if (s.integration !== NO_INTEGRATION) yield [s.integration, s.upstreamDuration]
+    }) as unknown as Metric)
   register(new Counter({
     name: 'gerbang_upstream_errors_total',
     help: 'Upstream failures: a connection or protocol error code (ECONNREFUSED, timeout, …) or an upstream 5xx answer (http_<status>).',
@@ -82,7 +86,9 @@ export function defineMetrics (registry: Registry, read: MetricReaders): void {
     registers,
     collect () {
       this.reset()
-      for (const s of series()) for (const [code, n] of s.upstreamErrors) this.inc({ integration: s.integration, code }, n)
+      for (const s of series()) {
+        for (const [code, n] of s.upstreamErrors) this.inc({ integration: s.integration, code }, n)
+      }
     }
   }))
   register(new Counter({
@@ -209,7 +215,9 @@ export function defineMetrics (registry: Registry, read: MetricReaders): void {
     aggregator: 'sum',
     collect () {
       this.reset()
-      for (const route of routes()) if (route.integration.websocket) this.set({ integration: route.integration.name }, 0)
+      for (const route of routes()) {
+        if (route.integration.websocket) this.set({ integration: route.integration.name }, 0)
+      }
       for (const [integration, open] of webSockets()?.() ?? []) this.set({ integration }, open)
     }
   }))

@@ -26,7 +26,9 @@ const WWW_AUTHENTICATE = 'Bearer realm="gerbang-metrics"'
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
 
 /** GET /metrics in Prometheus text format, optionally behind a bearer token. */
-export async function metricsPlugin (app: FastifyInstance, { metrics, holder, store, token }: MetricsPluginOptions): Promise<void> {
+export async function metricsPlugin (
+  app: FastifyInstance, { metrics, holder, store, token }: MetricsPluginOptions
+): Promise<void> {
   metrics.readFrom({ holder, store })
   // In a `--workers` worker, a scrape reports the whole instance (src/ops/cluster-metrics.ts).
   const scrapeCluster = clusterScraper(metrics.registry)

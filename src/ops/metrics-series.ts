@@ -9,7 +9,9 @@ const OTHER_METHOD = METHODS.length - 1
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
 /** Seconds; gateway responses and upstream answers alike (the default timeout is 30 s). */
-export const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+export const DURATION_BUCKETS: readonly number[] = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
+]
 
 /** The integration label of the gateway's own answers (/healthz, /metrics, /doc, /admin, /oauth2, 404s). */
 export const NO_INTEGRATION = ''

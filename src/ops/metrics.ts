@@ -74,7 +74,9 @@ export class GatewayMetrics {
 
     if (request.upstreamMs >= 0) s.upstreamDuration.observe(request.upstreamMs / 1000)
     if (request.upstreamError !== null) s.upstreamError(request.upstreamError)
-    else if (request.upstreamStatus >= 500 && request.upstreamStatus <= 599) s.upstreamError(HTTP_CODES[request.upstreamStatus - 500] as string)
+    else if (request.upstreamStatus >= 500 && request.upstreamStatus <= 599) {
+      s.upstreamError(HTTP_CODES[request.upstreamStatus - 500] as string)
+    }
     // The gateway's own refusals only: an upstream's 401, 403 or 429 passes
     // through with upstreamStatus set, and is counted in requests_total alone.
     if (request.upstreamStatus === 0) {

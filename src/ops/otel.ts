@@ -4,7 +4,8 @@ import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/expor
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources'
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import {
-  ATTR_CLIENT_ADDRESS, ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS,
+  ATTR_CLIENT_ADDRESS, ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE,
+  ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT, ATTR_SERVICE_NAME, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_SCHEME, ATTR_USER_AGENT_ORIGINAL
 } from '@opentelemetry/semantic-conventions'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
@@ -44,7 +45,9 @@ const ids = {
   generateSpanId: newSpanId
 }
 
-/** The SDK's own complaints (an export that failed) as the gateway's log lines, at warn: not the request path's errors. */
+/**
+ * The SDK's own complaints (an export that failed) as the gateway's log lines, at warn: not the request path's errors.
+ */
 class DiagToLogger implements DiagLogger {
   readonly #logger: FastifyBaseLogger | undefined
   #lastAt = -Infinity
@@ -170,11 +173,14 @@ class OtelTracing extends TraceContextOnly {
     this.#tracer = provider.getTracer('gerbang')
   }
 
-  protected override record (request: FastifyRequest, route: string, traceId: string, parentId: string | undefined): boolean {
+  protected override record (
+    request: FastifyRequest, route: string, traceId: string, parentId: string | undefined
+  ): boolean {
     const raw = request.raw
     let parent: Context = ROOT_CONTEXT
     if (parentId !== undefined) {
-      parent = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: parentId, traceFlags: TraceFlags.SAMPLED, isRemote: true })
+      parent = trace.setSpanContext(ROOT_CONTEXT,
+        { traceId, spanId: parentId, traceFlags: TraceFlags.SAMPLED, isRemote: true })
     } else {
       nextTraceId = traceId
     }
@@ -218,7 +224,9 @@ export function otelTracing (sampler: SamplerSettings, settings: NonNullable<Tra
   let resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'gerbang' }))
     .merge(detectResources({ detectors: [envDetector] }))
-  if (settings.serviceName !== undefined) resource = resource.merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }))
+  if (settings.serviceName !== undefined) {
+    resource = resource.merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }))
+  }
   const provider = new BasicTracerProvider({
     resource,
     // Only sampled requests reach the SDK (see above).

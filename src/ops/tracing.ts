@@ -12,7 +12,9 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The traceparent sent upstream (it carries the trace id the access line logs); '' when the request is not traced. */
+    /**
+     * The traceparent sent upstream (it carries the trace id the access line logs); '' when the request is not traced.
+     */
     traceparent: string
     /** The request's spans when they are recorded for export (a sampled request, an exporter configured); else null. */
     traceSpan: RecordedTrace | null
@@ -21,9 +23,13 @@ declare module 'fastify' {
 
 /** The spans of one recorded request: a SERVER span, and a CLIENT span for its upstream call. */
 export interface RecordedTrace {
-  /** A wait on the store that began at `startedAt` (performance.now()) and has just ended: an event on the server span. */
+  /**
+   * A wait on the store that began at `startedAt` (performance.now()) and has just ended: an event on the server span.
+   */
   storeWait: (event: string, startedAt: number) => void
-  /** Starts the CLIENT span of the upstream call; returns the traceparent to send upstream (the client span as parent). */
+  /**
+   * Starts the CLIENT span of the upstream call; returns the traceparent to send upstream (the client span as parent).
+   */
   upstream: (method: string, origin: string, path: string) => string
   /** Ends both spans from what the request's facts say (status, upstream status and error); once. */
   end: (request: FastifyRequest, statusCode: number, error: Error | null | undefined) => void
@@ -94,7 +100,9 @@ export function newSpanId (): string {
 // ---------------------------------------------------------------------------
 // traceparent: version "-" trace-id "-" parent-id "-" trace-flags
 
-/** 0–15 for a lowercase hex digit's character code, -1 for any other below 128 (upper case is invalid in traceparent). */
+/**
+ * 0–15 for a lowercase hex digit's character code, -1 for any other below 128 (upper case is invalid in traceparent).
+ */
 const HEX_VALUE = new Int8Array(128).fill(-1)
 for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i
 
@@ -198,7 +206,9 @@ export class TraceContextOnly implements Tracing {
    * Records a sampled request (sets request.traceparent and request.traceSpan)
    * and answers true; false when nothing is recorded, as here.
    */
-  protected record (_request: FastifyRequest, _route: string, _traceId: string, _parentId: string | undefined): boolean {
+  protected record (
+    _request: FastifyRequest, _route: string, _traceId: string, _parentId: string | undefined
+  ): boolean {
     return false
   }
 

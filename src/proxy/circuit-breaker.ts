@@ -69,7 +69,10 @@ export class CircuitBreaker {
    * @param timeoutMs the integration's timeout: a probe has its answer by then
    * @param options.now the clock `openFor` is measured by; unit tests pass one they move by hand
    */
-  constructor (integration: string, settings: CircuitBreakerSettings | null, timeoutMs: number, options: { now?: () => number } = {}) {
+  constructor (
+    integration: string, settings: CircuitBreakerSettings | null, timeoutMs: number,
+    options: { now?: () => number } = {}
+  ) {
     this.#now = options.now ?? monotonic
     this.integration = integration
     this.enabled = settings !== null

@@ -202,7 +202,9 @@ export class CorsPolicy {
     }
     this.origins = origins
     this.credentials = entry.credentials === true
-    this.maxAgeS = entry.maxAge === undefined ? DEFAULT_CORS_MAX_AGE_S : Math.floor((parseDurationMs(entry.maxAge) ?? 0) / 1000)
+    this.maxAgeS = entry.maxAge === undefined
+      ? DEFAULT_CORS_MAX_AGE_S
+      : Math.floor((parseDurationMs(entry.maxAge) ?? 0) / 1000)
     const extra: string[] = []
     for (const name of entry.headers ?? []) {
       const lower = name.toLowerCase()
@@ -255,7 +257,9 @@ export class CorsPolicy {
  * does the gateway's own origin (a same-origin call, from /doc), which needs
  * no CORS headers.
  */
-export function admitCors (policy: CorsPolicy, integration: string, request: FastifyRequest, reply: FastifyReply): boolean | GerbangError {
+export function admitCors (
+  policy: CorsPolicy, integration: string, request: FastifyRequest, reply: FastifyReply
+): boolean | GerbangError {
   const origin = request.headers.origin
   if (origin === undefined) {
     request.corsHeaders = VARY_ORIGIN

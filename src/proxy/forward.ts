@@ -90,7 +90,8 @@ export function forward (exchange: Exchange): void {
     new Forwarding(exchange, target, options, probe, undefined).start()
     return
   }
-  const plugins = new PluginStage(route.plugins, new PluginRequest(integration.name, method, path, headers, principal?.id))
+  const plugins = new PluginStage(route.plugins,
+    new PluginRequest(integration.name, method, path, headers, principal?.id))
   const forwarding = new Forwarding(exchange, target, options, probe, plugins)
   // A plugin may ask to send the request again (a fresh token after a 401):
   // a small body is kept for that; a larger one streams and is sent once.

@@ -71,7 +71,10 @@ export class Forwarding extends UpstreamAttempts {
   /** What the integration's plugins do with the request; undefined when it has none. */
   readonly #plugins: PluginStage | undefined
 
-  constructor (exchange: Exchange, target: Target, options: Dispatcher.DispatchOptions, probe: boolean, plugins: PluginStage | undefined) {
+  constructor (
+    exchange: Exchange, target: Target, options: Dispatcher.DispatchOptions, probe: boolean,
+    plugins: PluginStage | undefined
+  ) {
     super(exchange.request, exchange.route, target, options, probe)
     this.#exchange = exchange
     this.#plugins = plugins

@@ -21,7 +21,10 @@ const NOT_FROM_CLIENT = new Set([
   'x-client-ip', 'true-client-ip', 'x-cluster-client-ip'
 ])
 
-/** A bearer token (Bearer or BearerToken) is the gateway's credential on authenticated routes; other schemes are the upstream's business. */
+/**
+ * A bearer token (Bearer or BearerToken) is the gateway's credential on authenticated routes; other schemes are the
+ * upstream's business.
+ */
 function isBearer (value: string): boolean {
   return bearerToken(value) !== undefined
 }
@@ -121,7 +124,9 @@ const NOT_FROM_UPSTREAM = new Set(['x-request-id', 'x-content-type-options', 'cr
  * has `cors:`), the upstream's Access-Control-* headers are dropped: the
  * gateway's own replace them (src/proxy/cors.ts).
  */
-export function clientResponseHeaders (raw: ReadonlyArray<Buffer | string>, requestId: string, gatewayCors = false): string[] {
+export function clientResponseHeaders (
+  raw: ReadonlyArray<Buffer | string>, requestId: string, gatewayCors = false
+): string[] {
   let out: string[] = []
   let named: Set<string> | undefined
   for (let i = 0; i < raw.length; i += 2) {

@@ -49,7 +49,9 @@ class Prober {
   #stopped = false
   #inFlight = false
 
-  constructor (health: TargetHealth, settings: HealthCheckSettings, checks: HealthChecks, connect: UpstreamConnectOptions) {
+  constructor (
+    health: TargetHealth, settings: HealthCheckSettings, checks: HealthChecks, connect: UpstreamConnectOptions
+  ) {
     this.health = health
     this.settings = settings
     this.#checks = checks
@@ -175,7 +177,8 @@ export class HealthChecks {
   receive (verdict: TargetVerdict): void {
     for (const prober of this.#probers.values()) {
       const { health } = prober
-      if (health.integration !== verdict.integration || health.origin !== verdict.target || health.probedUp === verdict.up) continue
+      if (health.integration !== verdict.integration || health.origin !== verdict.target ||
+        health.probedUp === verdict.up) continue
       health.probedUp = verdict.up
     }
   }

@@ -29,7 +29,9 @@ export interface ProxyOptions {
 }
 
 /** Every path not answered by the gateway itself is an integration's, or 404. */
-export async function proxyPlugin (app: FastifyInstance, { holder, authenticator, limiter, trustProxy, tracing, webSockets }: ProxyOptions): Promise<void> {
+export async function proxyPlugin (
+  app: FastifyInstance, { holder, authenticator, limiter, trustProxy, tracing, webSockets }: ProxyOptions
+): Promise<void> {
   // The proxy never parses bodies: the raw request stream goes upstream as it arrives.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
@@ -94,7 +96,8 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
           return
         }
         request.formBody = read.body
-        admit(request, reply, route, rest, q, authenticator.authenticate(request.headers, query, integration, request.ip, read.key))
+        admit(request, reply, route, rest, q,
+          authenticator.authenticate(request.headers, query, integration, request.ip, read.key))
       }, (err: unknown) => {
         request.log.error({ err }, 'reading the form body failed unexpectedly')
         sendProblem(request, reply, new GerbangError('INTERNAL_ERROR', 'an internal error occurred'))
@@ -131,7 +134,10 @@ export async function proxyPlugin (app: FastifyInstance, { holder, authenticator
   }
 
   /** Counts the request against its client's limits; forwards it if none is exceeded. */
-  function limit (request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number, principal: Principal | undefined): void {
+  function limit (
+    request: FastifyRequest, reply: FastifyReply, route: Route, rest: string, q: number,
+    principal: Principal | undefined
+  ): void {
     // Known from here on: a 429 counts against its client on the dashboard too.
     if (principal !== undefined) request.clientId = principal.id
     let policies = route.policies

@@ -129,7 +129,11 @@ export class PluginStage {
   async transform (): Promise<TransformedAnswer> {
     const buffered = this.#buffered as BufferedAnswer
     this.#buffered = undefined
-    const response = { status: buffered.status, headers: new HeaderList(buffered.headers), body: Buffer.concat(buffered.chunks, buffered.size) }
+    const response = {
+      status: buffered.status,
+      headers: new HeaderList(buffered.headers),
+      body: Buffer.concat(buffered.chunks, buffered.size)
+    }
     await this.#plugins.runResponse(response, this.request)
     const headers = response.headers
     headers.delete('transfer-encoding')

@@ -57,8 +57,8 @@ export class RouteTable {
    *   Throws when a plugin's `create` fails, naming the integration and plugin.
    * @param health what is known of each target's health, kept from one table to the next.
    */
-  constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {}, pluginInstances = new PluginInstances(),
-    health = new TargetHealthRegistry()) {
+  constructor (config: RoutesConfig, connectOptions: UpstreamConnectOptions = {},
+    pluginInstances = new PluginInstances(), health = new TargetHealthRegistry()) {
     this.config = config
     // Plugins first, before any pool exists, so a plugin that refuses to start leaves nothing open.
     const chains = new Map<string, PluginChain>()
@@ -80,19 +80,30 @@ export class RouteTable {
       // enforced by the forwarder's own timer, so undici's coarse timers are
       // left off, but for a body the gateway only drains (an answer replaced
       // by a problem document): its bodyTimeout comes a second after idleTimeout.
-      const balancer = new Balancer(integration.targets.map(({ origin, weight }) => new Target(origin, weight, new Pool(origin, {
+      const balancer = new Balancer(integration.targets.map(({ origin, weight }) =>
+        new Target(origin, weight, new Pool(origin, {
         // With several targets, undici's connect timeout is the one that fails a
         // request over to another target (src/proxy/upstream-attempts.ts); alone, the
         // forwarder's own deadline answers first.
-        connect: { ...connectOptions, timeout: integration.connectTimeoutMs + (integration.targets.length > 1 ? 0 : 1000) },
-        keepAliveTimeout: 4_000,
-        keepAliveMaxTimeout: KEEP_ALIVE_TIMEOUT_MS,
-        headersTimeout: 0,
-        bodyTimeout: integration.idleTimeoutMs + 1000
-      }), health.get(integration.name, origin))))
+          connect: {
+            ...connectOptions, timeout: integration.connectTimeoutMs + (integration.targets.length > 1 ? 0 : 1000)
+          },
+          keepAliveTimeout: 4_000,
+          keepAliveMaxTimeout: KEEP_ALIVE_TIMEOUT_MS,
+          headersTimeout: 0,
+          bodyTimeout: integration.idleTimeoutMs + 1000
+        }), health.get(integration.name, origin))))
       const ratePolicy = policy('default', integration.rateLimit)
       const breaker = new CircuitBreaker(integration.name, integration.circuitBreaker, integration.timeoutMs)
-      const route = { integration, balancer, prefixLength: integration.prefix.length, policy: ratePolicy, policies: [ratePolicy], breaker, plugins }
+      const route = {
+        integration,
+        balancer,
+        prefixLength: integration.prefix.length,
+        policy: ratePolicy,
+        policies: [ratePolicy],
+        breaker,
+        plugins
+      }
       routes.push(route)
       const first = firstSegment(integration.prefix)
       const list = this.#byFirstSegment.get(first) ?? []

@@ -18,7 +18,14 @@ export interface RoutesDiff {
 }
 
 /** When routes were last (re)loaded, what changed, and what was wrong if the load was refused. */
-export interface LastReload { at: string, ok: boolean, problems: string[], added?: string[], removed?: string[], changed?: string[] }
+export interface LastReload {
+  at: string
+  ok: boolean
+  problems: string[]
+  added?: string[]
+  removed?: string[]
+  changed?: string[]
+}
 
 /**
  * The live routing table, read by requests. Requests read `table` once when
@@ -125,5 +132,6 @@ export function diffIntegrations (before: readonly Integration[], after: readonl
 }
 
 function fingerprint (integration: Integration): string {
-  return JSON.stringify(integration, (_key, value: unknown) => value instanceof Set ? [...value as Set<unknown>] : value)
+  return JSON.stringify(integration, (_key, value: unknown) =>
+    value instanceof Set ? [...value as Set<unknown>] : value)
 }

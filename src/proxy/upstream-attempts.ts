@@ -43,7 +43,9 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
   /** The deadline timer, or during a backoff the timer that starts the retry. */
   protected timer: NodeJS.Timeout | undefined
 
-  constructor (request: FastifyRequest, route: Route, target: Target, options: Dispatcher.DispatchOptions, probe: boolean) {
+  constructor (
+    request: FastifyRequest, route: Route, target: Target, options: Dispatcher.DispatchOptions, probe: boolean
+  ) {
     this.request = request
     this.route = route
     this.options = options
@@ -99,8 +101,9 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
    * reason to cut the whole integration off.
    */
   protected breakerFailed (connectionFailed: boolean): void {
-    if (connectionFailed && this.route.balancer.alternative(this.target) !== undefined) this.route.breaker.released(this.probe)
-    else this.route.breaker.failed(this.probe, this.request.log)
+    if (connectionFailed && this.route.balancer.alternative(this.target) !== undefined) {
+      this.route.breaker.released(this.probe)
+    } else this.route.breaker.failed(this.probe, this.request.log)
   }
 
   #replayable (): boolean {
@@ -110,7 +113,9 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
   /** Another target that is up, when this request may still go to one (each target at most once); else undefined. */
   protected failoverTarget (): Target | undefined {
     const { balancer } = this.route
-    if (this.failovers >= balancer.targets.length - 1 || !this.#replayable() || this.target.pool.closed) return undefined
+    if (this.failovers >= balancer.targets.length - 1 || !this.#replayable() || this.target.pool.closed) {
+      return undefined
+    }
     return balancer.alternative(this.target)
   }
 
@@ -123,7 +128,8 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
     const { integration } = this.route
     const next = this.failoverTarget()
     if (next === undefined || performance.now() >= this.startedAt + integration.timeoutMs) return false
-    this.request.log.info({ err: errorSummary(err), integration: integration.name, from: this.target.origin, to: next.origin },
+    this.request.log.info(
+      { err: errorSummary(err), integration: integration.name, from: this.target.origin, to: next.origin },
       'upstream target failed; sending the request to another')
     this.failovers++
     this.target = next
@@ -150,7 +156,8 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
     this.retries++
     this.connected = false
     this.timer = setTimeout(UpstreamAttempts.#backoffEnded, delay, this)
-    this.request.log.info({ err: errorSummary(err), integration: integration.name, retry: this.retries, delayMs: Math.round(delay) },
+    this.request.log.info(
+      { err: errorSummary(err), integration: integration.name, retry: this.retries, delayMs: Math.round(delay) },
       'upstream connection failed; retrying')
     return true
   }

@@ -55,7 +55,10 @@ export function webSocketRefusal (req: IncomingMessage, integration: Integration
   return undefined
 }
 
-/** The flat header list built for HTTP as the `headers` object the ws client takes, without the client's handshake headers. */
+/**
+ * The flat header list built for HTTP as the `headers` object the ws client takes, without the client's handshake
+ * headers.
+ */
 export function handshakeHeaders (flat: string[]): Record<string, string> {
   const headers: Record<string, string> = {}
   for (let i = 0; i < flat.length; i += 2) {

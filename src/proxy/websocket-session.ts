@@ -11,7 +11,9 @@ import { classifyUpstreamError, GerbangError, upstreamErrorCode } from '../error
 /** Bytes waiting to be written to one side past which the other side is no longer read. */
 const HIGH_WATER = 1024 * 1024
 const LOW_WATER = 256 * 1024
-/** After the gateway starts a closing handshake, how long either side has to finish it before its socket is destroyed. */
+/**
+ * After the gateway starts a closing handshake, how long either side has to finish it before its socket is destroyed.
+ */
 const CLOSE_GRACE_MS = 1000
 /** The most a WebSocket close reason may hold (RFC 6455 section 5.5: a 125-byte control frame less the code). */
 const MAX_REASON_BYTES = 123
@@ -23,7 +25,8 @@ const TEXT = { binary: false }
 
 /** A code one side closed with, as the other side may be told it; undefined: close without a code. */
 function relayableCode (code: number): number | undefined {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
     ? code
     : undefined
 }
@@ -84,8 +87,8 @@ export class Session {
   #bytesIn = 0
   #bytesOut = 0
 
-  constructor (relay: SessionOwner, integration: Integration, client: WebSocket, upstream: WebSocket, log: FastifyBaseLogger,
-    principal: Principal | undefined, credential: Credential | undefined, address: string) {
+  constructor (relay: SessionOwner, integration: Integration, client: WebSocket, upstream: WebSocket,
+    log: FastifyBaseLogger, principal: Principal | undefined, credential: Credential | undefined, address: string) {
     this.#relay = relay
     this.integration = integration
     this.clientId = principal?.id
@@ -174,7 +177,10 @@ export class Session {
     this.close(1001, `no message either way for ${idleMs} ms (idleTimeout)`)
   }
 
-  /** The gateway ends the session: `code` and `reason` to the client, 1001 to the upstream; sockets destroyed after CLOSE_GRACE_MS. */
+  /**
+   * The gateway ends the session: `code` and `reason` to the client, 1001 to the upstream; sockets destroyed after
+   * CLOSE_GRACE_MS.
+   */
   close (code: number, reason: string): void {
     if (this.#closing || this.#ended) return
     this.#closing = true
@@ -216,8 +222,10 @@ export class Session {
         const err = this.#upstreamError
         const failure = err === undefined ? 'closed the connection' : classifyUpstreamError(err)
         const why = typeof failure === 'string' ? failure : failure.kind === 'unavailable' ? failure.reason : 'failed'
-        this.#log.warn({ integration: this.integration.name, err: err === undefined ? undefined : { code: upstreamErrorCode(err), message: err.message } },
-          'upstream websocket broke off; closing the client\'s with 1011')
+        this.#log.warn({
+          integration: this.integration.name,
+          err: err === undefined ? undefined : { code: upstreamErrorCode(err), message: err.message }
+        }, 'upstream websocket broke off; closing the client\'s with 1011')
         this.#relay.upstreamFailed(this.integration.name, err === undefined ? 'websocket_closed' : upstreamErrorCode(err))
         if (client.readyState === WebSocket.OPEN) client.close(1011, reasonText(`${this.integration.name} ${why} unexpectedly`))
       }

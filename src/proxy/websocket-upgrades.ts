@@ -53,7 +53,9 @@ export class ClientUpgrades {
    * upgrades are, and any other (`Upgrade: h2c`) is an ordinary request.
    */
   listen (server: Server): void {
-    (server as Server & { shouldUpgradeCallback?: (req: IncomingMessage) => boolean }).shouldUpgradeCallback = isWebSocketUpgrade
+    (server as Server & {
+      shouldUpgradeCallback?: (req: IncomingMessage) => boolean
+    }).shouldUpgradeCallback = isWebSocketUpgrade
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { this.#onUpgrade(server, req, socket, head) })
   }
 
@@ -98,8 +100,8 @@ export class ClientUpgrades {
    * chose one; messages of at most `maxPayload` bytes) and writes the
    * upgrade's access line. Undefined when the client has gone.
    */
-  accept (request: FastifyRequest, reply: FastifyReply, upgrade: PendingUpgrade, protocol: string | false, maxPayload: number,
-    limitHeaders: string[]): WebSocket | undefined {
+  accept (request: FastifyRequest, reply: FastifyReply, upgrade: PendingUpgrade, protocol: string | false,
+    maxPayload: number, limitHeaders: string[]): WebSocket | undefined {
     const { res, socket, head } = upgrade
     // From here the gateway writes to the socket itself.
     reply.hijack()

@@ -129,7 +129,8 @@ export class WebSocketRelay implements SessionOwner {
       giveUp = dialUpstream({
         url: (origin.startsWith('https:') ? 'wss' : 'ws') + origin.slice(origin.indexOf(':')) + path,
         protocols: offeredProtocols(req),
-        headers: handshakeHeaders(upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, traceparent, principal)),
+        headers: handshakeHeaders(upstreamRequestHeaders(req, request.id, request.protocol, peerTrusted, traceparent,
+          principal)),
         connect: this.#connect,
         name,
         timeoutMs: integration.timeoutMs,
@@ -138,8 +139,10 @@ export class WebSocketRelay implements SessionOwner {
           if (!settle()) return
           breaker.failed(probe, request.log)
           request.upstreamError = code
-          request.log.info({ integration: name, err: err === undefined ? undefined : { code: upstreamErrorCode(err), message: err.message } },
-            `upstream refused the WebSocket: ${reason}`)
+          request.log.info({
+            integration: name,
+            err: err === undefined ? undefined : { code: upstreamErrorCode(err), message: err.message }
+          }, `upstream refused the WebSocket: ${reason}`)
           const client = this.#upgrades.accept(request, reply, upgrade, false, integration.bodyLimit, limitHeaders)
           client?.close(1014, reasonText(reason))
         },
@@ -158,7 +161,8 @@ export class WebSocketRelay implements SessionOwner {
           const credential: Credential | undefined = principal === undefined
             ? undefined
             : { headers: credentialHeaders(req), query: queryOf(req.url ?? '') }
-          const session = new Session(this, integration, client, upstream, request.log, principal, credential, request.ip)
+          const session = new Session(this, integration, client, upstream, request.log, principal, credential,
+            request.ip)
           this.#add(session)
           if (this.#closing) session.close(1001, 'the gateway is shutting down')
         }
@@ -234,9 +238,13 @@ export class WebSocketRelay implements SessionOwner {
     }
   }
 
-  /** Checks again the credential of every socket of `clientId` (of every client: undefined), closing those now refused. */
+  /**
+   * Checks again the credential of every socket of `clientId` (of every client: undefined), closing those now refused.
+   */
   #recheckClient (clientId: string | undefined): void {
-    const sessions = clientId === undefined ? [...this.#byClient.values()].flatMap((s) => [...s]) : [...this.#byClient.get(clientId) ?? []]
+    const sessions = clientId === undefined
+      ? [...this.#byClient.values()].flatMap((s) => [...s])
+      : [...this.#byClient.get(clientId) ?? []]
     // Sockets sharing a credential (and integration and address) are checked with one look-up.
     const checks = new Map<string, Promise<Principal | GerbangError>>()
     for (const session of sessions) {

@@ -56,7 +56,10 @@ export interface AuditEntry {
   at: string
   /** The admin's email, `cli` for the command line, or `system` for the gateway itself (the first admin). */
   actor: string
-  /** e.g. `client.create`, `client.revoke`, `client.rotate`, `user.create`, `user.update`, `user.delete`, `role.create`, `role.update`, `role.delete`, `session.login`, `keyRequest.create`. */
+  /**
+   * e.g. `client.create`, `client.revoke`, `client.rotate`, `user.create`, `user.update`, `user.delete`, `role.create`,
+   * `role.update`, `role.delete`, `session.login`, `keyRequest.create`.
+   */
   action: string
   targetType: 'client' | 'user' | 'role' | 'session' | 'keyRequest'
   targetId: string

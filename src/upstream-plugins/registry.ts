@@ -38,7 +38,9 @@ function isPathRef (ref: string): boolean {
  * project's plugins (compiled from plugins/<name>.ts by `npm run build`, or
  * plain .js); a path is taken relative to the routes file.
  */
-export async function resolvePluginRefs (refs: Iterable<string>, baseDir: string): Promise<Map<string, PluginResolution>> {
+export async function resolvePluginRefs (
+  refs: Iterable<string>, baseDir: string
+): Promise<Map<string, PluginResolution>> {
   const resolved = new Map<string, PluginResolution>()
   for (const ref of refs) {
     if (resolved.has(ref) || BUILTIN_PLUGINS.has(ref)) continue

@@ -148,7 +148,14 @@ test('admins manage users and roles; a custom role grants exactly its permission
   await admin.call('POST', `/clients/${created.client.id}/revoke`)
 
   const audit = await (await admin.call('GET', '/audit?limit=200')).json() as {
-    items: Array<{ at: string, actor: string, action: string, targetType: string, targetName: string, details?: Record<string, unknown> }>
+    items: Array<{
+      at: string
+      actor: string
+      action: string
+      targetType: string
+      targetName: string
+      details?: Record<string, unknown>
+    }>
   }
   const actions = audit.items.map((e) => `${e.action} ${e.targetName}`).reverse()
   assert.deepEqual(actions.filter((a) => !a.startsWith('session.login')), [
@@ -174,7 +181,12 @@ test('the dashboard counts requests and errors per integration, and names the to
   interface Dashboard {
     stepSeconds: number
     totals: { requests: number, errors: number }
-    integrations: Array<{ name: string, totals: { requests: number, errors: number, errorRate: number }, health: { status: string }, points: Array<{ requests: number }> }>
+    integrations: Array<{
+      name: string
+      totals: { requests: number, errors: number, errorRate: number }
+      health: { status: string }
+      points: Array<{ requests: number }>
+    }>
     topClients: Array<{ id: string, name: string, requests: number }>
   }
   const gw = await startAdminGateway(t)

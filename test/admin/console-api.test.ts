@@ -22,7 +22,14 @@ interface ClientItem {
   keyHint?: string
   status: string
 }
-interface Classes { ok: number, clientErrors: number, serverErrors: number, unauthorized: number, forbidden: number, rateLimited: number }
+interface Classes {
+  ok: number
+  clientErrors: number
+  serverErrors: number
+  unauthorized: number
+  forbidden: number
+  rateLimited: number
+}
 
 test('a client is edited (a 403 turns into 200), shows its key hint, its traffic by class and its history, and is deleted once revoked', async (t) => {
   const gw = await startAdminGateway(t)
@@ -131,13 +138,21 @@ test('the dashboard counts 401, 403 and 429 apart from 5xx, with latency, breake
     assert.equal(res.status, 200, range)
     const data = await res.json() as {
       classes: Classes
-      integrations: Array<{ name: string, classes: Classes, latency: { p50: number | null, p95: number | null }, breaker: string, points: Array<{ rejected: number }> }>
+      integrations: Array<{
+        name: string
+        classes: Classes
+        latency: { p50: number | null, p95: number | null }
+        breaker: string
+        points: Array<{ rejected: number }>
+      }>
       topClients: Array<{ id: string, classes: Classes }>
     }
     const yankes = data.integrations.find((i) => i.name === 'yankes')
-    assert.deepEqual(yankes?.classes, { ok: 2, clientErrors: 3, serverErrors: 0, unauthorized: 2, forbidden: 0, rateLimited: 1 }, range)
+    assert.deepEqual(yankes?.classes,
+      { ok: 2, clientErrors: 3, serverErrors: 0, unauthorized: 2, forbidden: 0, rateLimited: 1 }, range)
     assert.equal(data.integrations.find((i) => i.name === 'satu-data')?.classes.forbidden, 1)
-    assert.deepEqual(data.classes, { ok: 2, clientErrors: 4, serverErrors: 0, unauthorized: 2, forbidden: 1, rateLimited: 1 })
+    assert.deepEqual(data.classes,
+      { ok: 2, clientErrors: 4, serverErrors: 0, unauthorized: 2, forbidden: 1, rateLimited: 1 })
     assert.ok(yankes.latency.p50 !== null && yankes.latency.p95 !== null && yankes.latency.p50 <= yankes.latency.p95)
     assert.ok(['closed', 'off'].includes(yankes.breaker), yankes.breaker)
     assert.equal(yankes.points.length, range === '1h' ? 60 : range === '24h' ? 96 : 168)

@@ -29,7 +29,9 @@ const VIEWPORTS = [
 
 interface Violation { id: string, impact: string | null, help: string, nodes: Array<{ target: unknown[] }> }
 
-/** axe-core in the page (through the devtools protocol, which the CSP does not govern): serious and critical violations. */
+/**
+ * axe-core in the page (through the devtools protocol, which the CSP does not govern): serious and critical violations.
+ */
 async function axeViolations (page: Page, source: string): Promise<Violation[]> {
   await page.evaluate(source)
   const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Violation[] }

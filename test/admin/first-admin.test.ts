@@ -7,7 +7,8 @@ import { postLogin } from '../helpers/admin.js'
 import { runGerbang, startGatewayProcess } from '../helpers/process.js'
 import { startRedis } from '../helpers/redis.js'
 
-const status = async (url: string, email: string, password: string): Promise<number> => (await postLogin(url, email, password)).status
+const status = async (url: string, email: string, password: string): Promise<number> =>
+  (await postLogin(url, email, password)).status
 
 test('GERBANG_ADMIN_EMAIL and GERBANG_ADMIN_PASSWORD make the first admin once, and never reset it', async (t) => {
   const redis = await startRedis(t)

@@ -22,7 +22,10 @@ const ADMIN_EMAIL = 'admin@bantenprov.go.id'
 const ADMIN_PASSWORD = 'rahasia-banten-2026'
 const INTRUDER = 'penyusup@evil.example'
 
-/** The attacker's page, as a vulnerable upstream would reflect it; the test clicks #go (a user gesture, so window.open is allowed). */
+/**
+ * The attacker's page, as a vulnerable upstream would reflect it; the test clicks #go (a user gesture, so window.open
+ * is allowed).
+ */
 const ATTACK_PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Layanan</title></head>
 <body><button id="go" type="button">Lanjut</button>
@@ -152,7 +155,9 @@ async function startVulnerableUpstream (t: TestContext, headers: Record<string, 
 }
 
 /** `gerbang start` in front of the vulnerable upstream (`auth: none`), with a first admin and the given environment. */
-async function startGerbang (t: TestContext, upstream: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<GatewayProcess> {
+async function startGerbang (
+  t: TestContext, upstream: string, env: NodeJS.ProcessEnv = {}, args: string[] = []
+): Promise<GatewayProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'gerbang-origin-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const routes = join(dir, 'routes.yaml')
@@ -205,7 +210,8 @@ async function runAttack (browser: BrowserContext, base: string, adminBase: stri
   const page = await browser.newPage()
   await page.goto(`${base}/layanan/cari?q=${adminBase === undefined ? '' : `&admin=${encodeURIComponent(adminBase)}`}`)
   await page.click('#go')
-  await page.waitForFunction(() => (globalThis as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: 30_000 })
+  await page.waitForFunction(() => (globalThis as unknown as { __result?: unknown }).__result !== undefined, undefined,
+    { timeout: 30_000 })
   const result = await page.evaluate(() => (globalThis as unknown as { __result: AttackResult }).__result)
   await page.close()
   return result
@@ -217,7 +223,9 @@ function adminAddressOf (gw: GatewayProcess): string {
   return address as string
 }
 
-async function httpGet (url: string, headers: Record<string, string>): Promise<{ status: number, headers: IncomingHttpHeaders, body: string }> {
+async function httpGet (
+  url: string, headers: Record<string, string>
+): Promise<{ status: number, headers: IncomingHttpHeaders, body: string }> {
   return await new Promise((resolve, reject) => {
     get(url, { headers }, (res) => {
       let body = ''

@@ -19,7 +19,9 @@ test('BearerToken is accepted like Bearer, in any case, and never reaches the up
     body: new URLSearchParams({ client_id: client.id, client_secret: key }).toString()
   })
   assert.equal(tokenAnswer.status, 200)
-  const { access_token: token, token_type: type } = await tokenAnswer.json() as { access_token: string, token_type: string }
+  const { access_token: token, token_type: type } = await tokenAnswer.json() as {
+    access_token: string, token_type: string
+  }
   assert.equal(type, 'BearerToken')
   for (const scheme of [type, 'bearertoken', 'BEARER', 'Bearer']) {
     const answer = await send(gw.url, '/sehat/Patient', { headers: { authorization: `${scheme} ${token}` } })

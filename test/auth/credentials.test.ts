@@ -16,7 +16,16 @@ import { sleep, waitUntil } from '../helpers/time.js'
 
 const PEPPER = 'credentials-test-pepper-0123456789'
 
-interface Problem { status: number, code: string, detail: string, requestId: string, instance: string, title: string, type: string, timestamp: string }
+interface Problem {
+  status: number
+  code: string
+  detail: string
+  requestId: string
+  instance: string
+  title: string
+  type: string
+  timestamp: string
+}
 
 function routes (upstream: string): string {
   return [
@@ -131,7 +140,8 @@ test('token flow: SATUSEHAT-style token works as a bearer, is not forwarded, and
   t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
   const origin = await startEchoOrigin()
   t.after(origin.close)
-  const gw = await startGateway(t, routes(origin.url), {}, { store: new MemoryStore(), hasher: new SecretHasher(PEPPER), tokenTtlMs: 600 })
+  const gw = await startGateway(t, routes(origin.url), {},
+    { store: new MemoryStore(), hasher: new SecretHasher(PEPPER), tokenTtlMs: 600 })
   const { key, client } = await gw.app.clients.create({ name: 'RSUD Banten', integrations: ['yankes'] })
 
   const tokenRes = await fetch(`${gw.url}/oauth2/v1/accesstoken?grant_type=client_credentials`, {

@@ -115,7 +115,8 @@ test('token flood: the count is kept in the store, so two gateways on one Redis 
   const one = await redisGateway(t, redis)
   const two = await redisGateway(t, redis)
   const { client, key } = await one.app.clients.create({ name: 'Klinik Dua Pintu', integrations: '*' })
-  const answers = await Promise.all(Array.from({ length: 100 }, async (_, i) => await requestToken(i % 2 === 0 ? one : two, client.id, key)))
+  const answers = await Promise.all(Array.from({ length: 100 }, async (_, i) =>
+    await requestToken(i % 2 === 0 ? one : two, client.id, key)))
   assert.equal(answers.filter((a) => a.status === 200).length, TOKENS_PER_MINUTE)
   for (const a of answers.filter((a) => a.status !== 200)) assertRateLimited(a, 'tokens')
 })

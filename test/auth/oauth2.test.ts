@@ -30,7 +30,9 @@ interface TokenServer {
 }
 
 async function startTokenServer (
-  t: TestContext, { store = new MemoryStore(), tokenTtlMs, logs = false }: { store?: Store, tokenTtlMs?: number, logs?: boolean } = {}
+  t: TestContext, { store = new MemoryStore(), tokenTtlMs, logs = false }: {
+    store?: Store, tokenTtlMs?: number, logs?: boolean
+  } = {}
 ): Promise<TokenServer> {
   const hasher = new SecretHasher(PEPPER)
   const lines: string[] = []
@@ -50,7 +52,9 @@ async function startTokenServer (
 }
 
 let clientCount = 0
-async function createClient (server: TokenServer, extra: Partial<NewClient> = {}): Promise<{ client: Client, key: string }> {
+async function createClient (
+  server: TokenServer, extra: Partial<NewClient> = {}
+): Promise<{ client: Client, key: string }> {
   const created = await server.clients.create({ name: `rs-${++clientCount}`, integrations: '*', ...extra })
   secrets.add(created.key)
   return created
@@ -67,7 +71,9 @@ interface Answer {
 async function call (
   url: string,
   { query = '?grant_type=client_credentials', form, body, headers = {}, method = 'POST' }:
-  { query?: string, form?: Array<[string, string]>, body?: string, headers?: Record<string, string>, method?: string } = {}
+  {
+    query?: string, form?: Array<[string, string]>, body?: string, headers?: Record<string, string>, method?: string
+  } = {}
 ): Promise<Answer> {
   const init: RequestInit = { method, headers }
   if (form !== undefined) init.body = new URLSearchParams(form)
@@ -105,7 +111,9 @@ function assertTokenProblem (answer: Answer, status: number, code: string): void
 }
 
 /** Checks a successful answer against SATUSEHAT's shape and the store; returns the token. */
-async function assertToken (server: TokenServer, answer: Answer, client: Client, before: number, ttlMs = DEFAULT_TOKEN_TTL_MS): Promise<string> {
+async function assertToken (
+  server: TokenServer, answer: Answer, client: Client, before: number, ttlMs = DEFAULT_TOKEN_TTL_MS
+): Promise<string> {
   const after = Date.now()
   assert.equal(answer.status, 200, answer.text)
   assert.match(answer.headers.get('content-type') ?? '', /^application\/json(;|$)/)
@@ -172,9 +180,11 @@ test('HTTP Basic client authentication, with and without an empty form body', as
   const server = await startTokenServer(t)
   const { client, key } = await createClient(server)
   let before = Date.now()
-  await assertToken(server, await call(server.url, { headers: { authorization: basic(client.id, key) } }), client, before)
+  await assertToken(server, await call(server.url, { headers: { authorization: basic(client.id, key) } }), client,
+    before)
   before = Date.now()
-  await assertToken(server, await call(server.url, { form: [], headers: { authorization: basic(client.id, key) } }), client, before)
+  await assertToken(server, await call(server.url, { form: [], headers: { authorization: basic(client.id, key) } }),
+    client, before)
   before = Date.now()
   const lowerScheme = `basic ${Buffer.from(`${client.id}:${key}`).toString('base64')}`
   await assertToken(server, await call(server.url, { headers: { authorization: lowerScheme } }), client, before)
@@ -245,7 +255,14 @@ test('request errors answer 400 invalid_request or unsupported_grant_type', asyn
   const server = await startTokenServer(t)
   const { client, key } = await createClient(server)
   const creds: Array<[string, string]> = [['client_id', client.id], ['client_secret', key]]
-  const cases: Array<{ name: string, error: string, query?: string, form?: Array<[string, string]>, body?: string, headers?: Record<string, string> }> = [
+  const cases: Array<{
+    name: string
+    error: string
+    query?: string
+    form?: Array<[string, string]>
+    body?: string
+    headers?: Record<string, string>
+  }> = [
     { name: 'grant_type missing', error: 'invalid_request', query: '', form: creds },
     { name: 'grant_type empty', error: 'invalid_request', query: '?grant_type=', form: creds },
     { name: 'grant_type password', error: 'unsupported_grant_type', query: '?grant_type=password', form: creds },
@@ -380,7 +397,9 @@ test('no response body in this file carried a client secret', () => {
 // ---------------------------------------------------------------------------
 // With the Redis store
 
-async function redisServer (t: TestContext, tokenTtlMs?: number): Promise<{ server: TokenServer, kill: () => Promise<void> }> {
+async function redisServer (
+  t: TestContext, tokenTtlMs?: number
+): Promise<{ server: TokenServer, kill: () => Promise<void> }> {
   const redis = await startRedis(t, { own: true })
   const store = new RedisStore({ url: redis.url, prefix: redis.prefix })
   t.after(async () => { await store.close() })
@@ -395,7 +414,8 @@ test('Redis store: tokens are issued and stored, revoked and expired clients ref
   let before = Date.now()
   await assertToken(server, await call(server.url, { form: [['client_id', client.id], ['client_secret', key]] }), client, before)
   before = Date.now()
-  await assertToken(server, await call(server.url, { headers: { authorization: basic(client.id, key) } }), client, before)
+  await assertToken(server, await call(server.url, { headers: { authorization: basic(client.id, key) } }), client,
+    before)
 
   const expired = await createClient(server, { expiresAt: new Date(Date.now() - 1000).toISOString() })
   assertOAuthError(await call(server.url, { form: [['client_id', expired.client.id], ['client_secret', expired.key]] }), 401, 'invalid_client')

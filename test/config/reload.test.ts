@@ -14,7 +14,9 @@ import { routesYaml } from '../helpers/routes.js'
 // to an integration that stayed fails.
 
 /** auth: none and a rate limit the load never reaches, for `integrations`. */
-function routesFor (integrations: Record<string, { upstream: string, description?: string, timeout?: string }>): string {
+function routesFor (
+  integrations: Record<string, { upstream: string, description?: string, timeout?: string }>
+): string {
   return routesYaml({ defaults: { auth: 'none', rateLimit: '1000000/1m' }, integrations })
 }
 
@@ -26,7 +28,9 @@ async function replaceFile (file: string, text: string): Promise<void> {
 }
 
 /** An echo origin, and a routes file in a new temporary directory serving `names` from it. */
-async function routesDir (t: TestContext, prefix: string, names: string[]): Promise<{ origin: Origin, dir: string, file: string }> {
+async function routesDir (
+  t: TestContext, prefix: string, names: string[]
+): Promise<{ origin: Origin, dir: string, file: string }> {
   const origin = await startEchoOrigin()
   t.after(origin.close)
   const dir = await mkdtemp(join(tmpdir(), prefix))
@@ -36,8 +40,12 @@ async function routesDir (t: TestContext, prefix: string, names: string[]): Prom
   return { origin, dir, file }
 }
 
-/** How many processes (workers) logged 'routes reloaded' (and `match`) since `from`, polled until two did or 5 s passed. */
-async function workersReloaded (gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean = () => true): Promise<number> {
+/**
+ * How many processes (workers) logged 'routes reloaded' (and `match`) since `from`, polled until two did or 5 s passed.
+ */
+async function workersReloaded (
+  gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean = () => true
+): Promise<number> {
   const deadline = Date.now() + 5000
   for (;;) {
     const pids = new Set(gw.logs.slice(from).filter((l) => l.msg === 'routes reloaded' && match(l)).map((l) => l.pid))
@@ -46,7 +54,9 @@ async function workersReloaded (gw: GatewayProcess, from: number, match: (l: Rec
   }
 }
 
-async function waitForLog (gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean, ms: number): Promise<Record<string, unknown>> {
+async function waitForLog (
+  gw: GatewayProcess, from: number, match: (l: Record<string, unknown>) => boolean, ms: number
+): Promise<Record<string, unknown>> {
   return await waitFor('a matching log line', () => gw.logs.slice(from).find(match), {
     timeoutMs: ms,
     intervalMs: 10,

@@ -111,7 +111,8 @@ test('kubernetes: probes, ports, grace period, read-only root, ConfigMap, Secret
   assert.equal(pod.securityContext.runAsUser, 1000)
   assert.ok((container.volumeMounts as Doc[]).some((m) => m.mountPath === '/tmp'), '/tmp is writable')
 
-  const routesMount = (container.volumeMounts as Doc[]).find((m) => m.mountPath === dirname(env.GERBANG_ROUTES as string))
+  const routesMount = (container.volumeMounts as Doc[]).find((m) =>
+    m.mountPath === dirname(env.GERBANG_ROUTES as string))
   assert.ok(routesMount !== undefined && routesMount.subPath === undefined, 'routes mounted as a directory (subPath never updates)')
   const configMap = byKind('ConfigMap').find((c) => c.metadata.name === (pod.volumes as Doc[]).find((v) => v.name === routesMount.name)?.configMap?.name)
   assert.ok(configMap !== undefined)

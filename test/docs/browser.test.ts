@@ -95,7 +95,9 @@ test('Swagger UI\'s OAuth2 client-credentials flow gets a token and Try it out a
 
 interface Violation { id: string, impact: string | null, help: string, nodes: Array<{ target: unknown[] }> }
 
-/** axe-core in the page (through the devtools protocol, which the CSP does not govern): serious and critical violations. */
+/**
+ * axe-core in the page (through the devtools protocol, which the CSP does not govern): serious and critical violations.
+ */
 async function axeViolations (page: Page): Promise<string[]> {
   await page.evaluate(await readFile(resolve(REPO_ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8'))
   const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Violation[] }
@@ -132,7 +134,9 @@ for (const viewport of [{ width: 1366, height: 768 }, { width: 390, height: 844 
     const warning = page.locator('aside[id="gb-warning-kunci"]')
     assert.equal(await warning.getAttribute('role'), 'note')
     const style = await warning.evaluate((el) => {
-      const s = (globalThis as unknown as { getComputedStyle: (e: unknown) => Record<string, string> }).getComputedStyle(el)
+      const s = (globalThis as unknown as {
+        getComputedStyle: (e: unknown) => Record<string, string>
+      }).getComputedStyle(el)
       return { bar: s.borderLeftColor, width: s.borderLeftWidth, bg: s.backgroundColor }
     })
     assert.deepEqual(style, { bar: 'rgb(230, 167, 0)', width: '6px', bg: 'rgb(255, 248, 230)' })

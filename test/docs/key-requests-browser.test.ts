@@ -95,7 +95,8 @@ for (const { size, viewport, lang, other } of RUNS) {
     assert.match(number, /^[0-9a-f-]{36}$/)
     await check(dev, 'sent', lang)
 
-    // An operator (here the admin, who may also read the audit log) sees it in the queue (from the menu) and approves it with a limit.
+    // An operator (here the admin, who may also read the audit log) sees it in the queue (from the menu) and approves
+    // it with a limit.
     await ops.goto(`${gw.url}/admin/login`)
     await setLang(ops, lang)
     await signInBrowser(ops, gw.url)

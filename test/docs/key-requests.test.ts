@@ -29,10 +29,21 @@ const REQUEST = {
   purpose: 'Melihat ketersediaan kamar untuk rujukan antar rumah sakit.'
 }
 
-interface RequestView { id: string, status: string, address: string, clientId?: string, linkHash?: string, issuedTo?: string, reason?: string, linkExpiresAt?: string }
+interface RequestView {
+  id: string
+  status: string
+  address: string
+  clientId?: string
+  linkHash?: string
+  issuedTo?: string
+  reason?: string
+  linkExpiresAt?: string
+}
 interface Link { url: string, expiresAt: string }
 
-async function post (base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+async function post (
+  base: string, path: string, body: unknown, headers: Record<string, string> = {}
+): Promise<Response> {
   return await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
 }
 
@@ -91,7 +102,9 @@ test('a request from /doc is approved with limits, and its one-time link shows a
   assert.equal((await operator.call('POST', `/key-requests/${id}/approve`, { ...grant, integrations: ['tidak-ada'] })).status, 400)
   const approved = await operator.call('POST', `/key-requests/${id}/approve`, grant)
   assert.equal(approved.status, 200, await approved.clone().text())
-  const { request, client, link } = await approved.json() as { request: RequestView, client: { id: string, keyHint?: string, rateLimit?: string }, link: Link }
+  const { request, client, link } = await approved.json() as {
+    request: RequestView, client: { id: string, keyHint?: string, rateLimit?: string }, link: Link
+  }
   assert.equal(request.status, 'approved')
   assert.equal(request.linkHash, undefined, 'the link\'s hash is never shown')
   assert.equal(request.clientId, client.id)
@@ -111,7 +124,9 @@ test('a request from /doc is approved with limits, and its one-time link shows a
   const opened = await post(gw.url, '/doc/api/key-links/open', { token })
   assert.equal(opened.status, 200)
   assert.equal(opened.headers.get('cache-control'), 'no-store')
-  const shown = await opened.json() as { clientId: string, client: string, key: string, integrations: string[], rateLimit: string }
+  const shown = await opened.json() as {
+    clientId: string, client: string, key: string, integrations: string[], rateLimit: string
+  }
   assert.match(shown.key, KEY_RE)
   assert.equal(shown.clientId, client.id)
   assert.deepEqual(shown.integrations, ['yankes'])

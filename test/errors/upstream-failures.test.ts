@@ -10,16 +10,24 @@ import { assertElapsed } from '../helpers/time.js'
 
 const unhandled = trapUnhandled()
 
-/** GETs `url` and asserts the answer is the problem document `status` and `code` for `instance` (test/helpers/problem.ts). */
-async function getProblem (url: string, status: number, code: string, instance: string): Promise<{ body: Problem, ms: number }> {
+/**
+ * GETs `url` and asserts the answer is the problem document `status` and `code` for `instance`
+ * (test/helpers/problem.ts).
+ */
+async function getProblem (
+  url: string, status: number, code: string, instance: string
+): Promise<{ body: Problem, ms: number }> {
   const started = performance.now()
   const res = await fetch(url)
-  const body = assertProblem({ status: res.status, headers: res.headers, body: await res.text() }, status, code, instance)
+  const body = assertProblem({ status: res.status, headers: res.headers, body: await res.text() }, status, code,
+    instance)
   return { body, ms: performance.now() - started }
 }
 
 /** A raw TCP server: for upstreams that misbehave below HTTP. */
-async function startTcp (onSocket: (socket: Socket) => void): Promise<{ port: number, server: NetServer, close: () => Promise<void> }> {
+async function startTcp (
+  onSocket: (socket: Socket) => void
+): Promise<{ port: number, server: NetServer, close: () => Promise<void> }> {
   const sockets = new Set<Socket>()
   const server = createNetServer((socket) => {
     sockets.add(socket)

@@ -67,7 +67,9 @@ export interface AdminSession {
 }
 
 /** POST /admin/api/session with an email and a password: the answer, whatever it is. */
-export async function postLogin (url: string, email: string, password = PASSWORD, headers: Record<string, string> = {}): Promise<Response> {
+export async function postLogin (
+  url: string, email: string, password = PASSWORD, headers: Record<string, string> = {}
+): Promise<Response> {
   return await fetch(`${url}/admin/api/session`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },

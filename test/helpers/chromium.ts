@@ -40,7 +40,10 @@ export async function launchChromium (t: TestContext, options: LaunchOptions = {
   return await launching
 }
 
-/** A node:http server on 127.0.0.1 and a free port answering every request with `html`: a second local origin for a page. */
+/**
+ * A node:http server on 127.0.0.1 and a free port answering every request with `html`: a second local origin for a
+ * page.
+ */
 export async function servePage (t: TestContext, html: string): Promise<string> {
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })

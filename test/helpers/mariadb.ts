@@ -57,7 +57,9 @@ async function connect (url: string): Promise<Connection> {
 }
 
 /** A fresh database with an empty `keys` table (or none, with `table: false`); dropped when the test ends. */
-export async function createLegacyDatabase (t: TestContext, { table = true }: { table?: boolean } = {}): Promise<LegacyDatabase> {
+export async function createLegacyDatabase (
+  t: TestContext, { table = true }: { table?: boolean } = {}
+): Promise<LegacyDatabase> {
   const name = `gerbang_legacy_${randomBytes(5).toString('hex')}`
   const server = await connect(MYSQL_SERVER)
   await server.query(`CREATE DATABASE \`${name}\``)
@@ -71,7 +73,8 @@ export async function createLegacyDatabase (t: TestContext, { table = true }: { 
   if (table) await connection.query(KEYS_TABLE)
   const insert = async (rows: readonly KeyRow[]): Promise<void> => {
     for (let i = 0; i < rows.length; i += 1000) {
-      const batch = rows.slice(i, i + 1000).map((r) => [r.id, r.userId, r.key, r.level, r.ignoreLimits, r.isPrivateKey, r.ipAddresses, r.dateCreated, r.domain])
+      const batch = rows.slice(i, i + 1000).map((r) =>
+        [r.id, r.userId, r.key, r.level, r.ignoreLimits, r.isPrivateKey, r.ipAddresses, r.dateCreated, r.domain])
       await connection.query('INSERT INTO `keys` (`id`, `user_id`, `key`, `level`, `ignore_limits`, `is_private_key`, `ip_addresses`, `date_created`, `domain`) VALUES ?', [batch])
     }
   }

@@ -42,7 +42,9 @@ function header (headers: Headers | IncomingHttpHeaders, name: string): string |
  * to the X-Request-Id header, a timestamp of now), and no stack trace.
  * Returns the parsed document.
  */
-export function assertProblem (answer: ProblemAnswer, status: number, code: string, instance?: string): Problem & Record<string, unknown> {
+export function assertProblem (
+  answer: ProblemAnswer, status: number, code: string, instance?: string
+): Problem & Record<string, unknown> {
   const text = typeof answer.body === 'string' ? answer.body : answer.body.toString('utf8')
   assert.equal(answer.status, status, `expected ${status} ${code}, got ${answer.status}: ${text}`)
   const type = header(answer.headers, 'content-type') ?? ''

@@ -46,7 +46,9 @@ export interface RequestOptions {
 }
 
 /** A keep-alive HTTP client, destroyed when the test ends. */
-export function httpClient (t: TestContext, maxSockets = 64): (base: string, path: string, options?: RequestOptions) => Promise<Answer> {
+export function httpClient (
+  t: TestContext, maxSockets = 64
+): (base: string, path: string, options?: RequestOptions) => Promise<Answer> {
   const agent = new Agent({ keepAlive: true, maxSockets })
   t.after(() => { agent.destroy() })
   return async (base, path, options = {}) => {
@@ -66,7 +68,15 @@ export function httpClient (t: TestContext, maxSockets = 64): (base: string, pat
     let body = ''
     res.setEncoding('utf8')
     for await (const chunk of res) body += chunk as string
-    return { index: options.index ?? 0, base, status: res.statusCode ?? 0, headers: res.headers, body, sentAt, receivedAt: Date.now() }
+    return {
+      index: options.index ?? 0,
+      base,
+      status: res.statusCode ?? 0,
+      headers: res.headers,
+      body,
+      sentAt,
+      receivedAt: Date.now()
+    }
   }
 }
 
@@ -150,7 +160,9 @@ export function limitFields (answer: Answer, what = `request #${answer.index} ($
 }
 
 /** Asserts the policies listed are exactly these, with these q and w. */
-export function assertPolicies (fields: LimitFields, expected: Record<string, { q: number, w: number }>, what: string): void {
+export function assertPolicies (
+  fields: LimitFields, expected: Record<string, { q: number, w: number }>, what: string
+): void {
   const actual: Record<string, { q: number, w: number | undefined }> = {}
   for (const [name, p] of fields.policies) actual[name] = { q: p.q, w: p.w }
   assert.deepEqual(actual, expected, `${what}: RateLimit-Policy`)

@@ -11,7 +11,8 @@ import { startEchoOrigin, type Origin } from '../helpers/origin.js'
 import { startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
 import { startRedis } from '../helpers/redis.js'
 import {
-  PEPPER, assertPolicies, openStore, assertRateLimited, assertXTrioMatches, describeUnexpected, httpClient, limitFields, pool,
+  PEPPER, assertPolicies, openStore, assertRateLimited, assertXTrioMatches, describeUnexpected, httpClient, limitFields,
+  pool,
   retryAfter, statusCounts, waitReady, writeRoutes, type Answer
 } from './client.js'
 import { sleep } from '../helpers/time.js'

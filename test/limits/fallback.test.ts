@@ -19,11 +19,16 @@ const PROCESSES = 2
 const SHARE = Math.floor(LIMIT / PROCESSES)
 /** The limiter's heartbeat is every 2 s; past 3 s both processes have seen each other. */
 const HEARTBEATS_SETTLED_MS = 3000
-/** Tokens a process may still hold from its last lease when Redis dies: a lease of 40 ÷ (4 × 2) = 5, one of them spent. */
+/**
+ * Tokens a process may still hold from its last lease when Redis dies: a lease of 40 ÷ (4 × 2) = 5, one of them spent.
+ */
 const LEFTOVER_MAX = 4
 const DOWN_REQUESTS = 120
 const DOWN_SPACING_MS = 16
-/** How much slower than before the kill any request may be: a hang waits on the store for seconds; a loaded CI machine adds a few hundred ms. */
+/**
+ * How much slower than before the kill any request may be: a hang waits on the store for seconds; a loaded CI machine
+ * adds a few hundred ms.
+ */
 const HANG_MARGIN_MS = 500
 
 function median (values: number[]): number {
@@ -45,7 +50,8 @@ test('Redis down: no hang, no 5xx, each process allows limit ÷ 2; Redis back: e
     ''
   ].join('\n'))
   const env = { REDIS_URL: redis.url, GERBANG_KEY_PEPPER: PEPPER }
-  const gateways = await Promise.all(Array.from({ length: PROCESSES }, async () => await startGatewayProcess(t, file, env)))
+  const gateways = await Promise.all(Array.from({ length: PROCESSES }, async () =>
+    await startGatewayProcess(t, file, env)))
   const startedAt = Date.now()
   await Promise.all(gateways.map(async (g) => { await waitReady(g.url) }))
   const gatewayAt = (i: number): string => (gateways[i % PROCESSES] as GatewayProcess).url

@@ -81,7 +81,9 @@ test('a daily quota outlives the minute windows: refused until the day ends, wit
 test('with the store down each process limits alone in windows of its own, and says so once', async (t) => {
   const store = flakyStore()
   const warnings: string[] = []
-  const logger = { warn: (_fields: unknown, msg: string) => { warnings.push(msg) }, info: () => {} } as unknown as FastifyBaseLogger
+  const logger = {
+    warn: (_fields: unknown, msg: string) => { warnings.push(msg) }, info: () => {}
+  } as unknown as FastifyBaseLogger
   const limiter = limiterOn(t, store, logger)
   store.down = true
   const second = policy('default', { limit: 3, windowMs: 1000 })

@@ -26,7 +26,9 @@ async function limiterOnRedis (t: import('node:test').TestContext): Promise<Rate
  * before it is needed, 25 ms at this pace); returns how many had to wait
  * for the store and what each got.
  */
-async function send (limiter: RateLimiter, limit: string, count: number, every: number, pauseMs = 0): Promise<{ waited: number, results: LimitResult[] }> {
+async function send (
+  limiter: RateLimiter, limit: string, count: number, every: number, pauseMs = 0
+): Promise<{ waited: number, results: LimitResult[] }> {
   const policies = [policy('default', parseRate(limit) as Rate)]
   let waited = 0
   const results: LimitResult[] = []

@@ -346,7 +346,8 @@ test('known traffic moves every request metric by exactly its count', async (t) 
   // the gateway's own
   await go('/healthz')
   await go('/tidak-ada')
-  assert.deepEqual(statuses, [200, 200, 200, 200, 404, 404, 403, 502, 200, 405, 405, 401, 401, 403, 502, 200, 200, 429, 429, 200, 404])
+  assert.deepEqual(statuses,
+    [200, 200, 200, 200, 404, 404, 403, 502, 200, 405, 405, 401, 401, 403, 502, 200, 200, 429, 429, 200, 404])
   await untilCounted(gw, 1 + statuses.length)
 
   const m = await scrape(gw)

@@ -47,7 +47,9 @@ function accessLine (logs: Array<Record<string, unknown>>, reqId: string): Recor
   return line
 }
 
-async function echoGateway (t: TestContext): Promise<{ origin: Origin, url: string, logs: Array<Record<string, unknown>> }> {
+async function echoGateway (
+  t: TestContext
+): Promise<{ origin: Origin, url: string, logs: Array<Record<string, unknown>> }> {
   const origin = await startEchoOrigin()
   t.after(origin.close)
   const gw = await startGateway(t, oneIntegration('yankes', origin.url))
@@ -235,7 +237,9 @@ interface JsonSpan {
   events?: Array<{ name: string, attributes?: JsonKeyValue[] }>
   status?: { code?: number }
 }
-interface JsonTraces { resourceSpans: Array<{ resource: { attributes: JsonKeyValue[] }, scopeSpans: Array<{ spans: JsonSpan[] }> }> }
+interface JsonTraces {
+  resourceSpans: Array<{ resource: { attributes: JsonKeyValue[] }, scopeSpans: Array<{ spans: JsonSpan[] }> }>
+}
 
 /** Every span in the OTLP/JSON posts. */
 function spansOf (posts: OtlpPost[]): OtlpSpan[] {

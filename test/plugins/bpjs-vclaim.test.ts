@@ -56,7 +56,9 @@ function create (options: Options): PluginHooks {
 }
 
 /** Runs onRequest, then onResponse on an answer built with the timestamp the request carried. */
-async function roundTrip (hooks: PluginHooks, answer: (timestamp: string) => string, headers?: Record<string, string>): Promise<UpstreamResponse> {
+async function roundTrip (
+  hooks: PluginHooks, answer: (timestamp: string) => string, headers?: Record<string, string>
+): Promise<UpstreamResponse> {
   const request = fakeRequest()
   await hooks.onRequest?.(request)
   const response = fakeResponse(answer(request.headers.get('x-timestamp') ?? ''), headers)

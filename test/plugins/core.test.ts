@@ -32,7 +32,8 @@ function oneWith (upstream: string, pluginLines: string[], extra: string[] = [])
 describe('routes.yaml plugins:', () => {
   const tagger = definePlugin({
     name: 'tagger',
-    options: Type.Object({ header: Type.String({ minLength: 1 }), value: Type.String(), times: Type.Integer({ minimum: 1, default: 1 }) },
+    options: Type.Object(
+      { header: Type.String({ minLength: 1 }), value: Type.String(), times: Type.Integer({ minimum: 1, default: 1 }) },
       { additionalProperties: false }),
     check: (o) => o.header.toLowerCase() === 'host' ? "option 'header': host is the gateway's" : undefined,
     create: (o) => ({ onRequest (r) { r.headers.set(o.header, o.value.repeat(o.times)) } })

@@ -150,7 +150,9 @@ test('no upstream secret in logs, /doc/json, the admin routes view, or any answe
     SS_CLIENT_ID: 'ss-client-id-1a2b3c',
     SS_CLIENT_SECRET: 'ss-client-secret-4d5e6f'
   }
-  const bpjs = await startFakeBpjs({ consId: secrets.BPJS_CONS_ID, secret: secrets.BPJS_SECRET, userKey: secrets.BPJS_USER_KEY })
+  const bpjs = await startFakeBpjs({
+    consId: secrets.BPJS_CONS_ID, secret: secrets.BPJS_SECRET, userKey: secrets.BPJS_USER_KEY
+  })
   t.after(bpjs.close)
   const satusehat = await startFakeSatusehat({ clientId: secrets.SS_CLIENT_ID, clientSecret: secrets.SS_CLIENT_SECRET })
   t.after(satusehat.close)

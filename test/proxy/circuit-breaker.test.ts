@@ -22,7 +22,14 @@ function breakerOf (gw: TestGateway, name = 'yankes'): RouteTable['routes'][numb
 }
 
 /** One request through fetch (keep-alive), timed from the client, with what the tests look at. */
-interface Sample { at: number, ms: number, status: number, code: string | undefined, retryAfter: string | null, detail: string | undefined }
+interface Sample {
+  at: number
+  ms: number
+  status: number
+  code: string | undefined
+  retryAfter: string | null
+  detail: string | undefined
+}
 async function timed (url: string): Promise<Sample> {
   const at = performance.now()
   const res = await fetch(url)
@@ -42,7 +49,9 @@ function quantile (values: number[], q: number): number {
 const round = (ms: number): string => ms.toFixed(1)
 
 /** A plain HTTP server on a given port (to bring a killed upstream back where it was). */
-async function listenOn (port: number, handler: RequestListener): Promise<{ server: Server, close: () => Promise<void> }> {
+async function listenOn (
+  port: number, handler: RequestListener
+): Promise<{ server: Server, close: () => Promise<void> }> {
   const server = createServer(handler)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -242,7 +251,8 @@ test('an upstream killed under load: the breaker opens, answers 503 at once, and
   const after: Sample[] = []
   let firstOk: Sample | undefined
   const clients = Array.from({ length: 10 }, async () => {
-    while (performance.now() - backAt < 3000 && (firstOk === undefined || performance.now() - (firstOk.at + firstOk.ms) < 200)) {
+    while (performance.now() - backAt < 3000 &&
+      (firstOk === undefined || performance.now() - (firstOk.at + firstOk.ms) < 200)) {
       const s = await timed(url)
       after.push(s)
       if (s.status === 200 && (firstOk === undefined || s.at + s.ms < firstOk.at + firstOk.ms)) firstOk = s

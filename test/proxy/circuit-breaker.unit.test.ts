@@ -7,12 +7,9 @@ import { CircuitBreaker, type BreakerLog } from '../../src/proxy/circuit-breaker
 
 interface Logged { level: 'info' | 'warn', fields: unknown, msg: string }
 
-function setup (settings: { failures: number, openForMs: number } | null = { failures: 3, openForMs: 10_000 }, timeoutMs = 5000): {
-  breaker: CircuitBreaker
-  clock: { now: number }
-  log: BreakerLog
-  logged: Logged[]
-} {
+function setup (
+  settings: { failures: number, openForMs: number } | null = { failures: 3, openForMs: 10_000 }, timeoutMs = 5000
+): { breaker: CircuitBreaker, clock: { now: number }, log: BreakerLog, logged: Logged[] } {
   const clock = { now: 1_000 }
   const logged: Logged[] = []
   const log = {

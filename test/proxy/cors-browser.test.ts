@@ -98,9 +98,10 @@ test('a browser app on an allowed origin reads answers, x-request-id, the 429 pr
   const consoleErrors: string[] = []
   other.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
   await other.goto(`${foreign}/`)
-  const call = async (k?: string): Promise<CallResult> => await other.evaluate(async ([base, kk]) => await (globalThis as unknown as {
-    callGateway: (b: string, k?: string) => Promise<CallResult>
-  }).callGateway(base, kk), [gw.url, k] as const)
+  const call = async (k?: string): Promise<CallResult> =>
+    await other.evaluate(async ([base, kk]) => await (globalThis as unknown as {
+      callGateway: (b: string, k?: string) => Promise<CallResult>
+    }).callGateway(base, kk), [gw.url, k] as const)
   // With the key (a preflight first), and without (a simple GET, sent at once).
   for (const r of [await call(key), await call(undefined)]) {
     assert.equal(r.ok, false, `a foreign origin's fetch must fail, got ${JSON.stringify(r)}`)

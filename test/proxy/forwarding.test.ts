@@ -598,7 +598,8 @@ test('one access log line per request, without query strings or credentials', as
   assert.equal(gw.logs.filter((l) => l.reqId === 'log-1').length, 1)
 
   const second = accessLines('log-2')[0] as Record<string, unknown>
-  assert.deepEqual([second.integration, second.method, second.path, second.status, second.upstreamStatus, second.bytesOut],
+  assert.deepEqual(
+    [second.integration, second.method, second.path, second.status, second.upstreamStatus, second.bytesOut],
     ['yankes', 'POST', '/yankes/pasien', 200, 200, posted.body.length])
 
   const third = accessLines('log-3')[0] as Record<string, unknown>

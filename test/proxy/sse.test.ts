@@ -12,7 +12,10 @@ import { parseRoutes } from '../../src/config/routes-loader.js'
 import { assertProblem, send } from './client.js'
 import { assertElapsed, LATE_MS, sleep, waitUntil } from '../helpers/time.js'
 
-/** What the SSE origin was told to do, from its query: `every` ms between `count` events, then `silent` ms of silence, then the end. */
+/**
+ * What the SSE origin was told to do, from its query: `every` ms between `count` events, then `silent` ms of silence,
+ * then the end.
+ */
 interface Plan { every: number, count: number, silent: number }
 
 interface SseOrigin {
@@ -25,7 +28,10 @@ interface SseOrigin {
   lastWriteAt: () => number
 }
 
-/** An origin streaming text/event-stream as its query says (`/stream?every=2000&count=10&silent=0`); `/slow?ms=N` answers after N ms. */
+/**
+ * An origin streaming text/event-stream as its query says (`/stream?every=2000&count=10&silent=0`); `/slow?ms=N`
+ * answers after N ms.
+ */
 async function startSseOrigin (t: TestContext): Promise<SseOrigin> {
   const sentAt = new Map<number, number>()
   const abandoned: Array<{ at: number }> = []
@@ -218,7 +224,8 @@ test('a client that leaves an event stream closes the upstream\'s stream at once
 })
 
 test('a slow reader holding the stream back is not the upstream\'s silence', { timeout: 20_000 }, async (t) => {
-  // 64 KiB chunks, 1600 of them (100 MiB, more than the sockets buffer), as fast as the gateway takes them; the client stops reading for longer than idleTimeout.
+  // 64 KiB chunks, 1600 of them (100 MiB, more than the sockets buffer), as fast as the gateway takes them; the client
+  // stops reading for longer than idleTimeout.
   const chunk = Buffer.alloc(64 * 1024, 'x')
   const origin = await startOrigin((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream' })

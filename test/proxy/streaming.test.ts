@@ -88,7 +88,9 @@ function generated (total: number, hash: Hash, meter: Meter): Readable {
  * Reads a stream to its end, hashing and metering; stops for a while where
  * the plan says, and notes how far the sender got meanwhile.
  */
-async function consume (stream: AsyncIterable<Buffer>, meter: Meter, plan: StallPlan): Promise<{ bytes: number, sha256: string }> {
+async function consume (
+  stream: AsyncIterable<Buffer>, meter: Meter, plan: StallPlan
+): Promise<{ bytes: number, sha256: string }> {
   const stalls = STALL_PLANS[plan]
   const hash = createHash('sha256')
   let bytes = 0
@@ -183,7 +185,9 @@ function expectedSha256 (total: number): string {
   return hash.digest('hex')
 }
 
-async function upload (base: string, prefix: string, total: number, chunked: boolean, meter: Meter, plan: StallPlan): Promise<{ sentSha256: string, received: Received }> {
+async function upload (
+  base: string, prefix: string, total: number, chunked: boolean, meter: Meter, plan: StallPlan
+): Promise<{ sentSha256: string, received: Received }> {
   const { hostname, port } = new URL(base)
   const req = request({
     host: hostname,

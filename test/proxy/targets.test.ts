@@ -193,7 +193,8 @@ test('a target refused on connect is skipped: one that never connects fails over
   const answers = await getMany(gw.url, 4)
   const took = performance.now() - started
   assert.ok(answers.every((x) => x.status === 200), JSON.stringify(answers))
-  // The first request waited for slow.test's connect timeout (and at most undici's timer slack); the others did not meet it.
+  // The first request waited for slow.test's connect timeout (and at most undici's timer slack); the others did not
+  // meet it.
   assert.ok(took < 2500, `took ${took} ms`)
   const ready = JSON.parse((await send(gw.url, '/readyz')).body.toString()) as { targets: Record<string, Array<{ target: string, state: string, reason?: string }>> }
   assert.deepEqual(ready.targets.yankes?.map((x) => [x.target, x.state, x.reason]),

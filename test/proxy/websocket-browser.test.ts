@@ -76,8 +76,9 @@ test('Chromium: a WebSocket with the key in the query exchanges 100 messages; th
   const page = await openPage(t, await servePage(t, PAGE))
   const wsBase = gw.url.replace(/^http/, 'ws')
 
-  const talk = await page.evaluate(async ([url]) => await (globalThis as unknown as { talk: (u: string, n: number) => Promise<Talk> }).talk(url as string, 100),
-    [`${wsBase}/papan/kamar?rs=7&api_key=${encodeURIComponent(key)}`])
+  const talk = await page.evaluate(async ([url]) => await (globalThis as unknown as {
+    talk: (u: string, n: number) => Promise<Talk>
+  }).talk(url as string, 100), [`${wsBase}/papan/kamar?rs=7&api_key=${encodeURIComponent(key)}`])
   assert.equal(talk.opened, true)
   assert.equal(talk.received.length, 100)
   assert.deepEqual(talk.received, Array.from({ length: 100 }, (_, i) => `kamar ${i}`))
@@ -92,8 +93,9 @@ test('Chromium: a WebSocket with the key in the query exchanges 100 messages; th
   assert.match(String(seen.headers.origin), /^http:\/\/127\.0\.0\.1:\d+$/, 'the page\'s origin, as the browser sent it')
 
   // Without a key: the browser's upgrade fails (a browser shows no more than that)…
-  const refused = await page.evaluate(async ([url]) => await (globalThis as unknown as { talk: (u: string, n: number) => Promise<Talk> }).talk(url as string, 1),
-    [`${wsBase}/papan/kamar?rs=7`])
+  const refused = await page.evaluate(async ([url]) => await (globalThis as unknown as {
+    talk: (u: string, n: number) => Promise<Talk>
+  }).talk(url as string, 1), [`${wsBase}/papan/kamar?rs=7`])
   assert.equal(refused.opened, false)
   assert.equal(refused.code, 1006)
   assert.equal(upstream.seen.length, 1, 'nothing reached the upstream')

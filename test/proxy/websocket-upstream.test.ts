@@ -31,7 +31,9 @@ async function upstream (t: TestContext): Promise<string> {
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 
-function dial (base: string, path: string, timeoutMs = 5000): { outcome: Promise<Outcome>, giveUp: () => void, calls: () => number } {
+function dial (
+  base: string, path: string, timeoutMs = 5000
+): { outcome: Promise<Outcome>, giveUp: () => void, calls: () => number } {
   let calls = 0
   let done: (o: Outcome) => void = () => {}
   const outcome = new Promise<Outcome>((resolve) => { done = resolve })

@@ -108,7 +108,9 @@ async function startWsOrigin (t: TestContext): Promise<WsOrigin> {
 interface Closed { code: number, reason: string, at: number }
 
 /** Opens a WebSocket to the gateway; rejects with the HTTP answer when the upgrade is refused. */
-async function connect (url: string, options: { headers?: Record<string, string>, protocols?: string[] } = {}): Promise<{ ws: WebSocket, response: IncomingMessage, closed: Promise<Closed> }> {
+async function connect (
+  url: string, options: { headers?: Record<string, string>, protocols?: string[] } = {}
+): Promise<{ ws: WebSocket, response: IncomingMessage, closed: Promise<Closed> }> {
   const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers ?? {}, perMessageDeflate: false })
   const closed = new Promise<Closed>((resolve) => {
     ws.on('close', (code, reason) => { resolve({ code, reason: reason.toString(), at: performance.now() }) })
@@ -164,7 +166,9 @@ async function rawUpgrade (base: string, path: string, headers: Record<string, s
 }
 
 /** Sends `count` messages and waits for as many answers, in order. */
-async function exchange (ws: WebSocket, count: number, make: (i: number) => string | Buffer): Promise<Array<{ data: Buffer, binary: boolean }>> {
+async function exchange (
+  ws: WebSocket, count: number, make: (i: number) => string | Buffer
+): Promise<Array<{ data: Buffer, binary: boolean }>> {
   const got: Array<{ data: Buffer, binary: boolean }> = []
   const done = new Promise<void>((resolve) => {
     const onMessage = (data: RawData, binary: boolean): void => {
@@ -567,7 +571,9 @@ async function idleRss (pid: number): Promise<number> {
   return low
 }
 
-async function gatewayProcess (t: TestContext, origin: WsOrigin): Promise<{ url: string, pid: number, logs: Array<Record<string, unknown>> }> {
+async function gatewayProcess (
+  t: TestContext, origin: WsOrigin
+): Promise<{ url: string, pid: number, logs: Array<Record<string, unknown>> }> {
   const dir = await mkdtemp(join(tmpdir(), 'gerbang-ws-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const file = join(dir, 'routes.yaml')
@@ -585,7 +591,9 @@ async function gatewayProcess (t: TestContext, origin: WsOrigin): Promise<{ url:
  * most 4 MiB waiting on its side; returns the gateway's RSS growth over its
  * idle RSS just before.
  */
-async function slowUpload (t: TestContext, gw: { url: string, pid: number }, origin: WsOrigin, frameSize: number): Promise<number> {
+async function slowUpload (
+  t: TestContext, gw: { url: string, pid: number }, origin: WsOrigin, frameSize: number
+): Promise<number> {
   const before = await idleRss(gw.pid)
   origin.slow.bytes = 0
   origin.slow.hash = createHash('sha256')

@@ -23,7 +23,9 @@ interface Outcome {
   closed: boolean
 }
 
-/** Sends `head` and a part of the body, then nothing; resolves on the first answer byte plus close, or after `waitMs`. */
+/**
+ * Sends `head` and a part of the body, then nothing; resolves on the first answer byte plus close, or after `waitMs`.
+ */
 async function stall (port: number, head: string, partialBody: string, waitMs: number): Promise<Outcome> {
   const socket = connect(port, '127.0.0.1')
   await new Promise<void>((resolve, reject) => { socket.once('connect', resolve).once('error', reject) })

@@ -42,7 +42,9 @@ function pidsInLogs (logs: Log[], primary: number | undefined): Set<number> {
  * startGatewayProcess with `--workers N`. The primary and every worker it
  * logged are SIGKILLed when the test ends if still running.
  */
-async function startCluster (t: TestContext, routesFile: string, workers: number, env: NodeJS.ProcessEnv = {}): Promise<Cluster> {
+async function startCluster (
+  t: TestContext, routesFile: string, workers: number, env: NodeJS.ProcessEnv = {}
+): Promise<Cluster> {
   const started: { logs: Log[], primary: number | undefined } = { logs: [], primary: undefined }
   t.after(() => {
     for (const pid of pidsInLogs(started.logs, started.primary)) if (alive(pid)) process.kill(pid, 'SIGKILL')
@@ -50,7 +52,13 @@ async function startCluster (t: TestContext, routesFile: string, workers: number
   const gateway = await startGatewayProcess(t, routesFile, env, ['--workers', String(workers)])
   started.logs = gateway.logs as Log[]
   started.primary = gateway.child.pid
-  return { child: gateway.child, url: gateway.url, logs: started.logs, workerPids: gateway.readyLine.pids as number[], exited: gateway.exited }
+  return {
+    child: gateway.child,
+    url: gateway.url,
+    logs: started.logs,
+    workerPids: gateway.readyLine.pids as number[],
+    exited: gateway.exited
+  }
 }
 
 /**
@@ -75,7 +83,9 @@ async function get (url: string): Promise<number> {
 interface Stats { issued: number, ok: number, failed: number, errors: string[] }
 
 /** `concurrency` loops of requests while keepGoing() says so, counting 200s and everything else as they go. */
-function load (url: string, concurrency: number, keepGoing: (stats: Stats) => boolean): { stats: Stats, done: Promise<Stats> } {
+function load (
+  url: string, concurrency: number, keepGoing: (stats: Stats) => boolean
+): { stats: Stats, done: Promise<Stats> } {
   const stats: Stats = { issued: 0, ok: 0, failed: 0, errors: [] }
   const done = Promise.all(Array.from({ length: concurrency }, async () => {
     while (keepGoing(stats)) {

@@ -20,7 +20,9 @@ async function tempDir (t: TestContext, parent = tmpdir()): Promise<string> {
   return dir
 }
 
-function open (t: TestContext, dir: string, options: Partial<ConstructorParameters<typeof DiskStore>[0]> = {}): DiskStore {
+function open (
+  t: TestContext, dir: string, options: Partial<ConstructorParameters<typeof DiskStore>[0]> = {}
+): DiskStore {
   const store = new DiskStore({ dir, ...options })
   t.after(async () => { await store.close() })
   return store
@@ -146,12 +148,13 @@ catch (err) { process.stdout.write('FAIL ' + err.message) }`
   for (let round = 0; round < 12; round++) {
     const dir = await mkdtemp(join(tmpdir(), 'gerbang-disk-race-'))
     t.after(async () => { await rm(dir, { recursive: true, force: true }) })
-    const outputs = await Promise.all(Array.from({ length: 6 }, async () => await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script, join(dir, 'data')], (err, stdout) => {
-        if (err !== null) reject(err)
-        else resolve(stdout)
-      })
-    })))
+    const outputs = await Promise.all(Array.from({ length: 6 }, async () =>
+      await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, ['--input-type=module', '-e', script, join(dir, 'data')], (err, stdout) => {
+          if (err !== null) reject(err)
+          else resolve(stdout)
+        })
+      })))
     failures.push(...outputs.filter((o) => o !== 'ok'))
   }
   assert.deepEqual(failures, [])

@@ -6,7 +6,8 @@ import type { Client, CounterStore } from '../../store/types.js'
 import type { AdminApi, AdminDeps } from './deps.js'
 import { adminOf } from './guard.js'
 import {
-  answers, ClientList, ClientListQuery, ClientPatchBody, ClientView, ClientWithKey, IdParams, Latency, NewClientBody, RotateBody, StatusClasses
+  answers, ClientList, ClientListQuery, ClientPatchBody, ClientView, ClientWithKey, IdParams, Latency, NewClientBody,
+  RotateBody, StatusClasses
 } from './schemas.js'
 import { parseDuration } from '../../config/units.js'
 import { Value } from '@sinclair/typebox/value'
@@ -16,7 +17,8 @@ const MAX_GRACE_MS = 30 * 24 * 3600_000
 /** A client's page shows its audit history from this many newest entries. */
 const CLIENT_AUDIT_SCAN = 2000
 
-const view = (client: Client, today: number): Record<string, unknown> => ({ ...client, status: clientStatus(client), requestsToday: today })
+const view = (client: Client, today: number): Record<string, unknown> =>
+  ({ ...client, status: clientStatus(client), requestsToday: today })
 
 /** One client's view, with its requests today read from the store. */
 async function viewOne (store: CounterStore, client: Client): Promise<Record<string, unknown>> {
@@ -30,9 +32,12 @@ export async function clientRoutes (app: AdminApi, { clients, store, holder }: A
     config: { access: 'clients:read' },
     schema: {
       summary: 'The integrations a client can be given',
-      response: answers(200, Type.Object({ items: Type.Array(Type.Object({ name: Type.String(), description: Type.String() })) }), 403)
+      response: answers(200, Type.Object({
+        items: Type.Array(Type.Object({ name: Type.String(), description: Type.String() }))
+      }), 403)
     }
-  }, async () => ({ items: holder.table.config.integrations.map((i) => ({ name: i.name, description: i.description })) }))
+  }, async () =>
+    ({ items: holder.table.config.integrations.map((i) => ({ name: i.name, description: i.description })) }))
 
   app.get('/clients', {
     config: { access: 'clients:read' },
@@ -132,7 +137,9 @@ export async function clientRoutes (app: AdminApi, { clients, store, holder }: A
         requests: Type.Integer(),
         classes: StatusClasses,
         latency: Latency,
-        points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Integer(), clientErrors: Type.Integer(), serverErrors: Type.Integer() }))
+        points: Type.Array(Type.Object({
+          t: Type.String(), requests: Type.Integer(), clientErrors: Type.Integer(), serverErrors: Type.Integer()
+        }))
       }), 403, 404)
     }
   }, async (request) => {

@@ -28,7 +28,9 @@ const Dashboard = Type.Object({
     }), { description: 'the upstream targets and whether each takes requests now (CONTRACT.md section 14)' }),
     points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Number(), errors: Type.Number(), rejected: Type.Number({ description: '4xx per minute' }) }))
   })),
-  topClients: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), requests: Type.Integer(), classes: StatusClasses, latency: Latency })),
+  topClients: Type.Array(Type.Object({
+    id: Type.String(), name: Type.String(), requests: Type.Integer(), classes: StatusClasses, latency: Latency
+  })),
   legacy: Type.Object({
     clients: Type.Integer({ description: 'clients imported from the old API manager' }),
     callingThisWeek: Type.Integer({ description: 'of them, how many called with their old key in the last 7 days (UTC days)' })
@@ -66,7 +68,8 @@ export async function dashboardRoutes (app: AdminApi, { store, holder }: AdminDe
 
   async function summarize (range: TrafficRange): Promise<Summary> {
     const integrations = holder.table.config.integrations
-    const [summary, legacy] = await Promise.all([summarizeTraffic(store, integrations.map((i) => i.name), range), legacyProgress(store)])
+    const [summary, legacy] = await Promise.all([summarizeTraffic(store, integrations.map((i) => i.name), range),
+      legacyProgress(store)])
     const names = await Promise.all(summary.topClients.map(async ({ id }) => (await store.getClient(id))?.name ?? id))
     return {
       ...summary,
@@ -127,19 +130,37 @@ function breakerStates (holder: AdminDeps['holder']): Record<string, string> {
   return states
 }
 
-function withTargets (summary: Summary, targets: Record<string, TargetState[]>, breakers: Record<string, string>): DashboardAnswer {
+function withTargets (
+  summary: Summary, targets: Record<string, TargetState[]>, breakers: Record<string, string>
+): DashboardAnswer {
   return { ...summary, integrations: summary.integrations.map((i) => ({ ...i, targets: targets[i.name] ?? [], breaker: breakers[i.name] ?? 'off' })) }
 }
 
-interface Classes { ok: number, clientErrors: number, serverErrors: number, unauthorized: number, forbidden: number, rateLimited: number }
+interface Classes {
+  ok: number
+  clientErrors: number
+  serverErrors: number
+  unauthorized: number
+  forbidden: number
+  rateLimited: number
+}
 interface CsvSource {
   range: string
   generatedAt: string
-  integrations: Array<{ name: string, points: Array<{ t: string, requests: number, errors: number, rejected: number }>, classes: Classes, latency: { p50: number | null, p95: number | null } }>
-  topClients: Array<{ id: string, name: string, requests: number, classes: Classes, latency: { p50: number | null, p95: number | null } }>
+  integrations: Array<{
+    name: string
+    points: Array<{ t: string, requests: number, errors: number, rejected: number }>
+    classes: Classes
+    latency: { p50: number | null, p95: number | null }
+  }>
+  topClients: Array<{
+    id: string, name: string, requests: number, classes: Classes, latency: { p50: number | null, p95: number | null }
+  }>
 }
 
-/** A CSV cell: quoted when it holds a comma, quote or line break; a leading =, +, - or @ is defused for spreadsheets. */
+/**
+ * A CSV cell: quoted when it holds a comma, quote or line break; a leading =, +, - or @ is defused for spreadsheets.
+ */
 function cell (value: string | number | null): string {
   if (value === null) return ''
   let text = String(value)
@@ -150,8 +171,11 @@ function cell (value: string | number | null): string {
 function toCsv (data: CsvSource): string {
   const lines = [['kind', 'name', 'time', 'requests_per_min', 'errors_5xx_per_min', 'rejected_4xx_per_min', 'requests', 'ok', 'client_errors_4xx',
     'unauthorized_401', 'forbidden_403', 'rate_limited_429', 'server_errors_5xx', 'p50_ms', 'p95_ms']]
-  const totals = (c: Classes, requests: number, latency: { p50: number | null, p95: number | null }): Array<string | number | null> =>
-    [requests, c.ok, c.clientErrors, c.unauthorized, c.forbidden, c.rateLimited, c.serverErrors, latency.p50, latency.p95]
+  const totals = (
+    c: Classes, requests: number, latency: { p50: number | null, p95: number | null }
+  ): Array<string | number | null> =>
+    [requests, c.ok, c.clientErrors, c.unauthorized, c.forbidden, c.rateLimited, c.serverErrors,
+      latency.p50, latency.p95]
   for (const i of data.integrations) {
     const requests = i.classes.ok + i.classes.clientErrors + i.classes.serverErrors
     lines.push(['integration', i.name, '', '', '', '', ...totals(i.classes, requests, i.latency)].map(cell))

@@ -79,7 +79,9 @@ export async function keyRequestRoutes (app: AdminApi, { store, clients, holder 
     schema: {
       summary: 'Self-service key requests from /doc, newest first; links past their 24 h are marked expired first',
       querystring: ListQuery,
-      response: answers(200, Type.Object({ items: Type.Array(KeyRequestView), hasMore: Type.Boolean(), counts: Counts }), 400, 403)
+      response: answers(200, Type.Object({
+        items: Type.Array(KeyRequestView), hasMore: Type.Boolean(), counts: Counts
+      }), 400, 403)
     }
   }, async (request) => {
     const { status, offset, limit } = request.query
@@ -103,7 +105,8 @@ export async function keyRequestRoutes (app: AdminApi, { store, clients, holder 
       summary: 'Approve a pending request: creates its client with these integrations and limits, and a one-time link (24 h) that shows the key once',
       params: IdParams,
       body: ApproveBody,
-      response: answers(200, Type.Object({ request: KeyRequestView, client: ClientView, link: Link }), 400, 403, 404, 409)
+      response: answers(200,
+        Type.Object({ request: KeyRequestView, client: ClientView, link: Link }), 400, 403, 404, 409)
     }
   }, async (request) => {
     const { id } = request.params

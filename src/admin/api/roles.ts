@@ -51,7 +51,9 @@ export async function roleRoutes (app: AdminApi, { store }: AdminDeps): Promise<
     refuseBuiltIn(body.name)
     requireWithin(admin, body.permissions, `you cannot create the role '${body.name}'`, 'it')
     if (await store.getRole(body.name) !== undefined) throw new GerbangError('CONFLICT', `a role named '${body.name}' already exists`)
-    const role: Role = { name: body.name, description: body.description, permissions: body.permissions, createdAt: new Date().toISOString() }
+    const role: Role = {
+      name: body.name, description: body.description, permissions: body.permissions, createdAt: new Date().toISOString()
+    }
     await store.saveRole(role)
     await auditRole(store, admin.user.email, 'role.create', role)
     reply.code(201)
@@ -77,7 +79,9 @@ export async function roleRoutes (app: AdminApi, { store }: AdminDeps): Promise<
     // Narrowing a role that grants more than the actor holds would demote its holders.
     requireWithin(admin, existing.permissions, `you cannot change the role '${name}'`, 'it')
     requireWithin(admin, body.permissions, `you cannot change the role '${name}'`, 'the new list')
-    const role: Role = { ...existing, description: body.description, permissions: body.permissions, updatedAt: new Date().toISOString() }
+    const role: Role = {
+      ...existing, description: body.description, permissions: body.permissions, updatedAt: new Date().toISOString()
+    }
     await store.saveRole(role)
     await auditRole(store, admin.user.email, 'role.update', role)
     return { role: view(role, false) }

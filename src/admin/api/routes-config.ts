@@ -64,7 +64,8 @@ export async function routesConfigRoutes (app: AdminApi, { holder }: AdminDeps):
         name: i.name,
         prefix: i.prefix,
         upstream: i.origin + i.upstreamPathPrefix,
-        targets: (states[i.name] ?? []).map((x) => ({ url: x.target + i.upstreamPathPrefix, weight: x.weight, state: x.state })),
+        targets: (states[i.name] ?? []).map((x) =>
+          ({ url: x.target + i.upstreamPathPrefix, weight: x.weight, state: x.state })),
         healthCheck: i.healthCheck === null ? null : { path: i.healthCheck.path, intervalMs: i.healthCheck.intervalMs },
         methods: i.methods === null ? null : [...i.methods],
         auth: i.auth,

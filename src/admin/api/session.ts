@@ -24,7 +24,9 @@ class Seen {
 }
 const LOCKOUT_MEMORY_MS = 15 * 60_000
 
-/** Sign in (POST), who am I (GET), sign out (DELETE). Failed sign-ins and lockouts go to the audit log with the address. */
+/**
+ * Sign in (POST), who am I (GET), sign out (DELETE). Failed sign-ins and lockouts go to the audit log with the address.
+ */
 export async function sessionRoutes (app: AdminApi, { sessions, store }: AdminDeps): Promise<void> {
   const lockouts = new Seen()
   app.post('/session', {

@@ -39,7 +39,9 @@ export function lineChart (points: DashboardPoint[], options: ChartOptions): SVG
   const first = times[0] ?? Date.now()
   const last = times[times.length - 1] ?? first
   const span = Math.max(last - first, 1)
-  const x = (time: number): number => points.length === 1 ? M.left + PLOT_W / 2 : M.left + ((time - first) / span) * PLOT_W
+  const x = (time: number): number => points.length === 1
+    ? M.left + PLOT_W / 2
+    : M.left + ((time - first) / span) * PLOT_W
 
   const reqScale = niceScale(Math.max(0, ...points.map((p) => p.requests)))
   const rateScale = niceScale(Math.max(0, ...rates) * 100, Y_TICKS, 1)
@@ -155,7 +157,9 @@ export function chartBox (points: DashboardPoint[], options: ChartOptions): HTML
   const times = points.map((p) => Date.parse(p.t))
   const first = times[0] ?? 0
   const span = Math.max((times[times.length - 1] ?? first) - first, 1)
-  const xOf = (i: number): number => points.length === 1 ? M.left + PLOT_W / 2 : M.left + (((times[i] ?? first) - first) / span) * PLOT_W
+  const xOf = (i: number): number => points.length === 1
+    ? M.left + PLOT_W / 2
+    : M.left + (((times[i] ?? first) - first) / span) * PLOT_W
   const show = (i: number): void => {
     index = Math.max(0, Math.min(points.length - 1, i))
     const p = points[index]
@@ -182,14 +186,18 @@ export function chartBox (points: DashboardPoint[], options: ChartOptions): HTML
     const x = ((event.clientX - rect.left) / rect.width) * W
     const share = Math.max(0, Math.min(1, (x - M.left) / PLOT_W))
     let best = 0
-    for (let i = 1; i < points.length; i++) if (Math.abs(xOf(i) - (M.left + share * PLOT_W)) < Math.abs(xOf(best) - (M.left + share * PLOT_W))) best = i
+    for (let i = 1; i < points.length; i++) {
+      if (Math.abs(xOf(i) - (M.left + share * PLOT_W)) < Math.abs(xOf(best) - (M.left + share * PLOT_W))) best = i
+    }
     show(best)
   })
   svg.addEventListener('pointerleave', () => { if (document.activeElement !== svg) hide() })
   svg.addEventListener('focus', () => { show(index) })
   svg.addEventListener('blur', hide)
   svg.addEventListener('keydown', (event) => {
-    const moves: Record<string, number> = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: points.length - 1 }
+    const moves: Record<string, number> = {
+      ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: points.length - 1
+    }
     const next = moves[event.key]
     if (next === undefined) return
     event.preventDefault()

@@ -35,7 +35,9 @@ function setAttrs (el: Element, attrs: Attrs | null | undefined): void {
 }
 
 /** `h('button', { class: 'btn', onclick: fn }, 'Simpan')`. */
-export function h<K extends keyof HTMLElementTagNameMap> (tag: K, attrs?: Attrs | null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap> (
+  tag: K, attrs?: Attrs | null, ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag)
   setAttrs(el, attrs)
   append(el, children)
@@ -45,7 +47,9 @@ export function h<K extends keyof HTMLElementTagNameMap> (tag: K, attrs?: Attrs 
 const SVG_NS = 'http://www.w3.org/2000/svg'
 
 /** The SVG twin of h(): attributes only (stroke, fill, d, …), text as text nodes. */
-export function s<K extends keyof SVGElementTagNameMap> (tag: K, attrs?: Attrs | null, ...children: Child[]): SVGElementTagNameMap[K] {
+export function s<K extends keyof SVGElementTagNameMap> (
+  tag: K, attrs?: Attrs | null, ...children: Child[]
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG_NS, tag)
   setAttrs(el, attrs)
   append(el, children)

@@ -1,5 +1,5 @@
-// The routes page (/admin/routes): the loaded routes.yaml and its last reload: [Bahasa Indonesia, English]; i18n.ts adds them to the UI's
-// texts.
+// The routes page (/admin/routes): the loaded routes.yaml and its last reload: [Bahasa Indonesia, English]; i18n.ts
+// adds them to the UI's texts.
 
 export const ROUTES_STRINGS = {
   'routes.col.targets': ['Server upstream', 'Upstream servers'],

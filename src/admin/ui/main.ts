@@ -268,7 +268,8 @@ async function render (moveFocus = false): Promise<void> {
 
 // Same-app links navigate without reloading the page.
 document.addEventListener('click', (event) => {
-  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey ||
+    event.altKey) return
   const link = event.target instanceof Element ? event.target.closest('a') : null
   if (link === null || link.target !== '' || link.hasAttribute('download') || link.origin !== location.origin) return
   if (!link.pathname.startsWith('/admin') || link.pathname.startsWith('/admin/assets') || link.pathname.startsWith('/admin/api')) return

@@ -65,7 +65,9 @@ export interface Dashboard {
   classes: StatusClasses
   integrations: DashboardIntegration[]
   topClients: Array<{ id: string, name: string, requests: number, classes: StatusClasses, latency: Latency }>
-  /** The switch-over from the old API manager: clients imported, and how many still call with their old key this week. */
+  /**
+   * The switch-over from the old API manager: clients imported, and how many still call with their old key this week.
+   */
   legacy?: { clients: number, callingThisWeek: number }
 }
 

@@ -119,7 +119,9 @@ export async function confirmDialog (message: string, confirmLabel: string, dang
 }
 
 /** A labelled form field: label, control, hint and error (wired with aria-describedby). */
-export function field (label: string, control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string): HTMLElement {
+export function field (
+  label: string, control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string
+): HTMLElement {
   control.id ||= uid('f')
   const error = h('p', { class: 'field-error', id: uid('err'), 'data-testid': `error-${control.name}` })
   let hintEl: HTMLElement | null = null
@@ -131,13 +133,17 @@ export function field (label: string, control: HTMLInputElement | HTMLSelectElem
 
 type Control = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement
 
-/** The UI's own message for a control the browser finds invalid (never the browser's bubble, which speaks its own language). */
+/**
+ * The UI's own message for a control the browser finds invalid (never the browser's bubble, which speaks its own
+ * language).
+ */
 function problemOf (el: Control): string {
   const v = el.validity
   if (v.valueMissing) return t('valid.required')
   if (v.customError) return el.validationMessage
   if (v.typeMismatch && el.type === 'email') return t('valid.email')
-  if ((el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) && el.maxLength > 0 && el.value.length > el.maxLength) {
+  if ((el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) && el.maxLength > 0 &&
+    el.value.length > el.maxLength) {
     return t('valid.tooLong', { max: el.maxLength })
   }
   if (v.tooShort) return t('valid.tooShort', { min: (el as HTMLInputElement).minLength })
@@ -202,7 +208,10 @@ export function copyButton (text: string, what: string, attrs: Attrs = {}, selec
  * resolves, and shows the error (staying open) when it rejects. `afterSave`
  * runs once the dialog has closed, when a save succeeded.
  */
-export function formDialog (title: string, fields: Child[], save: (form: HTMLFormElement) => Promise<void>, attrs: Attrs = {}, afterSave?: () => void): Modal {
+export function formDialog (
+  title: string, fields: Child[], save: (form: HTMLFormElement) => Promise<void>, attrs: Attrs = {},
+  afterSave?: () => void
+): Modal {
   const submitLabel = t('common.save')
   let saved = false
   const errorSlot = h('div', { class: 'form-error' })

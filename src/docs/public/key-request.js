@@ -209,7 +209,13 @@
       }
       submit.disabled = true
       submit.textContent = t('request.sending')
-      const body = { agency: agency.value.trim(), app: app.value.trim(), email: email.value.trim(), integrations: chosen, purpose: purpose.value.trim() }
+      const body = {
+        agency: agency.value.trim(),
+        app: app.value.trim(),
+        email: email.value.trim(),
+        integrations: chosen,
+        purpose: purpose.value.trim()
+      }
       safeCall('POST', '/doc/api/key-requests', body).then((answer) => {
         submit.disabled = false
         submit.textContent = t('request.submit')

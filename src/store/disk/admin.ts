@@ -1,6 +1,7 @@
 import {
   AUDIT_KEEP,
-  type AuditEntry, type AuditStore, type Role, type RoleStore, type Session, type SessionStore, type User, type UserStore
+  type AuditEntry, type AuditStore, type Role, type RoleStore, type Session, type SessionStore, type User,
+  type UserStore
 } from '../admin.js'
 import { StoreConflictError } from '../types.js'
 import { DiskPart, type DiskDatabase } from './database.js'
@@ -24,14 +25,17 @@ const SQL = {
   listAudit: 'SELECT json FROM audit ORDER BY seq DESC LIMIT ? OFFSET ?'
 }
 
-/** DiskStore's users, roles, sessions and audit log, in gerbang.db (AdminStore but its key requests: key-requests.ts). */
+/**
+ * DiskStore's users, roles, sessions and audit log, in gerbang.db (AdminStore but its key requests: key-requests.ts).
+ */
 export class DiskAdmin extends DiskPart<typeof SQL> implements UserStore, RoleStore, SessionStore, AuditStore {
   constructor (database: DiskDatabase) {
     super(database, SQL)
   }
 
   async createUser (user: User): Promise<void> {
-    const created = await this.database.run(() => this.sql.insertUser.run(user.email.toLowerCase(), JSON.stringify(user)).changes)
+    const created = await this.database.run(() =>
+      this.sql.insertUser.run(user.email.toLowerCase(), JSON.stringify(user)).changes)
     if (created === 0) throw new StoreConflictError(`a user with email '${user.email}' already exists`)
   }
 
@@ -46,7 +50,8 @@ export class DiskAdmin extends DiskPart<typeof SQL> implements UserStore, RoleSt
   }
 
   async updateUser (user: User): Promise<boolean> {
-    return await this.database.run(() => this.sql.updateUser.run(JSON.stringify(user), user.email.toLowerCase()).changes) === 1
+    return await this.database.run(() =>
+      this.sql.updateUser.run(JSON.stringify(user), user.email.toLowerCase()).changes) === 1
   }
 
   async deleteUser (email: string): Promise<boolean> {
@@ -76,7 +81,8 @@ export class DiskAdmin extends DiskPart<typeof SQL> implements UserStore, RoleSt
   }
 
   async getSession (idHash: string): Promise<Session | undefined> {
-    const row = await this.database.run(() => this.sql.getSession.get(idHash, Date.now()) as { json: string } | undefined)
+    const row = await this.database.run(() =>
+      this.sql.getSession.get(idHash, Date.now()) as { json: string } | undefined)
     return row === undefined ? undefined : JSON.parse(row.json) as Session
   }
 
@@ -101,7 +107,8 @@ export class DiskAdmin extends DiskPart<typeof SQL> implements UserStore, RoleSt
 
   async listAudit (offset: number, limit: number): Promise<AuditEntry[]> {
     if (limit <= 0) return []
-    const rows = await this.database.run(() => this.sql.listAudit.all(limit, Math.max(0, offset)) as Array<{ json: string }>)
+    const rows = await this.database.run(() =>
+      this.sql.listAudit.all(limit, Math.max(0, offset)) as Array<{ json: string }>)
     return rows.map((row) => JSON.parse(row.json) as AuditEntry)
   }
 }

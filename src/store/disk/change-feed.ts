@@ -35,7 +35,8 @@ export class DiskChangeFeed extends DiskPart<typeof SQL> implements ChangeFeed {
   }
 
   async publishChange (change: StoreChange): Promise<void> {
-    const seq = await this.database.run(() => Number(this.sql.insertChange.run(JSON.stringify(change), Date.now()).lastInsertRowid))
+    const seq = await this.database.run(() => Number(this.sql.insertChange.run(JSON.stringify(change),
+      Date.now()).lastInsertRowid))
     // This process's own listeners hear it now; the poll skips it.
     if (this.#listeners.length > 0) {
       this.#own.add(seq)

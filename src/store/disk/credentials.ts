@@ -53,7 +53,9 @@ const SQL = {
   deleteClient: 'DELETE FROM clients WHERE id = ?'
 }
 
-/** DiskStore's CredentialStore: the tables clients, keys, tokens, legacy_clients and legacy_key_lengths of gerbang.db. */
+/**
+ * DiskStore's CredentialStore: the tables clients, keys, tokens, legacy_clients and legacy_key_lengths of gerbang.db.
+ */
 export class DiskCredentials extends DiskPart<typeof SQL> implements CredentialStore {
   constructor (database: DiskDatabase) {
     super(database, SQL)
@@ -65,7 +67,8 @@ export class DiskCredentials extends DiskPart<typeof SQL> implements CredentialS
   }
 
   #insertClient (client: Client, keyHash: string): boolean {
-    const inserted = this.sql.insertClient.run(client.id, client.name.toLowerCase(), clientJson(client), client.lastUsedAt ?? null)
+    const inserted = this.sql.insertClient.run(client.id, client.name.toLowerCase(), clientJson(client),
+      client.lastUsedAt ?? null)
     if (inserted.changes === 0) return false
     this.sql.putKey.run(keyHash, client.id, null)
     return true
@@ -129,7 +132,9 @@ export class DiskCredentials extends DiskPart<typeof SQL> implements CredentialS
     }))
   }
 
-  async importClient (client: Client, keyHash: string, keyLength: number, dryRun: boolean): Promise<LegacyImportOutcome> {
+  async importClient (
+    client: Client, keyHash: string, keyLength: number, dryRun: boolean
+  ): Promise<LegacyImportOutcome> {
     return await this.database.run(() => this.database.transaction(() => {
       const owner = this.sql.resolveKey.get(keyHash) as ResolveRow | undefined
       if (owner !== undefined && (owner.expires_at === null || owner.expires_at > Date.now())) {
@@ -193,7 +198,9 @@ export class DiskCredentials extends DiskPart<typeof SQL> implements CredentialS
   async resolveToken (tokenHash: string): Promise<ResolvedCredential | undefined> {
     const row = await this.database.run(() => this.sql.resolveToken.get(tokenHash) as TokenRow | undefined)
     const now = Date.now()
-    if (row === undefined || row.token_expires <= now || (row.key_expires !== null && row.key_expires <= now)) return undefined
+    if (row === undefined || row.token_expires <= now || (row.key_expires !== null && row.key_expires <= now)) {
+      return undefined
+    }
     return { client: parseClient(row), expiresAt: Math.min(row.token_expires, row.key_expires ?? Infinity) }
   }
 }

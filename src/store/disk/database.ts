@@ -33,7 +33,10 @@ export function isBusy (err: unknown): boolean {
   return code !== undefined && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED)
 }
 
-/** Creates an empty file readable by its owner only, so the database and its -wal/-shm (which copy its mode) are private. */
+/**
+ * Creates an empty file readable by its owner only, so the database and its -wal/-shm (which copy its mode) are
+ * private.
+ */
 function createPrivate (file: string): void {
   if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600))
 }
@@ -157,7 +160,10 @@ export class DiskDatabase {
     }
   }
 
-  /** Runs `work` in one write transaction (BEGIN IMMEDIATE: the write lock is taken first, so it never has to be upgraded). */
+  /**
+   * Runs `work` in one write transaction (BEGIN IMMEDIATE: the write lock is taken first, so it never has to be
+   * upgraded).
+   */
   transaction<T>(work: () => T, db = this.db): T {
     db.exec('BEGIN IMMEDIATE')
     try {

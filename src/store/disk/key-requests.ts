@@ -16,9 +16,12 @@ const SQL = {
   byLink: 'SELECT json FROM key_requests WHERE link_hash = ?'
 }
 
-const parse = (row: { json: string } | undefined): KeyRequest | undefined => row === undefined ? undefined : JSON.parse(row.json) as KeyRequest
+const parse = (row: { json: string } | undefined): KeyRequest | undefined =>
+  row === undefined ? undefined : JSON.parse(row.json) as KeyRequest
 
-/** DiskStore's KeyRequestStore: the table key_requests of gerbang.db (KEY_REQUESTS_SCHEMA, src/store/disk/schema.ts). */
+/**
+ * DiskStore's KeyRequestStore: the table key_requests of gerbang.db (KEY_REQUESTS_SCHEMA, src/store/disk/schema.ts).
+ */
 export class DiskKeyRequests extends DiskPart<typeof SQL> implements KeyRequestStore {
   constructor (database: DiskDatabase) {
     super(database, SQL)
@@ -27,7 +30,8 @@ export class DiskKeyRequests extends DiskPart<typeof SQL> implements KeyRequestS
   async createKeyRequest (request: KeyRequest, maxPending: number): Promise<boolean> {
     const outcome = await this.database.run(() => this.database.transaction(() => {
       if ((this.sql.countPending.get() as { n: number }).n >= maxPending) return 'full'
-      const inserted = this.sql.insert.run(request.id, Date.parse(request.createdAt), request.status, request.linkHash ?? null, JSON.stringify(request))
+      const inserted = this.sql.insert.run(request.id, Date.parse(request.createdAt), request.status,
+        request.linkHash ?? null, JSON.stringify(request))
       return inserted.changes === 1 ? 'created' : 'taken'
     }))
     if (outcome === 'taken') throw new StoreConflictError(`a key request with id '${request.id}' already exists`)
@@ -55,7 +59,9 @@ export class DiskKeyRequests extends DiskPart<typeof SQL> implements KeyRequestS
     return counts
   }
 
-  async updateKeyRequest (id: string, from: KeyRequestStatus, changes: KeyRequestChanges): Promise<KeyRequest | undefined> {
+  async updateKeyRequest (
+    id: string, from: KeyRequestStatus, changes: KeyRequestChanges
+  ): Promise<KeyRequest | undefined> {
     return await this.database.run(() => this.database.transaction(() => {
       const current = parse(this.sql.get.get(id) as { json: string } | undefined)
       if (current === undefined || current.status !== from) return undefined

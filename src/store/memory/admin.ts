@@ -1,6 +1,7 @@
 import {
   AUDIT_KEEP,
-  type AuditEntry, type AuditStore, type Role, type RoleStore, type Session, type SessionStore, type User, type UserStore
+  type AuditEntry, type AuditStore, type Role, type RoleStore, type Session, type SessionStore, type User,
+  type UserStore
 } from '../admin.js'
 import { StoreConflictError } from '../types.js'
 import { byKey, live, type MemorySweeper } from './sweeper.js'

@@ -125,7 +125,9 @@ export class MemoryCredentials implements CredentialStore {
     return true
   }
 
-  async importClient (client: Client, keyHash: string, keyLength: number, dryRun: boolean): Promise<LegacyImportOutcome> {
+  async importClient (
+    client: Client, keyHash: string, keyLength: number, dryRun: boolean
+  ): Promise<LegacyImportOutcome> {
     const owner = this.#resolve(keyHash)
     if (owner !== undefined) return { outcome: 'key-taken', clientId: owner.client.id }
     const named = this.#names.get(client.name.toLowerCase())

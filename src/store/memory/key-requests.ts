@@ -42,7 +42,9 @@ export class MemoryKeyRequests implements KeyRequestStore {
     return counts
   }
 
-  async updateKeyRequest (id: string, from: KeyRequestStatus, changes: KeyRequestChanges): Promise<KeyRequest | undefined> {
+  async updateKeyRequest (
+    id: string, from: KeyRequestStatus, changes: KeyRequestChanges
+  ): Promise<KeyRequest | undefined> {
     const request = this.#requests.get(id)
     if (request === undefined || request.status !== from) return undefined
     const next = applyKeyRequestChanges(request, structuredClone(changes))

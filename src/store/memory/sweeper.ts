@@ -6,7 +6,9 @@
 const SWEEP_EVERY_MS = 60_000
 
 /** The entry under `key` unless it has expired, in which case it is dropped. */
-export function live<T extends { expiresAt: number }> (entries: Map<string, T>, key: string, now = Date.now()): T | undefined {
+export function live<T extends { expiresAt: number }> (
+  entries: Map<string, T>, key: string, now = Date.now()
+): T | undefined {
   const entry = entries.get(key)
   if (entry === undefined || entry.expiresAt > now) return entry
   entries.delete(key)

@@ -25,7 +25,8 @@ export class RedisCounters extends RedisPart implements CounterStore {
   }
 
   async readCounts (buckets: readonly string[]): Promise<Array<Map<string, number>>> {
-    const hashes = await run(async () => await Promise.all(buckets.map(async (bucket) => await this.redis.hgetall(this.keys.traffic(bucket)))))
+    const hashes = await run(async () =>
+      await Promise.all(buckets.map(async (bucket) => await this.redis.hgetall(this.keys.traffic(bucket)))))
     return hashes.map((hash) => new Map(Object.entries(hash).map(([field, count]) => [field, Number(count)])))
   }
 

@@ -132,7 +132,9 @@ export class RedisCredentials extends RedisPart implements CredentialStore {
     return deleted === 1
   }
 
-  async importClient (client: Client, keyHash: string, keyLength: number, dryRun: boolean): Promise<LegacyImportOutcome> {
+  async importClient (
+    client: Client, keyHash: string, keyLength: number, dryRun: boolean
+  ): Promise<LegacyImportOutcome> {
     const lower = client.name.toLowerCase()
     const [outcome, clientId] = await run(async () => await this.redis.gerbangImport(
       this.#c(`name:${lower}`), this.#c(`client:${client.id}`), this.#c(`key:${keyHash}`),

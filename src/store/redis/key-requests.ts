@@ -49,7 +49,9 @@ export class RedisKeyRequests extends RedisPart implements KeyRequestStore {
     return counts
   }
 
-  async updateKeyRequest (id: string, from: KeyRequestStatus, changes: KeyRequestChanges): Promise<KeyRequest | undefined> {
+  async updateKeyRequest (
+    id: string, from: KeyRequestStatus, changes: KeyRequestChanges
+  ): Promise<KeyRequest | undefined> {
     const key = this.#k(`req:${id}`)
     // Another write in between (a link opened twice at once) makes the compare fail: read again.
     for (let attempt = 0; attempt < 10; attempt++) {

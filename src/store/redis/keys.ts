@@ -63,7 +63,10 @@ export class RedisKeys {
     return `${this.prefix}tr:${bucket}`
   }
 
-  /** One hash tag per group (a client), so a client's counters share a Cluster slot while clients spread over the cluster. */
+  /**
+   * One hash tag per group (a client), so a client's counters share a Cluster slot while clients spread over the
+   * cluster.
+   */
   window (group: string, key: string): string {
     return `${this.prefix}rl:{${group}}:${key}`
   }

@@ -21,7 +21,8 @@ export class RedisLimits extends RedisPart implements LimitStore {
 
   async release (group: string, keys: readonly string[], tokens: number): Promise<void> {
     if (keys.length === 0 || tokens <= 0) return
-    await run(async () => await this.redis.gerbangRelease(keys.length, ...keys.map((k) => this.keys.window(group, k)), tokens))
+    await run(async () => await this.redis.gerbangRelease(keys.length, ...keys.map((k) => this.keys.window(group, k)),
+      tokens))
   }
 
   async heartbeat (processId: string, ttlMs: number): Promise<number> {

@@ -236,21 +236,26 @@ export interface Scripts {
   gerbangCreate: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
     id: string, json: string, keyHash: string, member: string) => Promise<number>
   gerbangRevoke: (clientKey: string, at: string) => Promise<string | null>
-  gerbangImport: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string, legacyKey: string, lengthsKey: string,
-    id: string, json: string, keyHash: string, member: string, keyLength: number, dryRun: string) => Promise<[string, string?]>
+  gerbangImport: (nameKey: string, clientKey: string, keyKey: string, keysKey: string, namesKey: string,
+    legacyKey: string, lengthsKey: string,
+    id: string, json: string, keyHash: string, member: string, keyLength: number,
+    dryRun: string) => Promise<[string, string?]>
   gerbangReplaceClient: (clientKey: string, before: string, after: string) => Promise<number>
-  gerbangDeleteClient: (clientKey: string, nameKey: string, keysKey: string, namesKey: string, legacyKey: string, lastUsedKey: string,
+  gerbangDeleteClient: (clientKey: string, nameKey: string, keysKey: string, namesKey: string, legacyKey: string,
+    lastUsedKey: string,
     keyPrefix: string, member: string, id: string) => Promise<number>
   gerbangLease: (...args: Array<string | number>) => Promise<number[]>
   gerbangRelease: (...args: Array<string | number>) => Promise<number>
   gerbangHeartbeat: (key: string, id: string, ttlMs: number) => Promise<number>
-  gerbangSearch: (namesKey: string, start: number, stop: number, fragment: string, wanted: number) => Promise<[number, ...string[]]>
+  gerbangSearch: (namesKey: string,
+    start: number, stop: number, fragment: string, wanted: number) => Promise<[number, ...string[]]>
   gerbangRotate: (clientKey: string, keysKey: string, newKeyKey: string,
     id: string, newHash: string, graceMs: string, keyPrefix: string) => Promise<number>
   gerbangSaveUser: (userKey: string, usersKey: string, json: string, email: string, mode: 'NX' | 'XX') => Promise<number>
   gerbangDeleteUser: (userKey: string, usersKey: string, email: string) => Promise<number>
   gerbangAppendAudit: (auditKey: string, json: string, keep: number) => Promise<number>
-  gerbangCreateKeyRequest: (request: string, all: string, pending: string, json: string, id: string, score: number, maxPending: number) => Promise<number>
+  gerbangCreateKeyRequest: (request: string, all: string, pending: string,
+    json: string, id: string, score: number, maxPending: number) => Promise<number>
   gerbangUpdateKeyRequest: (request: string, from: string, to: string, oldLink: string, newLink: string,
     before: string, after: string, id: string, score: number, dropLink: string, setLink: string) => Promise<number>
 }

@@ -198,7 +198,8 @@ export function adminStoreContract (make: MakeStore<AdminStore>): void {
       // Small batches: the Redis store gives each command 500 ms, and a
       // loaded CI machine did not answer 5,000 queued scripts in time.
       for (let n = 1; n < total; n += 250) {
-        await Promise.all(Array.from({ length: Math.min(250, total - n) }, async (_, i) => { await store.appendAudit(newAudit(n + i)) }))
+        await Promise.all(Array.from({ length: Math.min(250, total - n) },
+          async (_, i) => { await store.appendAudit(newAudit(n + i)) }))
       }
       const ids = async (offset: number, limit: number): Promise<string[]> =>
         (await store.listAudit(offset, limit)).map((e) => e.targetId)
@@ -251,7 +252,8 @@ export function adminStoreContract (make: MakeStore<AdminStore>): void {
       assert.equal(await store.createKeyRequest(third, 2), true)
       await assert.rejects(store.createKeyRequest(third, 10), isConflict, 'an id is never reused')
       // Many at once from many processes: never past the limit.
-      const burst = await Promise.all(Array.from({ length: 8 }, async (_, i) => await store.createKeyRequest(newKeyRequest(10 + i), 5)))
+      const burst = await Promise.all(Array.from({ length: 8 }, async (_, i) =>
+        await store.createKeyRequest(newKeyRequest(10 + i), 5)))
       assert.equal(burst.filter(Boolean).length, 3)
       assert.equal((await store.countKeyRequests()).pending, 5)
     })

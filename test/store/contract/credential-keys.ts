@@ -106,7 +106,8 @@ export function keyAndTokenContract (make: MakeStore<CredentialStore>): void {
       const found = await store.resolveToken(token)
       const after = Date.now()
       assert.deepEqual(found?.client, made?.client)
-      assert.ok(found?.expiresAt !== undefined && found.expiresAt >= before + 150 && found.expiresAt <= after + 200 + 20,
+      assert.ok(
+        found?.expiresAt !== undefined && found.expiresAt >= before + 150 && found.expiresAt <= after + 200 + 20,
         `expiresAt ${(found?.expiresAt ?? 0) - before} ms after saving, want about 200`)
       await sleep(after + 300 - Date.now())
       assert.equal(await store.resolveToken(token), undefined)
@@ -167,7 +168,8 @@ export function keyAndTokenContract (make: MakeStore<CredentialStore>): void {
       const found = await store.resolveToken(token)
       const after = Date.now()
       assert.equal(found?.client.id, id)
-      assert.ok(found?.expiresAt !== undefined && found.expiresAt >= before + 250 && found.expiresAt <= after + 300 + 20,
+      assert.ok(
+        found?.expiresAt !== undefined && found.expiresAt >= before + 250 && found.expiresAt <= after + 300 + 20,
         `expiresAt ${(found?.expiresAt ?? 0) - before} ms after the rotation, want about 300 (the key's grace), not the token's 60 s`)
       // A token shorter than the grace keeps its own expiry.
       const short = newHash()

@@ -45,7 +45,9 @@ export function newHash (): string {
 }
 
 /** Creates clients with these names (in this order) and returns them with their key hashes. */
-export async function createNamed (store: CredentialStore, names: string[]): Promise<Array<{ client: Client, keyHash: string }>> {
+export async function createNamed (
+  store: CredentialStore, names: string[]
+): Promise<Array<{ client: Client, keyHash: string }>> {
   const made = []
   for (const name of names) {
     const client = newClient(name)
@@ -77,7 +79,13 @@ export function newRole (name: string, extra: Partial<Role> = {}): Role {
 }
 
 export function newSession (email: string): Session {
-  return { email, csrfToken: newHash(), epoch: 0, createdAt: new Date().toISOString(), absoluteExpiry: Date.now() + 8 * 3600_000 }
+  return {
+    email,
+    csrfToken: newHash(),
+    epoch: 0,
+    createdAt: new Date().toISOString(),
+    absoluteExpiry: Date.now() + 8 * 3600_000
+  }
 }
 
 export function newAudit (n: number, extra: Partial<AuditEntry> = {}): AuditEntry {

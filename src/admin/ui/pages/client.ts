@@ -21,7 +21,9 @@ function jakartaDate (iso: string | undefined): string {
 }
 
 /** Status-class tiles: 2xx, 4xx (401, 403, 429 apart), 5xx, latency. */
-export function classTiles (classes: StatusClasses, latency: { p50: number | null, p95: number | null }, testPrefix: string): HTMLElement {
+export function classTiles (
+  classes: StatusClasses, latency: { p50: number | null, p95: number | null }, testPrefix: string
+): HTMLElement {
   const tile = (label: string, value: string, id: string, kind = ''): HTMLElement =>
     h('div', { class: `stat ${kind}` }, h('p', { class: 'stat-label' }, label), h('p', { class: 'stat-value', 'data-testid': `${testPrefix}-${id}` }, value))
   const ms = (v: number | null): string => v === null ? t('common.none') : formatMs(v)

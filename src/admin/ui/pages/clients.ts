@@ -5,7 +5,8 @@ import { h, mount } from '../dom.js'
 import { endOfJakartaDay, formatDateTime, formatNumber, jakartaToday, t } from '../i18n.js'
 import type { Client, ClientList, ClientStatus, ClientWithKey, Integration, PageContext } from '../types.js'
 import {
-  badge, button, confirmDialog, dataTable, errorBox, field, formDialog, formValue, idAndHint, loadMoreButton, pageHeader,
+  badge, button, confirmDialog, dataTable, errorBox, field, formDialog, formValue, idAndHint, loadMoreButton,
+  pageHeader,
   setFieldError, showKeyDialog, timeEl, toast, type BadgeKind, type Column
 } from '../widgets.js'
 
