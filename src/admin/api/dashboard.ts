@@ -1,5 +1,8 @@
 import { Type } from '@sinclair/typebox'
-import { summarizeTraffic, type ClientTraffic, type IntegrationTraffic, type TrafficRange, type TrafficSummary } from '../../analytics/traffic-report.js'
+import {
+  summarizeTraffic, type ClientTraffic, type IntegrationTraffic, type StatusClasses as Classes, type TrafficRange,
+  type TrafficSummary
+} from '../../analytics/traffic-report.js'
 import { legacyProgress, type LegacyProgress } from '../../auth/legacy.js'
 import type { AdminApi, AdminDeps } from './deps.js'
 import { answers, DashboardQuery, Latency, StatusClasses } from './schemas.js'
@@ -136,14 +139,6 @@ function withTargets (
   return { ...summary, integrations: summary.integrations.map((i) => ({ ...i, targets: targets[i.name] ?? [], breaker: breakers[i.name] ?? 'off' })) }
 }
 
-interface Classes {
-  ok: number
-  clientErrors: number
-  serverErrors: number
-  unauthorized: number
-  forbidden: number
-  rateLimited: number
-}
 interface CsvSource {
   range: string
   generatedAt: string
