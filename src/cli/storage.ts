@@ -192,7 +192,8 @@ export async function migrateCommand (args: string[]): Promise<number> {
       return { counts, pepperNote }
     })
     process.stdout.write(`moved ${counts.clients} clients (${counts.keys} keys, ${counts.tokens} tokens), ${counts.users} users, ` +
-      `${counts.roles} roles, ${counts.sessions} sessions, ${counts.audit} audit entries and ${counts.counterBuckets} traffic counters ` +
+      `${counts.roles} roles, ${counts.sessions} sessions, ${counts.audit} audit entries, ${counts.keyRequests} key requests ` +
+      `and ${counts.counterBuckets} traffic counters ` +
       `into ${redactUrl(url)}\n`)
     process.stderr.write(`gerbang migrate: ${pepperNote}. Start the gateways with REDIS_URL=${redactUrl(url)}; ` +
       `the embedded store in ${storeFiles(dataDirOf()).dir} is left as it was.\n`)

@@ -18,6 +18,7 @@ export interface MigrationCounts {
   roles: number
   sessions: number
   audit: number
+  keyRequests: number
   counterBuckets: number
 }
 
@@ -26,6 +27,7 @@ const BATCH = 500
 interface ClientRow { id: string, name_lower: string, json: string, last_used: string | null }
 interface KeyRow { hash: string, client_id: string, expires_at: number | null }
 interface TokenRow { hash: string, client_id: string, key_hash: string, expires_at: number }
+interface KeyRequestRow { id: string, created_ms: number, status: string, link_hash: string | null, json: string }
 
 /** Runs `fill` on pipelines of at most BATCH items each. */
 async function inBatches<T> (redis: Redis | Cluster, items: Iterable<T>, fill: (pipeline: ReturnType<Redis['pipeline']>, item: T) => void): Promise<number> {
@@ -97,6 +99,15 @@ export async function copyToRedis (source: DiskStore, redis: Redis | Cluster, pr
   // Oldest first: LPUSH leaves the newest at the head, as appendAudit does.
   const audit = await inBatches(redis, source.rows<{ json: string }>('audit'), (p, row) => { p.lpush(redisKeys.audit(), row.json) })
 
+  // The key-request queue as RedisKeyRequests keeps it (src/store/redis/key-requests.ts): each
+  // request, its place in the time-ordered sets (all, and its status's), its current link.
+  const keyRequests = await inBatches(redis, source.rows<KeyRequestRow>('key_requests'), (p, row) => {
+    p.set(redisKeys.k(`req:${row.id}`), row.json)
+    p.zadd(redisKeys.k('reqs'), row.created_ms, row.id)
+    p.zadd(redisKeys.k(`reqs:${row.status}`), row.created_ms, row.id)
+    if (row.link_hash !== null) p.set(redisKeys.k(`link:${row.link_hash}`), row.id)
+  })
+
   // Traffic counters: one bucket (hash) at a time, each with what is left of its TTL.
   let counterBuckets = 0
   for (const bucket of source.rows<{ bucket: string, expires_at: number }>('buckets')) {
@@ -108,5 +119,5 @@ export async function copyToRedis (source: DiskStore, redis: Redis | Cluster, pr
     await redis.pexpire(key, Math.max(1, bucket.expires_at - now))
     counterBuckets++
   }
-  return { clients, keys, tokens, users, roles, sessions, audit, counterBuckets }
+  return { clients, keys, tokens, users, roles, sessions, audit, keyRequests, counterBuckets }
 }

@@ -12,6 +12,7 @@ import { ClientService } from '../../src/auth/clients.js'
 import { SecretHasher } from '../../src/auth/secrets.js'
 import { DiskStore } from '../../src/store/disk-store.js'
 import { RedisStore } from '../../src/store/redis-store.js'
+import { newKeyRequest } from './contract/helpers.js'
 import { startEchoOrigin } from '../helpers/origin.js'
 import { runGerbang, startGatewayProcess, type GatewayProcess } from '../helpers/process.js'
 import { startRedis, storeConnected } from '../helpers/redis.js'
@@ -209,7 +210,7 @@ test('backup while 200 req/s of keyed traffic runs, then restore into a fresh di
   assert.equal(forced.code, 0, forced.stderr)
 })
 
-test('migrate --to-redis moves clients, keys, users, roles and audit; a gateway on that Redis accepts every key', { timeout: 90_000 }, async (t) => {
+test('migrate --to-redis moves clients, keys, users, roles, audit and key requests; a gateway on that Redis accepts every key', { timeout: 90_000 }, async (t) => {
   const dir = await tempDir(t)
   const routes = await echoRoutes(t, dir)
   const data = join(dir, 'data')
@@ -224,6 +225,16 @@ test('migrate --to-redis moves clients, keys, users, roles and audit; a gateway 
   await service.revoke(gone.client.id)
   await store.createUser({ email: 'kominfo@bantenprov.go.id', name: 'Kominfo', role: 'auditor', passwordHash: 'scrypt$x', createdAt: new Date().toISOString() })
   await store.saveRole({ name: 'auditor', description: 'reads the audit log', permissions: ['audit:read'], createdAt: new Date().toISOString() })
+  // The self-service key-request queue: pending, approved with its one-time link, declined.
+  const pending = newKeyRequest(1)
+  const approved = newKeyRequest(2)
+  const declined = newKeyRequest(3)
+  for (const r of [pending, approved, declined]) assert.ok(await store.createKeyRequest(r, 200))
+  const linkHash = randomUUID().replaceAll('-', '')
+  await store.updateKeyRequest(approved.id, 'pending', { status: 'approved', linkHash, clientId: gone.client.id })
+  await store.updateKeyRequest(declined.id, 'pending', { status: 'declined', reason: 'bukan instansi pemerintah' })
+  const requests = await store.listKeyRequests()
+  const requestCounts = await store.countKeyRequests()
   const audit = await store.listAudit(0, 1000)
   await store.close()
 
@@ -240,6 +251,11 @@ test('migrate --to-redis moves clients, keys, users, roles and audit; a gateway 
   assert.equal((await target.getUser('kominfo@bantenprov.go.id'))?.role, 'auditor')
   assert.equal((await target.getRole('auditor'))?.permissions[0], 'audit:read')
   assert.deepEqual(await target.listAudit(0, 1000), audit)
+  assert.match(migrated.stdout, /3 key requests/)
+  assert.deepEqual(await target.listKeyRequests(), requests)
+  assert.deepEqual(await target.listKeyRequests({ status: 'pending' }), [requests.find((r) => r.id === pending.id)])
+  assert.deepEqual(await target.countKeyRequests(), requestCounts)
+  assert.equal((await target.findKeyRequestByLink(linkHash))?.id, approved.id)
 
   // Into a Redis that already holds clients: refused.
   const twice = await runGerbang(['migrate', '--to-redis'], { ...ENV, GERBANG_DATA_DIR: data, REDIS_URL: redis.url })

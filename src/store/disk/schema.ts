@@ -60,4 +60,4 @@ CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, chang
 
 /** The tables of gerbang.db. */
 export type DataTable = 'clients' | 'keys' | 'tokens' | 'users' | 'roles' | 'sessions' | 'audit' | 'legacy_clients' |
-  'legacy_key_lengths' | 'buckets' | 'counters'
+  'legacy_key_lengths' | 'buckets' | 'counters' | 'key_requests'
