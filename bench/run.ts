@@ -272,7 +272,7 @@ async function checkUpstreamHeaders (
 
 /**
  * Before gateway+cors's load: a preflight and a request from CORS_ORIGIN to
- * `yankes` must come back as CONTRACT.md section 8 has it (204, and 200 with
+ * `yankes` must come back as docs/contract.md section 8 has it (204, and 200 with
  * the origin allowed and the expose list), or the bench stops: cors
  * misconfigured or not applied is never measured as free. Two requests, each
  * with its access line. Before gateway+origin's (the control): one request

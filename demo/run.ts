@@ -106,7 +106,7 @@ async function main (): Promise<void> {
   // else the port after PORT (8081 beside 8080), or a free one when PORT is 0.
   const adminPort = settings.adminPort ?? (settings.port === 0 || settings.port === 65535 ? 0 : settings.port + 1)
   const upstreams = await startDemoUpstreams('127.0.0.1')
-  // The embedded store on disk, in a fresh temporary directory (CONTRACT.md
+  // The embedded store on disk, in a fresh temporary directory (docs/contract.md
   // section 12): every demo starts empty and leaves nothing behind.
   const dataDir = await mkdtemp(join(tmpdir(), 'gerbang-demo-'))
   const stopped = async (): Promise<void> => {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 // Sample upstreams for the demo: one small HTTP server per integration that
-// answers the way the province's real services do (design/PROVINCE.md), with
+// answers the way the province's real services do, with
 // invented but plausible Banten data. No real person's data appears here.
 
 const BASE_PATH = '/api/v1'

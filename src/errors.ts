@@ -1,5 +1,5 @@
 // Every error Gerbang itself answers with is defined here, once, with its HTTP
-// status and code (CONTRACT.md section 6). Nothing else in the codebase invents
+// status and code (docs/contract.md section 6). Nothing else in the codebase invents
 // a status for an error: it throws or sends a GerbangError with one of these.
 
 export const codes = {
@@ -66,7 +66,7 @@ export class GerbangError extends Error {
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
-/** Serialises an RFC 9457 problem document with the members CONTRACT.md promises. */
+/** Serialises an RFC 9457 problem document with the members docs/contract.md promises. */
 export function problemJson (err: GerbangError, instance: string, requestId: string): string {
   const spec = codes[err.code]
   const body: Record<string, unknown> = {

@@ -82,7 +82,10 @@ function storeFor (
   }
 }
 
-/** The embedded store on disk (CONTRACT.md section 12), and its key pepper: GERBANG_KEY_PEPPER or the store's own. */
+/**
+ * The embedded store on disk (docs/contract.md section 12), and its key
+ * pepper: GERBANG_KEY_PEPPER or the store's own.
+ */
 function diskStoreFor (
   dataDir: string, keyPepper: string | undefined, logger: { info: (facts: object, msg: string) => void }
 ): { store: Store, hasher: SecretHasher } {

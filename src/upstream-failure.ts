@@ -1,4 +1,4 @@
-// Upstream failures (STYLE.md, "Upstream failure → status"): what an error
+// Upstream failures (docs/errors.md): what an error
 // thrown by undici or Node while talking to an upstream means for the
 // client's answer, the retry decision, logs and metrics. src/errors.ts
 // re-exports all of it, so both import paths work.

@@ -9,7 +9,7 @@ import type { SecretHasher } from './secrets.js'
 // Rows of the old API manager's `keys` table (CodeIgniter REST Server 3:
 // id, key, level, ignore_limits, is_private_key, ip_addresses, date_created;
 // the province added domain and user_id) turned into Gerbang clients
-// (CONTRACT.md section 10). Only the HMAC of each key reaches the store.
+// (docs/contract.md section 10). Only the HMAC of each key reaches the store.
 
 /** One row as read; every column but id and key may be absent. */
 export interface LegacyRow {

@@ -1,7 +1,7 @@
 import type { CounterStore, CredentialStore } from '../store/types.js'
 
 // Keys of the province's old API manager (CodeIgniter REST Server), brought
-// in by `gerbang import legacy` (src/cli/import-legacy.ts, CONTRACT.md
+// in by `gerbang import legacy` (src/cli/import-legacy.ts, docs/contract.md
 // section 10). They are stored like Gerbang keys, only as their HMAC, and
 // accepted only when they resolve to a client the import marked as legacy.
 

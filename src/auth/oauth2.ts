@@ -9,7 +9,7 @@ import { generateToken, looksLikeKey, type SecretHasher } from './secrets.js'
 
 // The OAuth2 client-credentials token endpoint (RFC 6749 section 4.4),
 // answering the way SATUSEHAT's does so that the clients hospitals wrote for
-// SATUSEHAT work unchanged (CONTRACT.md section 4, PROVINCE.md "SATUSEHAT"):
+// SATUSEHAT work unchanged (docs/contract.md section 4; SATUSEHAT's conventions: test/helpers/satusehat.ts):
 //
 //   POST /oauth2/v1/accesstoken?grant_type=client_credentials
 //   Content-Type: application/x-www-form-urlencoded
@@ -21,7 +21,7 @@ import { generateToken, looksLikeKey, type SecretHasher } from './secrets.js'
 // down, body too large, wrong method) are problem+json like everywhere else.
 // Neither the secret nor the token is ever logged or echoed.
 //
-// Floods (CONTRACT.md section 15): a client gets at most TOKEN_RATE tokens,
+// Floods (docs/contract.md section 15): a client gets at most TOKEN_RATE tokens,
 // counted in the store so the limit holds across gateway processes (one
 // round trip per issued token; this is not the hot path). Failed client
 // authentications are counted per address, in this process: past the
@@ -36,7 +36,7 @@ export const TOKEN_BODY_LIMIT = 8 * 1024
 export const REALM = 'gerbang'
 const ORGANIZATION_NAME = 'Gerbang'
 const FORM_TYPE = 'application/x-www-form-urlencoded'
-/** At most 60 tokens a minute per client (CONTRACT.md section 15). */
+/** At most 60 tokens a minute per client (docs/contract.md section 15). */
 export const TOKEN_RATE: Rate = { limit: 60, windowMs: 60_000 }
 /** The name the token limit goes by in RateLimit headers and violatedPolicies. */
 const TOKEN_POLICY = 'tokens'

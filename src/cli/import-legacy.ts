@@ -3,7 +3,7 @@ import { INTEGRATION_NAME_PATTERN } from '../config/routes-schema.js'
 import { CliError, dispatch, IMPORT_USAGE, parseCommand, required, usageError } from './common.js'
 import { redactUrl, withCliStore } from './store-connection.js'
 
-// gerbang import legacy --mysql URL (CONTRACT.md section 10): the old API
+// gerbang import legacy --mysql URL (docs/contract.md section 10): the old API
 // manager's `keys` table into clients, read with mysql2. Everything that can
 // be wrong with the source (unreachable, no table, no key column) is found
 // before the store is written to; rows that cannot be imported are listed.

@@ -4,7 +4,7 @@ import { StoreConflictError, type Client } from '../store/types.js'
 import { CliError, dispatch, KEYS_USAGE, parseCommand, required, usageError } from './common.js'
 import { withCliStore } from './store-connection.js'
 
-// gerbang keys create|list|revoke|rotate (CONTRACT.md section 1). Secrets are
+// gerbang keys create|list|revoke|rotate (docs/contract.md section 1). Secrets are
 // printed once, by create and rotate, and never again: the store only holds
 // their HMAC under GERBANG_KEY_PEPPER (or the embedded store's own pepper).
 

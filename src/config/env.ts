@@ -1,4 +1,4 @@
-// The environment, read and checked once at start (CONTRACT.md section 2).
+// The environment, read and checked once at start (docs/contract.md section 2).
 
 import type { PressureOptions } from '../ops/pressure.js'
 import { compileTrustProxy } from '../http/client-address.js'

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DURATION_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.js'
 
-// The one source of truth for routes.yaml (CONTRACT.md section 3). The loader
+// The one source of truth for routes.yaml (docs/contract.md section 3). The loader
 // validates a file against it, and the types below are derived from it.
 
 const Duration = Type.String({ pattern: DURATION_PATTERN, description: 'a duration like 250ms, 10s, 1m, 1h' })
@@ -37,7 +37,7 @@ const CircuitBreaker = Type.Union([
 ], { description: 'off, false, or a mapping { failures: 1..1000, openFor: <duration> }' })
 
 /**
- * Browser apps (CONTRACT.md section 8); origins, patterns and the rest are
+ * Browser apps (docs/contract.md section 8); origins, patterns and the rest are
  * checked further and compiled in src/proxy/cors.ts. `false` turns off a
  * `cors:` of defaults for one integration.
  */
@@ -93,7 +93,7 @@ const ResponseSchema = Type.Object({
   example: Type.Optional(Type.Unknown())
 }, { additionalProperties: false })
 
-/** One operation of an integration, documented in /doc (CONTRACT.md section 7). */
+/** One operation of an integration, documented in /doc (docs/contract.md section 7). */
 export const OperationSchema = Type.Object({
   method: Method,
   path: Type.String({ pattern: '^/', description: 'a path starting with / (relative to the prefix), e.g. /kamar/{id}' }),
@@ -105,7 +105,7 @@ export const OperationSchema = Type.Object({
 }, { additionalProperties: false })
 
 /**
- * One upstream origin, or several (CONTRACT.md section 14): requests are
+ * One upstream origin, or several (docs/contract.md section 14): requests are
  * spread over them by weight (src/proxy/balancer.ts). Same scheme and base
  * path for all, checked by the loader.
  */
@@ -140,10 +140,10 @@ export const IntegrationSchema = Type.Object({
   apiKeyQuery: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
   /**
    * A form field of an x-www-form-urlencoded body that may carry the API key, as the old API manager read it
-   * (CONTRACT.md section 10).
+   * (docs/contract.md section 10).
    */
   apiKeyForm: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'a form field name like X-API-KEY' })),
-  /** Accepts WebSocket upgrades (CONTRACT.md section 9). */
+  /** Accepts WebSocket upgrades (docs/contract.md section 9). */
   websocket: Type.Optional(Type.Boolean({ description: 'true or false' })),
   operations: Type.Optional(Type.Array(OperationSchema)),
   plugins: Type.Optional(Type.Array(Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), {

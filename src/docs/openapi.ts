@@ -214,7 +214,8 @@ function tokenEndpoint (): Record<string, unknown> {
 }
 
 /**
- * For the tag: the origins of browser apps the integration's `cors:` allows (CONTRACT.md section 8); '' without cors.
+ * For the tag: the origins of browser apps the integration's `cors:` allows
+ * (docs/contract.md section 8); '' without cors.
  */
 function corsNote ({ cors }: Integration): string {
   if (cors === null) return ''

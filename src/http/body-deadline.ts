@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import { GerbangError } from '../errors.js'
 
-// CONTRACT.md section 15: the body of a request to Gerbang's own endpoints
+// docs/contract.md section 15: the body of a request to Gerbang's own endpoints
 // (/oauth2, /admin, /doc/api) must arrive within OWN_BODY_TIMEOUT_MS; a stalled one is
 // answered 408 and its connection closed. Node's server.requestTimeout would
 // apply to every request, and proxied bodies stream to their upstream for as

@@ -2,7 +2,7 @@ import proxyAddr from '@fastify/proxy-addr'
 import { BlockList } from 'node:net'
 import { addCidr } from '../auth/clients.js'
 
-// Who the client is, behind a load balancer (CONTRACT.md section 13). The
+// Who the client is, behind a load balancer (docs/contract.md section 13). The
 // proxies listed in GERBANG_TRUST_PROXY are believed about X-Forwarded-For
 // and X-Forwarded-Proto; nobody else is. Fastify is given the same rule
 // (its `trustProxy`), so `request.ip` is the right-most address in

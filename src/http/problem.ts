@@ -20,7 +20,7 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, error
   // Set here as well as in the onSend hook: framework-error replies skip the hooks.
   reply.code(error.status).header('content-type', PROBLEM_CONTENT_TYPE).header('x-request-id', request.id)
   if (error.headers !== undefined) reply.headers(error.headers)
-  // A browser app on an allowed origin reads the gateway's errors too (CONTRACT.md section 8).
+  // A browser app on an allowed origin reads the gateway's errors too (docs/contract.md section 8).
   // (Framework-error requests, such as an undecodable URL, come without the request decorators.)
   let cors = request.corsHeaders ?? null
   if (cors === null && request.integration == null && request.headers.origin !== undefined) {

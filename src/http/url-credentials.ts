@@ -1,7 +1,7 @@
 // Gerbang keys and tokens that a client put in a URL: in the query string of
 // an integration that does not read keys from it, or as a path parameter
 // (`/kamar;X-API-KEY=gb_…`). They are stripped from what goes upstream and
-// from everything logged or echoed (CONTRACT.md section 15), found by their
+// from everything logged or echoed (docs/contract.md section 15), found by their
 // shape (src/auth/secrets.ts), also with the `_` percent-encoded.
 
 // The prefix, then 43 base64url characters, any of them possibly %-encoded.

@@ -4,7 +4,7 @@ import type { Rate } from '../config/units.js'
 import { GerbangError } from '../errors.js'
 import type { Lease, LimitStore, StoreStatus, WindowCounter } from '../store/types.js'
 
-// Per-client, per-integration limits (CONTRACT.md section 5).
+// Per-client, per-integration limits (docs/contract.md section 5).
 //
 // A round trip to Redis for every request would cost more than the rest of
 // the request (bench/: about 60 µs of CPU each). Instead each process leases
@@ -313,7 +313,7 @@ function seconds (resetAt: number, now: number): number {
 }
 
 /**
- * The response headers (CONTRACT.md section 5). `remaining` is what the store
+ * The response headers (docs/contract.md section 5). `remaining` is what the store
  * had left after this process's lease, plus the tokens this process still
  * holds: exact with one process, an upper bound with several.
  */

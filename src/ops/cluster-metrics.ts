@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, type PrometheusContentType, type Registry } from 'prom-client'
 
-// One /metrics for the whole instance (CONTRACT.md section 11): with
+// One /metrics for the whole instance (docs/contract.md section 11): with
 // `gerbang start --workers N`, whichever worker a scrape reaches asks the
 // primary, which collects every worker's registry over the cluster's IPC
 // channel (prom-client's AggregatorRegistry) and answers with the merge:

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 
 // W3C Trace Context (https://www.w3.org/TR/trace-context/) on every proxied
 // request, and OpenTelemetry export when the standard OTEL_* environment asks
-// for it (CONTRACT.md section 11).
+// for it (docs/contract.md section 11).
 //
 // This module is the part every request pays for, exporter or not: ids, the
 // traceparent parsed by hand and written back, the sampling decision. The

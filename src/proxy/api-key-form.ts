@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import { GerbangError } from '../errors.js'
 import type { Integration } from '../config/routes-loader.js'
 
-// `apiKeyForm: X-API-KEY` (CONTRACT.md section 10): the old API manager also
+// `apiKeyForm: X-API-KEY` (docs/contract.md section 10): the old API manager also
 // read the key from a form field of a POST body. For such an integration, an
 // application/x-www-form-urlencoded body of at most 1 MiB is read whole, the
 // field taken out, and the rest forwarded with its new Content-Length. Larger

@@ -3,7 +3,7 @@ import type { Pool } from 'undici'
 import type { Integration } from '../config/routes-loader.js'
 import type { RouteTableHolder } from './route-tables.js'
 
-// Several upstream targets per integration (CONTRACT.md section 14).
+// Several upstream targets per integration (docs/contract.md section 14).
 //
 // Why not undici's BalancedPool: it lowers a failing upstream's weight
 // gradually but never takes it out, cannot tell the caller which target a

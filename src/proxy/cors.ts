@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GerbangError } from '../errors.js'
 import type { RouteTableHolder } from './route-tables.js'
 
-// Browser apps (CONTRACT.md section 8): `cors:` on an integration, or in
+// Browser apps (docs/contract.md section 8): `cors:` on an integration, or in
 // `defaults`. Everything an answer needs is worked out once per integration
 // when routes.yaml is loaded (the header arrays of each listed origin, one
 // regular expression for the subdomain patterns), so a request without Origin

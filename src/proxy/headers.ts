@@ -12,7 +12,7 @@ const HOP_BY_HOP = new Set([
 // Never passed on from the client: what the gateway sets itself (its values
 // replace the client's), the client's credentials for the gateway, and the
 // headers upstream frameworks read as the client's address or the original
-// URL, which only a proxy may say (CONTRACT.md section 15). Every other
+// URL, which only a proxy may say (docs/contract.md section 15). Every other
 // `x-forwarded-*` name is dropped by its prefix. The client's traceparent is
 // replaced by the gateway's own (src/ops/tracing.ts); its tracestate goes on.
 const NOT_FROM_CLIENT = new Set([

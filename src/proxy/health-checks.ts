@@ -4,7 +4,7 @@ import type { HealthCheckSettings } from '../config/routes-loader.js'
 import type { TargetHealth } from './balancer.js'
 import type { RouteTable, UpstreamConnectOptions } from './route-table.js'
 
-// Active health checks (`healthCheck:` in routes.yaml, CONTRACT.md section 14).
+// Active health checks (`healthCheck:` in routes.yaml, docs/contract.md section 14).
 //
 // Each target of an integration with a healthCheck gets a GET on its path
 // every interval; `unhealthy` failures in a row take it out of the

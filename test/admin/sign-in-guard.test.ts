@@ -1,4 +1,4 @@
-// The admin sign-in guard behind a load balancer (CONTRACT.md section 13,
+// The admin sign-in guard behind a load balancer (docs/contract.md section 13,
 // issue 12): failures count per client address as GERBANG_TRUST_PROXY
 // defines it, one address cannot lock out the others, and knowing an
 // admin's email is not enough to lock that admin out.

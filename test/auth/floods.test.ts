@@ -1,5 +1,5 @@
 // Issue 20, finding 6: floods. The token endpoint issues at most 60 tokens a
-// minute per client (CONTRACT.md section 15), and repeated invalid
+// minute per client (docs/contract.md section 15), and repeated invalid
 // credentials from one address are refused with 429 once past a threshold,
 // while valid credentials from that address (and every other) still work.
 import { test, type TestContext } from 'node:test'

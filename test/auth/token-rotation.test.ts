@@ -1,5 +1,5 @@
 // Issue 20, finding 3: rotating a key ends every token minted with the old
-// key, when the old key itself stops working (CONTRACT.md section 15).
+// key, when the old key itself stops working (docs/contract.md section 15).
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { Authenticator } from '../../src/auth/authenticator.js'

@@ -1,4 +1,4 @@
-// `cors:` in routes.yaml (CONTRACT.md section 8): what `routes check` refuses,
+// `cors:` in routes.yaml (docs/contract.md section 8): what `routes check` refuses,
 // each problem with its YAML path and line like every other, and what it
 // makes of a valid entry.
 import { describe, test } from 'node:test'

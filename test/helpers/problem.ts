@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { IncomingHttpHeaders } from 'node:http'
 
-/** A problem document as CONTRACT.md section 6 has it, with the extension members tests look at. */
+/** A problem document as docs/contract.md section 6 has it, with the extension members tests look at. */
 export interface Problem {
   type: string
   title: string
@@ -36,7 +36,7 @@ function header (headers: Headers | IncomingHttpHeaders, name: string): string |
 }
 
 /**
- * Asserts CONTRACT.md section 6: an application/problem+json answer with
+ * Asserts docs/contract.md section 6: an application/problem+json answer with
  * `status` and `code` and every promised member (type about:blank, a title,
  * a detail, the instance — equal to `instance` when given —, requestId equal
  * to the X-Request-Id header, a timestamp of now), and no stack trace.

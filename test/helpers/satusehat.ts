@@ -1,4 +1,4 @@
-// A fake SATUSEHAT (PROVINCE.md, "SATUSEHAT conventions") on 127.0.0.1: the
+// A fake SATUSEHAT (its public conventions) on 127.0.0.1: the
 // OAuth2 token endpoint and a FHIR R4 upstream on one server, as the real one
 // serves both from one host. It counts every token and FHIR request, can
 // shorten the lifetime of the tokens it issues, revoke them, answer slowly,

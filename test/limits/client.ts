@@ -180,7 +180,7 @@ export function assertXTrioMatches (fields: LimitFields, what: string): string {
 
 export type { Problem }
 
-/** A 429 as CONTRACT.md section 6 has it; answers the problem document. */
+/** A 429 as docs/contract.md section 6 has it; answers the problem document. */
 export function assertRateLimited (answer: Answer, violated: string[], what = `request #${answer.index}`): Problem {
   assert.equal(answer.status, 429, `${what}: status (body ${answer.body})`)
   assert.match(one(answer.headers, 'content-type') ?? '', /^application\/problem\+json/, `${what}: content-type`)

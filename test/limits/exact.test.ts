@@ -1,6 +1,6 @@
 // Issue 4, acceptance: rate limits are exact across every gateway process
 // sharing a store, standalone Redis or Redis Cluster, and every answer on a
-// limited route carries the fields of CONTRACT.md section 5; a 429 is the
+// limited route carries the fields of docs/contract.md section 5; a 429 is the
 // problem document of section 6.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'

@@ -1,7 +1,7 @@
 // Reading the rate-limit fields the way a client library would: a small
 // RFC 8941 (Structured Field Values) parser for Lists of Items, and checks of
 // RateLimit-Policy and RateLimit against draft-ietf-httpapi-ratelimit-headers-11
-// (CONTRACT.md section 5).
+// (docs/contract.md section 5).
 //
 // Only what these fields use is supported: Lists whose members are Items
 // (no Inner Lists, no Dictionaries), with Integer, Decimal, String, Token and

@@ -1,4 +1,4 @@
-// W3C Trace Context and OpenTelemetry export (CONTRACT.md section 11).
+// W3C Trace Context and OpenTelemetry export (docs/contract.md section 11).
 // What the upstream receives is read at a real upstream (the echo origin);
 // what is exported, at a real OTLP/HTTP receiver started here on 127.0.0.1.
 import { test, type TestContext } from 'node:test'

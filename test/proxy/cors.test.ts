@@ -1,4 +1,4 @@
-// CORS per integration (CONTRACT.md section 8, issue 13 item 1): preflights
+// CORS per integration (docs/contract.md section 8, issue 13 item 1): preflights
 // answered by the gateway itself, foreign origins refused with 403
 // CORS_ORIGIN_FORBIDDEN before anything reaches the upstream, and every
 // answer to an allowed origin, forwarded or the gateway's own, readable by
@@ -54,7 +54,7 @@ function list (value: string | string[] | undefined): string[] {
   return String(value ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')
 }
 
-/** What every answer to an allowed origin carries (CONTRACT.md section 8). */
+/** What every answer to an allowed origin carries (docs/contract.md section 8). */
 function assertCors (answer: Answer, origin: string, what: string): void {
   assert.deepEqual(lines(answer, 'access-control-allow-origin'), [origin], `${what}: one Access-Control-Allow-Origin, the gateway's`)
   assert.ok(list(answer.headers.vary).includes('origin'), `${what}: Vary: Origin (got ${String(answer.headers.vary)})`)

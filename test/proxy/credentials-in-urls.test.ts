@@ -1,5 +1,5 @@
 // Gerbang credentials that a client put in the URL (query string or a path
-// parameter) are never forwarded upstream and never logged (CONTRACT.md
+// parameter) are never forwarded upstream and never logged (docs/contract.md
 // sections 4 and 15), whether or not the integration reads keys from the query.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'

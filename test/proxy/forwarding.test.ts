@@ -1,5 +1,5 @@
 // Forwarding: what the upstream receives and what the client gets back
-// (CONTRACT.md sections 3 to 6), against a real origin on 127.0.0.1.
+// (docs/contract.md sections 3 to 6), against a real origin on 127.0.0.1.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
@@ -411,7 +411,7 @@ test('Host is the upstream\'s; x-forwarded-for/proto/host are set by the gateway
   assert.equal(seen.headers['x-forwarded-host'], gwHost)
 
   // A client's own values change nothing: without GERBANG_TRUST_PROXY the
-  // peer is the client (CONTRACT.md section 13), and proto and host are the
+  // peer is the client (docs/contract.md section 13), and proto and host are the
   // gateway's to say. test/server/trusted-proxies.test.ts has the trusted case.
   assert.equal((await send(gw.url, '/yankes/b', {
     headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }

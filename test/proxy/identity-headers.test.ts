@@ -1,4 +1,4 @@
-// Security rules for the headers Gerbang sets (CONTRACT.md section 15):
+// Security rules for the headers Gerbang sets (docs/contract.md section 15):
 // a client can neither strip nor spoof x-client-id, x-client-name,
 // x-request-id and x-forwarded-*, checked where it matters, in a real CGI-style
 // (WSGI) upstream that reads `x_client_id` as HTTP_X_CLIENT_ID. And the other

@@ -1,4 +1,4 @@
-// Server-sent events and idleTimeout (CONTRACT.md section 9): once an
+// Server-sent events and idleTimeout (docs/contract.md section 9): once an
 // answer's headers are in, `timeout` no longer bounds it; idleTimeout bounds
 // the silence between two of its chunks. Events pass chunk by chunk, and a
 // client that leaves ends the upstream's stream at once.

@@ -1,4 +1,4 @@
-// Several upstream targets per integration (CONTRACT.md section 14, issue 14):
+// Several upstream targets per integration (docs/contract.md section 14, issue 14):
 // balancing by weight, passive failover, active health checks, reloads.
 // Real upstream servers on 127.0.0.1 that the tests start, kill and revive.
 import { test, type TestContext } from 'node:test'

@@ -1,4 +1,4 @@
-// WebSocket on integrations with `websocket: true` (CONTRACT.md section 9):
+// WebSocket on integrations with `websocket: true` (docs/contract.md section 9):
 // the upgrade is checked like any request and refused over HTTP with a
 // problem document; once accepted, messages flow both ways with
 // backpressure until either side closes; idleTimeout, revocation, reloads

@@ -5,7 +5,7 @@ import { startEchoOrigin } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { sleep } from '../helpers/time.js'
 
-// Issue 20, finding 4 (CONTRACT.md section 15): the body of a request to
+// Issue 20, finding 4 (docs/contract.md section 15): the body of a request to
 // Gerbang's own endpoints (/oauth2, /admin/api) must arrive within 10 s; a
 // stalled one is answered 408 or closed, so slow clients cannot hold sockets
 // (and file descriptors) for ever. Proxied bodies stream to the upstream as

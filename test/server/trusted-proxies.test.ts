@@ -1,4 +1,4 @@
-// Behind a load balancer (CONTRACT.md section 13): with GERBANG_TRUST_PROXY
+// Behind a load balancer (docs/contract.md section 13): with GERBANG_TRUST_PROXY
 // the client is the right-most X-Forwarded-For address that is not itself a
 // trusted proxy, for allowed IPs, per-address limits, the logs and the
 // x-forwarded-for sent upstream; without it, nobody's X-Forwarded-For counts.

@@ -28,7 +28,7 @@ const Dashboard = Type.Object({
       weight: Type.Integer(),
       state: Type.String({ description: 'up or down, now' }),
       reason: Type.Optional(Type.String({ description: 'health check, or connection failures' }))
-    }), { description: 'the upstream targets and whether each takes requests now (CONTRACT.md section 14)' }),
+    }), { description: 'the upstream targets and whether each takes requests now (docs/contract.md section 14)' }),
     points: Type.Array(Type.Object({ t: Type.String(), requests: Type.Number(), errors: Type.Number(), rejected: Type.Number({ description: '4xx per minute' }) }))
   })),
   topClients: Type.Array(Type.Object({

@@ -23,7 +23,7 @@ const RoutesView = Type.Object({
       url: Type.String(),
       weight: Type.Integer(),
       state: Type.String({ description: 'up or down, now' })
-    }), { description: 'every upstream target (CONTRACT.md section 14)' }),
+    }), { description: 'every upstream target (docs/contract.md section 14)' }),
     healthCheck: Type.Union([Type.Object({ path: Type.String(), intervalMs: Type.Integer() }), Type.Null()]),
     methods: Type.Union([Type.Array(Type.String()), Type.Null()]),
     auth: Type.String(),
@@ -33,8 +33,8 @@ const RoutesView = Type.Object({
     cors: Type.Union([Type.Object({
       origins: Type.Array(Type.String()),
       credentials: Type.Boolean()
-    }), Type.Null()], { description: 'the browser origins its cors: allows (CONTRACT.md section 8); null: none' }),
-    websocket: Type.Boolean({ description: 'accepts WebSocket upgrades (websocket: true, CONTRACT.md section 9)' }),
+    }), Type.Null()], { description: 'the browser origins its cors: allows (docs/contract.md section 8); null: none' }),
+    websocket: Type.Boolean({ description: 'accepts WebSocket upgrades (websocket: true, docs/contract.md section 9)' }),
     idleTimeoutMs: Type.Integer({ description: 'longest silence between two chunks of an answer, or two WebSocket messages' })
   }))
 })
