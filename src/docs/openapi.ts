@@ -2,6 +2,7 @@ import type { Integration, RoutesConfig } from '../config/routes-loader.js'
 import { codes, PROBLEM_CONTENT_TYPE, type ErrorCode } from '../errors.js'
 import { TOKEN_PATH } from '../auth/oauth2.js'
 import { portalDescription } from './portal.js'
+import { FORM_KEY_BODY_LIMIT } from '../proxy/api-key-form.js'
 
 // Builds the one OpenAPI 3.1 document /doc serves (issue 5) from the loaded
 // routes: never from the proxy's wildcard route.
@@ -226,6 +227,23 @@ function corsNote ({ cors }: Integration): string {
 }
 
 /**
+ * For the tag: where a key is accepted besides the x-api-key header, the old
+ * API manager's query parameter (apiKeyQuery) and form field (apiKeyForm,
+ * src/proxy/api-key-form.ts); '' when only the header.
+ */
+function keyPlacesNote ({ auth, apiKeyQuery, apiKeyForm }: Integration): string {
+  if (auth === 'none' || (apiKeyQuery === undefined && apiKeyForm === undefined)) return ''
+  const places: string[] = []
+  if (apiKeyQuery !== undefined) places.push(`di parameter kueri \`${apiKeyQuery}\``)
+  if (apiKeyForm !== undefined) {
+    places.push(`di field formulir \`${apiKeyForm}\` (badan \`application/x-www-form-urlencoded\` ` +
+      `hingga ${FORM_KEY_BODY_LIMIT / (1024 * 1024)} MiB)`)
+  }
+  return `\n\n**Kunci API:** selain di header \`x-api-key\`, juga diterima ${places.join(' dan ')}; ` +
+    'di sana kunci tidak pernah diteruskan ke upstream.'
+}
+
+/**
  * For the tag: how many upstream servers serve the integration and whether
  * they are probed. Their addresses are internal and stay off this public
  * page; /admin (Routes) and /readyz name them.
@@ -265,7 +283,8 @@ export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
   for (const integration of routes.integrations) {
     tags.push(webSocketTag(integration, {
       name: integration.name,
-      description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) + corsNote(integration) + targetsNote(integration)
+      description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) +
+        keyPlacesNote(integration) + corsNote(integration) + targetsNote(integration)
     }))
     for (const [kind, entries] of Object.entries(integration.docs?.components ?? {})) {
       comps[kind] = { ...(comps[kind] ?? {}), ...entries }
