@@ -3,9 +3,6 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Integration } from '../config/routes-loader.js'
 import { GerbangError } from '../errors.js'
 import { StoreUnavailableError, type ChangeFeed, type CounterStore, type CredentialStore, type StoreStatus } from '../store/types.js'
-
-/** What the authenticator uses of the store. */
-export type AuthenticatorStore = CredentialStore & ChangeFeed & CounterStore & StoreStatus
 import { FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js'
 import { looksLikeKey, looksLikeToken, type SecretHasher } from './secrets.js'
 import { LEGACY_CALLS_TTL_MS, legacyCallsBucket, mayBeLegacyKey } from './legacy.js'
@@ -14,10 +11,8 @@ import { CREDENTIAL_NAME, type CredentialKind, INVALID_DETAIL, invalid, MISSING,
 import { ipAllowed, toPrincipal, type Principal } from './principal.js'
 import { queryParam } from './query-params.js'
 
-// What other modules import from here, kept where they first found it.
-export type { Principal } from './principal.js'
-export type { CredentialKind } from './credential-refusals.js'
-export { queryParam, withoutQueryParam } from './query-params.js'
+/** What the authenticator uses of the store. */
+export type AuthenticatorStore = CredentialStore & ChangeFeed & CounterStore & StoreStatus
 
 interface CacheEntry {
   principal: Principal

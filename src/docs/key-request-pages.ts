@@ -40,6 +40,8 @@ function shell (page: 'request' | 'key', title: string): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${title}</title>`,
     '<link rel="icon" type="image/svg+xml" href="/doc/static/theme/gerbang.svg">',
+    // The header's styles are the portal's own (served by @fastify/swagger-ui's theme).
+    '<link rel="stylesheet" href="/doc/static/theme/portal.css">',
     '<link rel="stylesheet" href="/doc/assets/key-request.css">',
     '<script src="/doc/assets/key-request.js" defer></script>',
     '</head>',

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Principal } from '../auth/authenticator.js'
+import type { Principal } from '../auth/principal.js'
 import type { RouteTableHolder } from './route-tables.js'
 import type { Route } from './route-table.js'
 

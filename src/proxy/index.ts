@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { withoutQueryParam, type Authenticator, type Principal } from '../auth/authenticator.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import type { Principal } from '../auth/principal.js'
+import { withoutQueryParam } from '../auth/query-params.js'
 import { GerbangError } from '../errors.js'
 import type { LimitResult, RateLimiter } from '../limits/rate-limiter.js'
 import { pathOnly, sendProblem } from '../http/problem.js'

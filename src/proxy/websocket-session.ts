@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { WebSocket, type RawData } from 'ws'
-import type { Authenticator, Principal } from '../auth/authenticator.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import type { Principal } from '../auth/principal.js'
 import type { Integration } from '../config/routes-loader.js'
 import { classifyUpstreamError, GerbangError, upstreamErrorCode } from '../errors.js'
 

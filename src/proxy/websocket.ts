@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import type { Authenticator, Principal } from '../auth/authenticator.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import type { Principal } from '../auth/principal.js'
 import type { Integration } from '../config/routes-loader.js'
 import { GerbangError, upstreamErrorCode } from '../errors.js'
 import { sendProblem } from '../http/problem.js'
