@@ -4,32 +4,17 @@ import { login, postLogin, startAdminGateway, USERS } from '../helpers/admin.js'
 import { flakyStore } from '../helpers/flaky-store.js'
 import type { Problem } from '../helpers/problem.js'
 import { waitFor, waitUntil } from '../helpers/time.js'
+import type { Client } from '../../src/store/credentials.js'
+import type { StatusClasses } from '../../src/analytics/traffic-report.js'
 
 // The admin API behind issue 18's console: a client's page (edit, delete,
 // traffic by status class, audit history), key hints, the dashboard's status
 // classes, latency, breakers, 7-day range and CSV, failed sign-ins and
 // lockouts in the audit log, and what the console keeps while the store is down.
 
-interface ClientItem {
-  id: string
-  name: string
-  description: string
-  integrations: string[] | '*'
-  rateLimit?: string
-  quota?: string
-  expiresAt?: string
-  allowedIps?: string[]
-  keyHint?: string
-  status: string
-}
-interface Classes {
-  ok: number
-  clientErrors: number
-  serverErrors: number
-  unauthorized: number
-  forbidden: number
-  rateLimited: number
-}
+// A client as the admin API lists it: the stored record, its status and the key's hint.
+type ClientItem = Client & { keyHint?: string, status: string }
+type Classes = StatusClasses
 
 test('a client is edited (a 403 turns into 200), shows its key hint, its traffic by class and its history, and is deleted once revoked', async (t) => {
   const gw = await startAdminGateway(t)
