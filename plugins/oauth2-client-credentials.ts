@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { request as undiciRequest } from 'undici'
-import { classifyUpstreamError, upstreamErrorCode } from '../src/errors.js'
+import { classifyUpstreamError, upstreamErrorCode } from '../src/upstream-failure.js'
 import { DURATION_PATTERN, parseDuration } from '../src/config/units.js'
 import { definePlugin, PluginFailure, type UpstreamRequest } from '../src/upstream-plugins/types.js'
 

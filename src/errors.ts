@@ -86,13 +86,3 @@ export function problemJson (err: GerbangError, instance: string, requestId: str
   }
   return JSON.stringify(body)
 }
-
-// Upstream failure classification lives in src/upstream-failure.ts; these
-// re-exports keep `import { classifyUpstreamError } from './errors.js'` working.
-export {
-  classifyUpstreamError,
-  upstreamErrorCode,
-  upstreamStatusError,
-  UpstreamCutOffError,
-  type UpstreamFailure
-} from './upstream-failure.js'

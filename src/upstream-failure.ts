@@ -1,7 +1,7 @@
 // Upstream failures (docs/errors.md): what an error
 // thrown by undici or Node while talking to an upstream means for the
-// client's answer, the retry decision, logs and metrics. src/errors.ts
-// re-exports all of it, so both import paths work.
+// client's answer, the retry decision, logs and metrics. The error codes
+// themselves are src/errors.ts's; this module depends on them, not the reverse.
 import type { ErrorCode } from './errors.js'
 
 export type UpstreamFailure =

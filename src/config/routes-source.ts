@@ -2,8 +2,27 @@
 // parsed once into a YAML document that keeps every node's position, so each
 // later stage can name the line of what it finds wrong.
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml'
-import { maskEnvRefs, type EnvRef } from './routes-substitute.js'
 import type { RoutesProblem } from './routes-types.js'
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}/g
+
+export interface EnvRef { name: string, fallback: string | undefined }
+
+// `${VAR}` is not valid inside a YAML flow mapping (`{ secret: ${X} }`: the
+// braces are flow indicators), so each reference is swapped for a plain
+// placeholder before parsing, and substituted in the parsed scalars by stage 2
+// (src/config/routes-substitute.ts). The
+// placeholders hold no line break, so every line number stays true.
+export const ENV_PLACEHOLDER = /gerbang-env-ref-(\d+)-x/g
+
+export function maskEnvRefs (text: string): { masked: string, refs: EnvRef[] } {
+  const refs: EnvRef[] = []
+  const masked = text.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+    refs.push({ name, fallback })
+    return `gerbang-env-ref-${refs.length - 1}-x`
+  })
+  return { masked, refs }
+}
 
 /** A routes file parsed: its document (`${VAR}` references masked), the references, and offsets to lines. */
 export interface RoutesSource {

@@ -2,34 +2,14 @@
 // references replaced by the environment's values, then the document
 // expanded into plain data.
 import { visit } from 'yaml'
-import type { RoutesSource } from './routes-source.js'
-import { firstLine } from './routes-source.js'
+import { ENV_PLACEHOLDER, firstLine, type EnvRef, type RoutesSource } from './routes-source.js'
 import type { RoutesProblem } from './routes-types.js'
-
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}/g
-
-export interface EnvRef { name: string, fallback: string | undefined }
-
-// `${VAR}` is not valid inside a YAML flow mapping (`{ secret: ${X} }`: the
-// braces are flow indicators), so each reference is swapped for a plain
-// placeholder before parsing and substituted in the parsed scalars. The
-// placeholders hold no line break, so every line number stays true.
-const PLACEHOLDER = /gerbang-env-ref-(\d+)-x/g
-
-export function maskEnvRefs (text: string): { masked: string, refs: EnvRef[] } {
-  const refs: EnvRef[] = []
-  const masked = text.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
-    refs.push({ name, fallback })
-    return `gerbang-env-ref-${refs.length - 1}-x`
-  })
-  return { masked, refs }
-}
 
 function substituteEnv ({ doc, refs, lineAt }: RoutesSource, env: NodeJS.ProcessEnv, problems: RoutesProblem[]): void {
   visit(doc, {
     Scalar (_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('gerbang-env-ref-')) return
-      node.value = node.value.replace(PLACEHOLDER, (_m, index: string) => {
+      node.value = node.value.replace(ENV_PLACEHOLDER, (_m, index: string) => {
         const { name, fallback } = refs[Number(index)] as EnvRef
         const value = env[name]
         if (value !== undefined && value !== '') return value

@@ -3,7 +3,7 @@ import { LazyRequestLogger } from './lazy-logger.js'
 import { canWriteDirectly, writeAccessLine, type AccessFields } from './access-line.js'
 import type { Logger } from 'pino'
 import { pathOnly } from './problem.js'
-import { UpstreamCutOffError } from '../errors.js'
+import { UpstreamCutOffError } from '../upstream-failure.js'
 import type { TrafficRecorder } from '../analytics/traffic-recorder.js'
 import type { GatewayMetrics } from '../ops/metrics.js'
 
@@ -39,7 +39,7 @@ export class AccessLog extends LogController {
     if (request.traceSpan !== null) request.traceSpan.end(request, reply.statusCode, error)
     const line = {
       reqId: request.id,
-      // The trace this request is part of (src/ops/tracing.ts), for proxied requests.
+      // The trace this request is part of (src/ops/trace-context.ts), for proxied requests.
       traceId: traceparent === '' ? undefined : traceparent.slice(3, 35),
       integration: request.integration ?? undefined,
       client: request.clientId ?? undefined,

@@ -10,7 +10,7 @@ import {
 } from '@opentelemetry/semantic-conventions'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { pathOnly } from '../http/problem.js'
-import { newSpanId, newTraceId, TraceContextOnly, type RecordedTrace, type SamplerSettings, type Tracing, type TracingSettings } from './tracing.js'
+import { newSpanId, newTraceId, TraceContextOnly, type RecordedTrace, type SamplerSettings, type Tracing, type TracingSettings } from './trace-context.js'
 
 // The OpenTelemetry SDK path of tracing (./tracing.ts imports this module
 // only when an exporter is configured). Spans follow the HTTP semantic
@@ -21,7 +21,7 @@ import { newSpanId, newTraceId, TraceContextOnly, type RecordedTrace, type Sampl
 // No global tracer provider, context manager or propagator is installed:
 // contexts are passed by hand, so no async hook runs for any request.
 //
-// Sampling is decided in ./tracing.ts (OTEL_TRACES_SAMPLER and its argument,
+// Sampling is decided in ./trace-context.ts (OTEL_TRACES_SAMPLER and its argument,
 // the parent's flag) before the SDK is asked for anything: an unsampled
 // request never reaches it, and the SDK's own sampler records all it is given.
 

@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Pool } from 'undici'
 import type { Integration } from '../config/routes-loader.js'
-import type { RouteTableHolder } from './route-tables.js'
 
 // Several upstream targets per integration (docs/contract.md section 14).
 //
@@ -195,7 +194,9 @@ export interface TargetState {
 }
 
 /** Every integration's targets and whether each takes requests now. */
-export function targetStates (holder: RouteTableHolder): Record<string, TargetState[]> {
+export function targetStates (
+  holder: { table: { routes: ReadonlyArray<{ integration: { name: string }, balancer: Balancer }> } }
+): Record<string, TargetState[]> {
   const now = performance.now()
   const states: Record<string, TargetState[]> = {}
   for (const route of holder.table.routes) {

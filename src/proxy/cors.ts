@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GerbangError } from '../errors.js'
-import type { RouteTableHolder } from './route-tables.js'
 
 // Browser apps (docs/contract.md section 8): `cors:` on an integration, or in
 // `defaults`. Everything an answer needs is worked out once per integration
@@ -291,13 +290,21 @@ function sameOrigin (request: FastifyRequest, origin: string): boolean {
 }
 
 /**
+ * What corsHeadersBeforeRouting needs of the live route table (src/proxy/route-tables.ts), described here
+ * rather than imported: the table's modules import this one's CorsPolicy.
+ */
+interface CorsRoutes {
+  table: { match: (url: string) => { route: { integration: { cors: CorsPolicy | null } } } | undefined }
+}
+
+/**
  * For a problem sent before the proxy routed the request (shutting down,
  * overloaded, a URL that cannot be decoded): the CORS headers of the
  * integration its path belongs to, so a browser app can read that answer
  * too; null when there are none to add.
  */
 export function corsHeadersBeforeRouting (request: FastifyRequest, origin: string): readonly string[] | null {
-  const holder = (request.server as { routeTable?: RouteTableHolder }).routeTable
+  const holder = (request.server as { routeTable?: CorsRoutes }).routeTable
   const policy = holder?.table.match(request.raw.url ?? '/')?.route.integration.cors
   if (policy === undefined || policy === null) return null
   return policy.grant(origin)?.actual ?? VARY_ORIGIN

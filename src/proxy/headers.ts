@@ -14,7 +14,7 @@ const HOP_BY_HOP = new Set([
 // headers upstream frameworks read as the client's address or the original
 // URL, which only a proxy may say (docs/contract.md section 15). Every other
 // `x-forwarded-*` name is dropped by its prefix. The client's traceparent is
-// replaced by the gateway's own (src/ops/tracing.ts); its tracestate goes on.
+// replaced by the gateway's own (src/ops/trace-context.ts); its tracestate goes on.
 const NOT_FROM_CLIENT = new Set([
   'host', 'expect', 'x-request-id', 'x-api-key', 'x-client-id', 'x-client-name', 'traceparent',
   'forwarded', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-original-uri',

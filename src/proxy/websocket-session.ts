@@ -3,7 +3,8 @@ import { WebSocket, type RawData } from 'ws'
 import type { Authenticator } from '../auth/authenticator.js'
 import type { Principal } from '../auth/principal.js'
 import type { Integration } from '../config/routes-loader.js'
-import { classifyUpstreamError, GerbangError, upstreamErrorCode } from '../errors.js'
+import { GerbangError } from '../errors.js'
+import { classifyUpstreamError, upstreamErrorCode } from '../upstream-failure.js'
 
 // One relayed WebSocket (src/proxy/websocket.ts opens them): frames passed on
 // with backpressure both ways, closes relayed, idleTimeout, and the client's

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { WebSocket, type ClientOptions } from 'ws'
-import { classifyUpstreamError, upstreamErrorCode } from '../errors.js'
+import { classifyUpstreamError, upstreamErrorCode } from '../upstream-failure.js'
 import type { UpstreamConnectOptions } from './route-table.js'
 
 // The upstream's side of a WebSocket upgrade (src/proxy/websocket.ts dials
