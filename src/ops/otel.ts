@@ -92,6 +92,17 @@ function originParts (origin: string): { address: string, port: number } {
   return parts
 }
 
+/** The CLIENT span's attributes that name the target of the call. */
+function targetAttributes (origin: string, path: string): Record<string, string | number> {
+  const { address, port } = originParts(origin)
+  return {
+    [ATTR_SERVER_ADDRESS]: address,
+    [ATTR_SERVER_PORT]: port,
+    // Without the query string, which may carry what is not the trace's business.
+    [ATTR_URL_FULL]: origin + pathOnly(path)
+  }
+}
+
 function traceparentOf (span: Span): string {
   const context = span.spanContext()
   return '00-' + context.traceId + '-' + context.spanId + ((context.traceFlags & 1) === 1 ? '-01' : '-00')
@@ -113,20 +124,21 @@ class RecordedRequest implements RecordedTrace {
   }
 
   upstream (method: string, origin: string, path: string): string {
-    const { address, port } = originParts(origin)
     const client = this.#tracer.startSpan(method, {
       kind: SpanKind.CLIENT,
-      attributes: {
-        [ATTR_HTTP_REQUEST_METHOD]: method,
-        [ATTR_SERVER_ADDRESS]: address,
-        [ATTR_SERVER_PORT]: port,
-        // Without the query string, which may carry what is not the trace's business.
-        [ATTR_URL_FULL]: origin + pathOnly(path)
-      }
+      attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, ...targetAttributes(origin, path) }
     }, trace.setSpan(ROOT_CONTEXT, this.#server))
     if (!client.isRecording()) return traceparentOf(this.#server)
     this.#client = client
     return traceparentOf(client)
+  }
+
+  attemptFailed (event: 'gerbang.upstream.failover' | 'gerbang.upstream.retry', origin: string, errorType: string): void {
+    this.#client?.addEvent(event, { 'gerbang.upstream.failed': origin, [ATTR_ERROR_TYPE]: errorType })
+  }
+
+  retarget (origin: string, path: string): void {
+    this.#client?.setAttributes(targetAttributes(origin, path))
   }
 
   end (request: FastifyRequest, statusCode: number, error: Error | null | undefined): void {

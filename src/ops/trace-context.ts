@@ -31,6 +31,13 @@ export interface RecordedTrace {
    * Starts the CLIENT span of the upstream call; returns the traceparent to send upstream (the client span as parent).
    */
   upstream: (method: string, origin: string, path: string) => string
+  /**
+   * An attempt of the upstream call failed and the call goes on (failover to another target, or a retry after a
+   * backoff): an event on the CLIENT span naming the target that failed and why.
+   */
+  attemptFailed: (event: 'gerbang.upstream.failover' | 'gerbang.upstream.retry', origin: string, errorType: string) => void
+  /** The call goes on to `origin` (failover, or a retry's new pick): the CLIENT span names the target now used. */
+  retarget: (origin: string, path: string) => void
   /** Ends both spans from what the request's facts say (status, upstream status and error); once. */
   end: (request: FastifyRequest, statusCode: number, error: Error | null | undefined) => void
 }

@@ -124,7 +124,7 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
    * another target that is up, within the deadline. Retries (`retries`,
    * with their backoff) come after, when no other target is left.
    */
-  protected failover (err: Error): boolean {
+  protected failover (err: Error, code: string): boolean {
     const { integration } = this.route
     const next = this.failoverTarget()
     if (next === undefined || performance.now() >= this.startedAt + integration.timeoutMs) return false
@@ -132,6 +132,11 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
       { err: errorSummary(err), integration: integration.name, from: this.target.origin, to: next.origin },
       'upstream target failed; sending the request to another')
     this.failovers++
+    const span = this.request.traceSpan
+    if (span !== null) {
+      span.attemptFailed('gerbang.upstream.failover', this.target.origin, code)
+      span.retarget(next.origin, this.options.path)
+    }
     this.target = next
     this.armForAttempt()
     this.dispatch()
@@ -155,6 +160,7 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
     if (performance.now() + delay >= this.startedAt + integration.timeoutMs) return false
     this.retries++
     this.connected = false
+    this.request.traceSpan?.attemptFailed('gerbang.upstream.retry', this.target.origin, code)
     this.timer = setTimeout(UpstreamAttempts.#backoffEnded, delay, this)
     this.request.log.info(
       { err: errorSummary(err), integration: integration.name, retry: this.retries, delayMs: Math.round(delay) },
@@ -170,6 +176,7 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
     self.armForAttempt()
     // Whichever target is up now: the one that failed is out for its back-off.
     self.target = self.route.balancer.pick()
+    self.request.traceSpan?.retarget(self.target.origin, self.options.path)
     self.dispatch()
   }
 
@@ -194,7 +201,7 @@ export abstract class UpstreamAttempts implements Dispatcher.DispatchHandler {
     const connectionFailed = isConnectionFailure(code) || (failure.kind === 'timeout' && failure.phase === 'connect')
     if (connectionFailed) {
       this.target.health.connectionFailed(performance.now(), code, this.request.log)
-      if (this.failover(err)) return SENT_AGAIN
+      if (this.failover(err, code)) return SENT_AGAIN
     }
     if (failure.kind === 'timeout') {
       this.request.upstreamError = 'timeout'
