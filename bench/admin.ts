@@ -12,10 +12,11 @@ import { hashPassword } from '../src/auth/passwords.js'
 import { SecretHasher } from '../src/auth/secrets.js'
 import type { RedisStore } from '../src/store/redis-store.js'
 import type { Client, CounterBucket } from '../src/store/types.js'
-import {
-  cpuUs, fmt, freePort, machine, onExit, positiveInt, REPO_ROOT, rssMb, runMain, startGateway, stopEach, table,
-  type StartedGateway
-} from './common.js'
+import { positiveInt } from './env.js'
+import { startGateway, type StartedGateway } from './gateway.js'
+import { fmt, machine, table } from './output.js'
+import { cpuUs, rssMb } from './proc.js'
+import { freePort, onExit, REPO_ROOT, runMain, stopEach } from './processes.js'
 import { closeStore, openStore, startRedis, type BenchRedis } from './redis.js'
 
 const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/admin.json')

@@ -9,11 +9,14 @@ import { ClientService } from '../src/auth/clients.js'
 import { SecretHasher } from '../src/auth/secrets.js'
 import type { RedisStore } from '../src/store/redis-store.js'
 import type { Client } from '../src/store/types.js'
+import { positiveInt } from './env.js'
+import { PATH, startGateway, startOrigin, writeRoutesFile } from './gateway.js'
+import { load, summarize, type LoadSummary } from './load.js'
+import { fmt, machine, ratio, table } from './output.js'
+import { cpuUs, perRequest, rssMb } from './proc.js'
 import {
-  cpuUs, fmt, GATEWAY_NODE_FLAGS, GERBANG_BIN, load, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
-  machine, rssMb, runMain, startGateway, startOrigin, stop, stopEach, summarize, table, track, writeRoutesFile,
-  type LoadSummary, type Started
-} from './common.js'
+  GATEWAY_NODE_FLAGS, GERBANG_BIN, onExit, REPO_ROOT, runMain, stop, stopEach, track, type Started
+} from './processes.js'
 import { closeStore, openStore, startRedis, type BenchRedis } from './redis.js'
 
 const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/clients.json')

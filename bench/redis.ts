@@ -1,10 +1,10 @@
 // A redis-server of the bench's own: 127.0.0.1, a free port, nothing written
-// to disk, stopped with everything else the bench started (bench/common.ts).
+// to disk, stopped with everything else the bench started (bench/processes.ts).
 import { spawn, spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { RedisStore } from '../src/store/redis-store.js'
-import { freePort, hasExited, stop, track, type Started } from './common.js'
+import { freePort, hasExited, stop, track, type Started } from './processes.js'
 
 export interface BenchRedis extends Started {
   url: string

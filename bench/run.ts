@@ -16,11 +16,14 @@ import { ClientService } from '../src/auth/clients.js'
 import { importLegacyRows } from '../src/auth/legacy-import.js'
 import { SecretHasher } from '../src/auth/secrets.js'
 import { DiskStore } from '../src/store/disk-store.js'
+import { positiveInt } from './env.js'
+import { logsAccessLines, PATH, startGateway, startOrigin, writeRoutesFile } from './gateway.js'
+import { load, summarize, type LoadSummary } from './load.js'
+import { fmt, machine, ratio, table } from './output.js'
+import { cpuUs, perRequest, rssMb } from './proc.js'
 import {
-  cpuUs, firstJsonLine, fmt, HERE, load, logsAccessLines, onExit, PATH, perRequest, positiveInt, ratio, REPO_ROOT,
-  machine, rssMb, runMain, spawnNode, startGateway, startOrigin, stop, stopEach, summarize, table, writeRoutesFile,
-  type LoadSummary, type Started
-} from './common.js'
+  firstJsonLine, HERE, onExit, REPO_ROOT, runMain, spawnNode, stop, stopEach, type Started
+} from './processes.js'
 import { openStore, startRedis, type BenchRedis } from './redis.js'
 
 const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/latest.json')

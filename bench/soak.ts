@@ -21,10 +21,13 @@ import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
+import { positiveInt } from './env.js'
+import { fmt, machine } from './output.js'
+import { cpuUs, rssMb } from './proc.js'
 import {
-  cpuUs, fmt, GATEWAY_NODE_FLAGS, GERBANG_BIN, hasExited, machine, onExit, positiveInt, READY_TIMEOUT_MS, REPO_ROOT,
-  rssMb, runMain, stop, stopEach, track, type Started
-} from './common.js'
+  GATEWAY_NODE_FLAGS, GERBANG_BIN, hasExited, onExit, READY_TIMEOUT_MS, REPO_ROOT, runMain, stop, stopEach, track,
+  type Started
+} from './processes.js'
 import { restartRedis, startRedis, type BenchRedis } from './redis.js'
 import { SESSION_COOKIE } from '../src/admin/sessions.js'
 
@@ -1274,7 +1277,7 @@ interface Results {
   dir: string
 }
 
-/** Like common.ts's table, with the columns in `left` (and the first) left-aligned. */
+/** Like output.ts's table, with the columns in `left` (and the first) left-aligned. */
 function grid (header: string[], rows: string[][], left: number[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]): string => cells.map((c, i) => i === 0 || left.includes(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join('  ').trimEnd()
