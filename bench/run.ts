@@ -4,13 +4,13 @@
 // request from a browser origin; and with API keys checked against Redis.
 // See bench/README.md.
 // Its parts are in bench/run/.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { PATH, startOrigin, writeRoutesFile } from './gateway.js'
 import { load } from './load.js'
 import { fmt } from './output.js'
-import { onExit, runMain, stopEach, type Started } from './processes.js'
+import { runMain, stopEach, type Started } from './processes.js'
 import { startRedis, type BenchRedis } from './redis.js'
 import { startCheckUpstream, stopCheckUpstream, type CheckUpstream } from './run/checks.js'
 import { createClient, createDiskClient, importLegacyClient } from './run/keys.js'
@@ -21,16 +21,12 @@ import {
   TARGET_CPU, WARMUP_S
 } from './run/settings.js'
 import { CORS_ENTRY, CORS_ORIGIN, LABEL, PAIRS, roundOrder, STATIC_HEADERS_PLUGIN, TARGETS } from './run/targets.js'
-
-let workDir: string | undefined
-onExit(() => {
-  if (workDir !== undefined && !KEEP_LOGS) rmSync(workDir, { recursive: true, force: true })
-})
+import { makeWorkDir } from './work-dir.js'
 
 // ---------------------------------------------------------------------------
 
 async function main (): Promise<number> {
-  workDir = mkdtempSync(join(tmpdir(), 'gerbang-bench-'))
+  const workDir = makeWorkDir('gerbang-bench-', KEEP_LOGS).path
   process.stdout.write(`bench: node ${process.version}, ${cpus().length} CPUs, ${CONNECTIONS} connections, ` +
     `pipelining ${PIPELINING}, ${WARMUP_S} s warm-up + ${DURATION_S} s per run, ${ROUNDS} rounds of ${TARGETS.join(', ')}` +
     `${PAIRS.some(([v, b]) => TARGETS.includes(v) && TARGETS.includes(b)) ? ' (the two of each pair, gateway+headers and gateway, gateway+cors and gateway+origin, swap places every other round)' : ''}, ` +
