@@ -13,6 +13,13 @@ export function table (header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
+/** Like table, with the columns in `left` (and the first) left-aligned, and no trailing spaces. */
+export function grid (header: string[], rows: string[][], left: number[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => i === 0 || left.includes(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join('  ').trimEnd()
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
 export function ratio (a: number, b: number): number {
   return b === 0 ? Number.NaN : Math.round(a / b * 100) / 100
 }

@@ -154,3 +154,30 @@ export function runMain (main: () => Promise<number>): void {
     killAll()
   })
 }
+
+/** How long a CLI command may run before it is killed: none of the benches' takes more than a few seconds. */
+const CLI_TIMEOUT_MS = 30_000
+
+export interface CliRun { code: number | null, stdout: string, stderr: string, ms: number }
+
+/**
+ * Runs bin/gerbang.js as `npx gerbang` runs it (its shebang's node flags), with `env` over the bench's
+ * environment and `input`, if any, on its stdin; timed from spawn to exit.
+ */
+export async function runGerbang (args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliRun> {
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, GERBANG_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']
+  })
+  const started = track(child, `gerbang ${args.join(' ')}`)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
+  if (input !== undefined) child.stdin?.end(input)
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, CLI_TIMEOUT_MS)
+  await started.exited
+  clearTimeout(timer)
+  return { code: child.exitCode, stdout, stderr, ms: performance.now() - t0 }
+}
