@@ -2,6 +2,16 @@
 // result was measured on.
 import { cpus } from 'node:os'
 
+/** A line of progress, as the benches print it. */
+export function say (line: string): void {
+  process.stdout.write(`bench: ${line}\n`)
+}
+
+/** To 0.1. */
+export function round1 (value: number): number {
+  return Math.round(value * 10) / 10
+}
+
 export function fmt (value: number | null | undefined, digits = 0): string {
   return value === null || value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits)
 }
