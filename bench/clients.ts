@@ -10,12 +10,10 @@ import { timeCli } from './clients/cli.js'
 import { createGenerated, type Named } from './clients/generated.js'
 import { report } from './clients/report.js'
 import { timeResolve, timeSearches } from './clients/search.js'
-import {
-  CONNECTIONS, DURATION_S, GATEWAY_LOG_LEVEL, GENERATED, IN_FLIGHT, KEEP_LOGS, KEY_PEPPER, REAL_CLIENTS, ROUNDS,
-  WARMUP_S
-} from './clients/settings.js'
+import { GATEWAY_LOG_LEVEL, GENERATED, IN_FLIGHT, KEEP_LOGS, KEY_PEPPER, REAL_CLIENTS } from './clients/settings.js'
 import { throughputRun, type ThroughputRecord } from './clients/throughput.js'
 import { PATH, startOrigin, writeRoutesFile } from './gateway.js'
+import { CONNECTIONS, DURATION_S, ROUNDS, WARMUP_S } from './load-settings.js'
 import { fmt, say } from './output.js'
 import { runMain, stopEach, type Started } from './processes.js'
 import { closeStore, openStore, redisMemory, startRedis, type BenchRedis } from './redis.js'

@@ -9,6 +9,7 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { PATH, startOrigin, writeRoutesFile } from './gateway.js'
 import { load } from './load.js'
+import { CONNECTIONS, DURATION_S, PIPELINING, ROUNDS, WARMUP_S } from './load-settings.js'
 import { fmt } from './output.js'
 import { runMain, stopEach, type Started } from './processes.js'
 import { startRedis, type BenchRedis } from './redis.js'
@@ -16,10 +17,7 @@ import { startCheckUpstream, stopCheckUpstream, type CheckUpstream } from './run
 import { createClient, createDiskClient, importLegacyClient } from './run/keys.js'
 import { measure, pin, type Fixture, type RunRecord } from './run/measure.js'
 import { report } from './run/report.js'
-import {
-  CONNECTIONS, CPU_COUNT, DURATION_S, GATEWAY_LOG_LEVEL, KEEP_LOGS, ORIGIN_PATH, OTHER_CPUS, PIN, PIPELINING, ROUNDS,
-  TARGET_CPU, WARMUP_S
-} from './run/settings.js'
+import { CPU_COUNT, GATEWAY_LOG_LEVEL, KEEP_LOGS, ORIGIN_PATH, OTHER_CPUS, PIN, TARGET_CPU } from './run/settings.js'
 import { CORS_ENTRY, CORS_ORIGIN, LABEL, PAIRS, roundOrder, STATIC_HEADERS_PLUGIN, TARGETS } from './run/targets.js'
 import { makeWorkDir } from './work-dir.js'
 

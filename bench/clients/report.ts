@@ -2,13 +2,13 @@
 // throughput with few and many clients, and bench/results/clients.json.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { PATH } from '../gateway.js'
+import { CONNECTIONS, DURATION_S, loadSettings, ROUNDS } from '../load-settings.js'
 import { fmt, machine, ratio, table } from '../output.js'
 import type { CliResults } from './cli.js'
 import type { SearchRecord } from './search.js'
 import {
-  CLI_RUNS, CONNECTIONS, DURATION_S, GATEWAY_LOG_LEVEL, GENERATED, IN_FLIGHT, LIST_LIMIT, PIPELINING, REAL_CLIENTS,
-  RESOLVE_RUNS, RESULTS_FILE, ROUNDS, SEARCH_BUDGET_MS, SEARCH_RUNS, WARMUP_S
+  CLI_RUNS, GATEWAY_LOG_LEVEL, GENERATED, IN_FLIGHT, LIST_LIMIT, REAL_CLIENTS, RESOLVE_RUNS, RESULTS_FILE,
+  SEARCH_BUDGET_MS, SEARCH_RUNS
 } from './settings.js'
 import { best, type ThroughputRecord } from './throughput.js'
 
@@ -97,12 +97,7 @@ export function report (r: Results): number {
       searchBudgetMs: SEARCH_BUDGET_MS,
       cliRuns: CLI_RUNS,
       listLimit: LIST_LIMIT,
-      path: PATH,
-      connections: CONNECTIONS,
-      pipelining: PIPELINING,
-      durationS: DURATION_S,
-      warmupS: WARMUP_S,
-      rounds: ROUNDS,
+      ...loadSettings(),
       gatewayLogLevel: GATEWAY_LOG_LEVEL
     },
     creation: {

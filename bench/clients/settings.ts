@@ -10,12 +10,6 @@ export const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/clients.json')
 export const GENERATED = positiveInt('BENCH_CLIENTS', 100_000)
 export const IN_FLIGHT = 500
 export const REAL_CLIENTS = 10
-export const DURATION_S = positiveInt('BENCH_DURATION', 10)
-/** Throughput runs before and after the 100,000 (a fresh gateway each); the best of each is compared. */
-export const ROUNDS = positiveInt('BENCH_ROUNDS', 2)
-export const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 50)
-export const WARMUP_S = 3
-export const PIPELINING = 1
 export const GATEWAY_LOG_LEVEL = process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'info'
 export const KEEP_LOGS = process.env.BENCH_KEEP_LOGS === '1'
 export const SEARCH_RUNS = 5

@@ -3,11 +3,12 @@
 import { join } from 'node:path'
 import { startGateway } from '../gateway.js'
 import { load, summarize, type LoadSummary } from '../load.js'
+import { CONNECTIONS, DURATION_S, PIPELINING, WARMUP_S } from '../load-settings.js'
 import { fmt, say } from '../output.js'
 import { cpuUs, perRequest, rssMb } from '../proc.js'
 import { stop, type Started } from '../processes.js'
 import type { BenchRedis } from '../redis.js'
-import { CONNECTIONS, DURATION_S, GATEWAY_LOG_LEVEL, KEY_PEPPER, PIPELINING, WARMUP_S } from './settings.js'
+import { GATEWAY_LOG_LEVEL, KEY_PEPPER } from './settings.js'
 
 export interface ThroughputRecord {
   clients: number

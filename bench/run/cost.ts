@@ -1,8 +1,8 @@
 // What a variant costs against its base (gateway+headers against gateway, …):
 // the best runs, each round's back-to-back pair, their median, the verdict.
+import { ROUNDS } from '../load-settings.js'
 import { fmt, ratio } from '../output.js'
 import type { RunRecord } from './measure.js'
-import { ROUNDS } from './settings.js'
 import { baseOf, type TargetName } from './targets.js'
 
 export interface Ratios {

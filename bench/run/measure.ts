@@ -6,13 +6,12 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { startGateway } from '../gateway.js'
 import { load, summarize, type LoadSummary } from '../load.js'
+import { CONNECTIONS, DURATION_S, PIPELINING, WARMUP_S } from '../load-settings.js'
 import { cpuUs, perRequest, rssMb } from '../proc.js'
 import { firstJsonLine, HERE, spawnNode, stop, type Started } from '../processes.js'
 import type { BenchRedis } from '../redis.js'
 import { checkCors, checkUpstreamHeaders, type CheckUpstream } from './checks.js'
-import {
-  CONNECTIONS, DURATION_S, GATEWAY_LOG_LEVEL, KEY_PEPPER, LOGS_INFO, PIN, PIPELINING, PROFILE, TARGET_CPU, WARMUP_S
-} from './settings.js'
+import { GATEWAY_LOG_LEVEL, KEY_PEPPER, LOGS_INFO, PIN, PROFILE, TARGET_CPU } from './settings.js'
 import { CORS_ORIGIN, LABEL, SLUG, type TargetName } from './targets.js'
 
 export interface AccessLogCheck {

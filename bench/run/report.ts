@@ -2,15 +2,13 @@
 // ratios, what each variant costs and its verdict, and the results file.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { PATH } from '../gateway.js'
+import { loadSettings, ROUNDS } from '../load-settings.js'
 import { fmt, machine, table } from '../output.js'
 import {
   costLines, ratios, variantCost, verdictLine, type CorsCost, type HeadersCost, type Ratios, type VariantCost
 } from './cost.js'
 import type { AccessLogCheck, RunRecord } from './measure.js'
-import {
-  CONNECTIONS, DURATION_S, GATEWAY_LOG_LEVEL, PIN, PIPELINING, PROFILE, RESULTS_FILE, ROUNDS, WARMUP_S
-} from './settings.js'
+import { GATEWAY_LOG_LEVEL, PIN, PROFILE, RESULTS_FILE } from './settings.js'
 import {
   baseOf, CORS_COST_LIMIT_PCT, CORS_ENTRY, CORS_ORIGIN, DISK_COST_LIMIT_PCT, HEADERS_COST_LIMIT_PCT, LABEL,
   LEGACY_COST_LIMIT_PCT, STATIC_HEADERS_PLUGIN, TARGETS, TARGETS_COST_LIMIT_PCT, type TargetName
@@ -157,12 +155,7 @@ export function report (runs: RunRecord[], redisVersion: string | undefined): nu
   writeFileSync(RESULTS_FILE, JSON.stringify({
     ...machine(redisVersion),
     settings: {
-      path: PATH,
-      connections: CONNECTIONS,
-      pipelining: PIPELINING,
-      durationS: DURATION_S,
-      warmupS: WARMUP_S,
-      rounds: ROUNDS,
+      ...loadSettings(),
       targets: TARGETS,
       headersPlugin: STATIC_HEADERS_PLUGIN,
       corsEntry: CORS_ENTRY,

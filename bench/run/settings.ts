@@ -3,19 +3,13 @@
 import { randomBytes } from 'node:crypto'
 import { cpus } from 'node:os'
 import { resolve } from 'node:path'
-import { positiveInt } from '../env.js'
 import { logsAccessLines } from '../gateway.js'
 import { REPO_ROOT } from '../processes.js'
 
 export const RESULTS_FILE = resolve(REPO_ROOT, 'bench/results/latest.json')
 
-export const DURATION_S = positiveInt('BENCH_DURATION', 10)
-export const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 50)
-export const ROUNDS = positiveInt('BENCH_ROUNDS', 2)
-export const WARMUP_S = 3
 /** What PATH becomes at the origin (`yankes` → /api/v1): the priming load asks it directly. */
 export const ORIGIN_PATH = '/api/v1/kamar?rs=1'
-export const PIPELINING = 1
 export const PROFILE = process.env.BENCH_PROFILE === '1'
 /**
  * BENCH_PIN=1: the target (all its threads) gets the last CPU to itself; this
