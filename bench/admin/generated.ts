@@ -5,6 +5,7 @@ import { dayClientsBucket, ERRORS_SUFFIX, hourClientsBucket, minuteBucket } from
 import type { SecretHasher } from '../../src/auth/secrets.js'
 import type { RedisStore } from '../../src/store/redis-store.js'
 import type { Client, CounterBucket } from '../../src/store/types.js'
+import { eachInFlight } from '../in-flight.js'
 import { CLIENTS, IN_FLIGHT, INTEGRATIONS } from './settings.js'
 
 // Names: "<agency> <place> <4 digits>", shares picked so that the searches
@@ -50,27 +51,22 @@ export interface Named { id: string, name: string }
 export async function createClients (store: RedisStore, hasher: SecretHasher): Promise<{ all: Named[], ms: number }> {
   const all: Named[] = []
   const now = Date.now()
-  let next = 0
   const t0 = performance.now()
-  const worker = async (): Promise<void> => {
-    while (next < CLIENTS) {
-      const i = next++
-      const client: Client = {
-        id: randomUUID(),
-        name: generatedName(i),
-        description: `Aplikasi ${generatedName(i)} (bench/admin.ts)`,
-        integrations: i % 7 === 0 ? '*' : [pick(INTEGRATIONS, i).name],
-        createdAt: new Date(now - (CLIENTS - i) * 60_000).toISOString(),
-        ...(i % 50 === 0 ? { revokedAt: new Date(now - 3_600_000).toISOString() } : {}),
-        ...(i % 31 === 0 ? { expiresAt: new Date(now + (i % 2 === 0 ? 1 : -1) * 86_400_000).toISOString() } : {}),
-        ...(i % 9 === 0 ? { rateLimit: '100/1m' } : {})
-      }
-      // A key hash as ClientService makes it; the key itself is never needed.
-      await store.createClient(client, hasher.hash(randomBytes(32).toString('base64url')))
-      all.push({ id: client.id, name: client.name })
+  await eachInFlight(CLIENTS, IN_FLIGHT, async (i) => {
+    const client: Client = {
+      id: randomUUID(),
+      name: generatedName(i),
+      description: `Aplikasi ${generatedName(i)} (bench/admin.ts)`,
+      integrations: i % 7 === 0 ? '*' : [pick(INTEGRATIONS, i).name],
+      createdAt: new Date(now - (CLIENTS - i) * 60_000).toISOString(),
+      ...(i % 50 === 0 ? { revokedAt: new Date(now - 3_600_000).toISOString() } : {}),
+      ...(i % 31 === 0 ? { expiresAt: new Date(now + (i % 2 === 0 ? 1 : -1) * 86_400_000).toISOString() } : {}),
+      ...(i % 9 === 0 ? { rateLimit: '100/1m' } : {})
     }
-  }
-  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, CLIENTS) }, worker))
+    // A key hash as ClientService makes it; the key itself is never needed.
+    await store.createClient(client, hasher.hash(randomBytes(32).toString('base64url')))
+    all.push({ id: client.id, name: client.name })
+  })
   return { all, ms: performance.now() - t0 }
 }
 
