@@ -10,7 +10,12 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cpuUs, fmt, load, onExit, positiveInt, runMain, startGateway, startOrigin, stop, stopEach, table, type Started } from './common.js'
+import { positiveInt } from './env.js'
+import { startGateway, startOrigin } from './gateway.js'
+import { load } from './load.js'
+import { fmt, table } from './output.js'
+import { cpuUs } from './proc.js'
+import { onExit, runMain, stop, stopEach, type Started } from './processes.js'
 
 const ROUNDS = positiveInt('BENCH_ROUNDS', 10)
 const BURST_S = positiveInt('BENCH_DURATION', 3)

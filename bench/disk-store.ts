@@ -12,7 +12,8 @@ import { Authenticator } from '../src/auth/authenticator.js'
 import { generateKey, SecretHasher } from '../src/auth/secrets.js'
 import { parseRoutes } from '../src/config/routes-loader.js'
 import { DiskStore } from '../src/store/disk-store.js'
-import { GERBANG_BIN, positiveInt } from './common.js'
+import { positiveInt } from './env.js'
+import { GERBANG_BIN } from './processes.js'
 
 const CLIENTS = positiveInt('BENCH_CLIENTS', 100_000)
 const STARTS = 3

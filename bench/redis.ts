@@ -1,10 +1,11 @@
 // A redis-server of the bench's own: 127.0.0.1, a free port, nothing written
-// to disk, stopped with everything else the bench started (bench/common.ts).
+// to disk, stopped with everything else the bench started (bench/processes.ts).
 import { spawn, spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { RedisStore } from '../src/store/redis-store.js'
-import { freePort, hasExited, stop, track, type Started } from './common.js'
+import { round1 } from './output.js'
+import { freePort, hasExited, stop, track, type Started } from './processes.js'
 
 export interface BenchRedis extends Started {
   url: string
@@ -95,4 +96,11 @@ export async function closeStore (store: RedisStore | undefined): Promise<void> 
   } catch {
     store?.redis.disconnect()
   }
+}
+
+/** How many keys Redis holds and how much memory it uses, MB to 0.1. */
+export async function redisMemory (store: RedisStore): Promise<{ keys: number, usedMb: number }> {
+  const [info, keys] = await Promise.all([store.redis.info('memory'), store.redis.dbsize()])
+  const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN)
+  return { keys, usedMb: round1(used / 1024 / 1024) }
 }
