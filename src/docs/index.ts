@@ -7,7 +7,7 @@ import type { RoutesConfig } from '../config/routes-loader.js'
 import { buildOpenApi, type OpenApiDocument } from './openapi.js'
 import { PROBLEM_CONTENT_TYPE } from '../errors.js'
 import { SESSION_COOKIE } from '../admin/sessions.js'
-import { adminDescription, portalDescription } from './portal.js'
+import { adminDescription } from './portal.js'
 import { serverOrigins, serversFor, type DocLang, type DocServer } from './servers.js'
 import { keyRequestsOf } from '../auth/key-requests.js'
 import { keyRequestApi } from './key-requests.js'
@@ -25,7 +25,7 @@ type AdminPaths = Record<string, Record<string, Record<string, unknown>>>
 export class DocsHolder {
   /** The public document in Bahasa Indonesia (what /doc/json serves by default). */
   document: OpenApiDocument
-  /** The same in English (/doc/json?lang=en): the portal's own texts; the integrations' stay as written. */
+  /** The same in English (/doc/json?lang=en): every text Gerbang writes; the integrations' own stay as written. */
   english: OpenApiDocument
   /** The admin API's document; empty paths until @fastify/swagger has read the admin routes. */
   adminDocument: OpenApiDocument = adminOpenApi({})
@@ -33,13 +33,13 @@ export class DocsHolder {
 
   constructor (routes: RoutesConfig, servers: DocServer[] = []) {
     this.servers = servers
-    this.document = buildOpenApi(routes)
-    this.english = inEnglish(this.document)
+    this.document = buildOpenApi(routes, 'id')
+    this.english = buildOpenApi(routes, 'en')
   }
 
   rebuild (routes: RoutesConfig): void {
-    this.document = buildOpenApi(routes)
-    this.english = inEnglish(this.document)
+    this.document = buildOpenApi(routes, 'id')
+    this.english = buildOpenApi(routes, 'en')
   }
 
   /** The public document in `lang`, with the servers for a reader of `host`. */
@@ -52,11 +52,6 @@ export class DocsHolder {
   setAdminPaths (generated: { paths?: AdminPaths, components?: { schemas?: Record<string, unknown> } }): void {
     this.adminDocument = adminOpenApi(generated.paths ?? {}, generated.components?.schemas)
   }
-}
-
-function inEnglish (doc: OpenApiDocument): OpenApiDocument {
-  const info = doc.info as Record<string, unknown>
-  return { ...doc, info: { ...info, title: 'Gerbang — Banten Province API Gateway', description: portalDescription('en') } }
 }
 
 const ADMIN_TAG = {

@@ -3,30 +3,34 @@ import { codes, PROBLEM_CONTENT_TYPE, type ErrorCode } from '../errors.js'
 import { TOKEN_PATH } from '../auth/oauth2.js'
 import { portalDescription } from './portal.js'
 import { FORM_KEY_BODY_LIMIT } from '../proxy/api-key-form.js'
+import type { DocLang } from './servers.js'
+import { openApiTexts, type DocProblemCode, type OpenApiTexts, type RateLimitHeader } from './openapi-texts.js'
 
 // Builds the one OpenAPI 3.1 document /doc serves (issue 5) from the loaded
-// routes: never from the proxy's wildcard route.
+// routes: never from the proxy's wildcard route. In either language: the
+// texts Gerbang writes come from openapi-texts.ts; what routes.yaml and the
+// upstreams' OpenAPI documents say is copied as written.
 
 export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, unknown>> }
 
-const ERRORS: Array<[string, ErrorCode, string, string]> = [
-  ['401', 'CREDENTIALS_MISSING', 'Kunci API atau token tidak ada, tidak dikenal, dicabut atau kedaluwarsa',
-    'send an API key in the x-api-key header, or a bearer token from POST /oauth2/v1/accesstoken'],
-  ['403', 'INTEGRATION_FORBIDDEN', 'Klien sah, tetapi tidak diberi akses ke integrasi ini', 'client demo may not call yankes'],
-  ['404', 'ROUTE_NOT_FOUND', 'Tidak ada integrasi yang melayani jalur ini', 'no integration serves /tidak-ada'],
-  ['413', 'PAYLOAD_TOO_LARGE', 'Badan permintaan melebihi batas integrasi', 'the request body is larger than 1048576 bytes, the limit for dashboard'],
-  ['429', 'RATE_LIMITED', 'Melebihi batas laju klien untuk integrasi ini', 'over the limit of default; retry after 42 s'],
-  ['502', 'UPSTREAM_UNAVAILABLE', 'Layanan hulu (upstream) tidak dapat dihubungi atau menjawab 5xx', 'yankes refused the connection'],
-  ['503', 'UPSTREAM_CIRCUIT_OPEN', 'Layanan hulu sedang dihentikan sementara (circuit breaker) atau penyimpanan gateway tidak tersedia', 'yankes is failing; calls are paused for 30 s'],
-  ['504', 'UPSTREAM_TIMEOUT', 'Layanan hulu tidak menjawab dalam batas waktu', 'yankes did not answer within 10000 ms']
+/** [status, code, the example's detail (the gateway's own words, English in both languages)] */
+const ERRORS: Array<[string, DocProblemCode, string]> = [
+  ['401', 'CREDENTIALS_MISSING', 'send an API key in the x-api-key header, or a bearer token from POST /oauth2/v1/accesstoken'],
+  ['403', 'INTEGRATION_FORBIDDEN', 'client demo may not call yankes'],
+  ['404', 'ROUTE_NOT_FOUND', 'no integration serves /tidak-ada'],
+  ['413', 'PAYLOAD_TOO_LARGE', 'the request body is larger than 1048576 bytes, the limit for dashboard'],
+  ['429', 'RATE_LIMITED', 'over the limit of default; retry after 42 s'],
+  ['502', 'UPSTREAM_UNAVAILABLE', 'yankes refused the connection'],
+  ['503', 'UPSTREAM_CIRCUIT_OPEN', 'yankes is failing; calls are paused for 30 s'],
+  ['504', 'UPSTREAM_TIMEOUT', 'yankes did not answer within 10000 ms']
 ]
 
-const RATE_LIMIT_HEADERS: Record<string, { description: string, example: string | number }> = {
-  RateLimit: { description: 'Sisa kuota jendela saat ini (draft-ietf-httpapi-ratelimit-headers)', example: '"default";r=59;t=42' },
-  'RateLimit-Policy': { description: 'Kebijakan batas laju: kuota q per jendela w detik', example: '"default";q=60;w=60' },
-  'X-RateLimit-Limit': { description: 'Jumlah permintaan yang diizinkan per jendela', example: 60 },
-  'X-RateLimit-Remaining': { description: 'Sisa permintaan dalam jendela ini', example: 59 },
-  'X-RateLimit-Reset': { description: 'Detik sampai jendela diatur ulang', example: 42 }
+const RATE_LIMIT_EXAMPLES: Record<RateLimitHeader, string | number> = {
+  RateLimit: '"default";r=59;t=42',
+  'RateLimit-Policy': '"default";q=60;w=60',
+  'X-RateLimit-Limit': 60,
+  'X-RateLimit-Remaining': 59,
+  'X-RateLimit-Reset': 42
 }
 
 function problemExample (status: string, code: ErrorCode, detail: string): Record<string, unknown> {
@@ -42,11 +46,11 @@ function problemExample (status: string, code: ErrorCode, detail: string): Recor
   }
 }
 
-function components (): Record<string, Record<string, unknown>> {
+function components (t: OpenApiTexts): Record<string, Record<string, unknown>> {
   const responses: Record<string, unknown> = {}
-  for (const [status, code, description, detail] of ERRORS) {
+  for (const [status, code, detail] of ERRORS) {
     responses[`Problem${status}`] = {
-      description,
+      description: t[`problem.${code}`],
       headers: status === '429'
         ? { ...successHeaders(true), 'Retry-After': { $ref: '#/components/headers/Retry-After' } }
         : successHeaders(false),
@@ -55,20 +59,20 @@ function components (): Record<string, Record<string, unknown>> {
   }
   const headers: Record<string, unknown> = {
     'x-request-id': {
-      description: 'Pengenal permintaan: nilai dari klien bila wajar, selain itu UUID baru; sama dengan `requestId` di dokumen Problem',
+      description: t['header.x-request-id'],
       schema: { type: 'string' },
       example: '0b9c5b7e-2f8e-4c5a-9f3e-6f1d2a7c4e10'
     },
-    'Retry-After': { description: 'Detik sebelum boleh mencoba lagi', schema: { type: 'integer' }, example: 42 }
+    'Retry-After': { description: t['header.Retry-After'], schema: { type: 'integer' }, example: 42 }
   }
-  for (const [name, { description, example }] of Object.entries(RATE_LIMIT_HEADERS)) {
-    headers[name] = { description, schema: { type: typeof example === 'number' ? 'integer' : 'string' }, example }
+  for (const [name, example] of Object.entries(RATE_LIMIT_EXAMPLES) as Array<[RateLimitHeader, string | number]>) {
+    headers[name] = { description: t[`header.${name}`], schema: { type: typeof example === 'number' ? 'integer' : 'string' }, example }
   }
   return {
     schemas: {
       Problem: {
         type: 'object',
-        description: 'Dokumen kesalahan RFC 9457 yang dikirim gateway sendiri',
+        description: t['schema.Problem'],
         required: ['type', 'title', 'status', 'code', 'detail', 'instance', 'requestId', 'timestamp'],
         properties: {
           type: { type: 'string', example: 'about:blank' },
@@ -79,7 +83,7 @@ function components (): Record<string, Record<string, unknown>> {
           instance: { type: 'string', example: '/yankes/kamar' },
           requestId: { type: 'string', example: '0b9c5b7e-2f8e-4c5a-9f3e-6f1d2a7c4e10' },
           timestamp: { type: 'string', format: 'date-time', example: '2026-11-21T10:10:58.353Z' },
-          upstreamStatus: { type: 'integer', description: 'Status dari layanan hulu (hanya UPSTREAM_ERROR)', example: 500 }
+          upstreamStatus: { type: 'integer', description: t['schema.upstreamStatus'], example: 500 }
         }
       },
       AccessToken: {
@@ -101,10 +105,10 @@ function components (): Record<string, Record<string, unknown>> {
     responses,
     headers,
     securitySchemes: {
-      apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'Kunci API klien (header lama `X-API-KEY` sama saja)' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: t['security.apiKey'] },
       oauth2: {
         type: 'oauth2',
-        description: 'OAuth2 client credentials: client_id = id klien, client_secret = kunci API-nya',
+        description: t['security.oauth2'],
         flows: { clientCredentials: { tokenUrl: TOKEN_PATH, scopes: {} } }
       }
     }
@@ -113,7 +117,7 @@ function components (): Record<string, Record<string, unknown>> {
 
 function successHeaders (rateLimited: boolean): Record<string, unknown> {
   const headers: Record<string, unknown> = { 'x-request-id': { $ref: '#/components/headers/x-request-id' } }
-  if (rateLimited) for (const name of Object.keys(RATE_LIMIT_HEADERS)) headers[name] = { $ref: `#/components/headers/${name}` }
+  if (rateLimited) for (const name of Object.keys(RATE_LIMIT_EXAMPLES)) headers[name] = { $ref: `#/components/headers/${name}` }
   return headers
 }
 
@@ -140,32 +144,29 @@ function decorate (integration: Integration, operation: Record<string, unknown>)
   }
 }
 
-function catchAll (integration: Integration): Record<string, unknown> {
+function catchAll (integration: Integration, t: OpenApiTexts): Record<string, unknown> {
+  const methods = integration.methods === null ? null : [...integration.methods]
   return {
-    summary: `Semua jalur ${integration.prefix}/…`,
-    description: `Integrasi ini belum mendokumentasikan operasinya. Setiap permintaan ke \`${integration.prefix}/{path}\` ` +
-      'diteruskan ke layanan hulunya apa adanya' +
-      (integration.methods === null ? '.' : ` (metode: ${[...integration.methods].join(', ')}).`) +
-      (integration.docs?.openapiUrl !== undefined ? ` Dokumen OpenAPI layanan hulu: ${integration.docs.openapiUrl}` : ''),
+    summary: t.catchAllSummary(integration.prefix),
+    description: t.catchAllDescription(integration.prefix, methods, integration.docs?.openapiUrl),
     operationId: `${integration.name}.catchAll`,
     parameters: [{
       name: 'path',
       in: 'path',
       required: true,
-      description: 'Sisa jalur yang diteruskan ke layanan hulu',
+      description: t['catchAll.path'],
       schema: { type: 'string' }
     }],
-    responses: { 200: { description: 'Jawaban dari layanan hulu (upstream), diteruskan apa adanya' } }
+    responses: { 200: { description: t['catchAll.answer'] } }
   }
 }
 
-function tokenEndpoint (): Record<string, unknown> {
+function tokenEndpoint (t: OpenApiTexts): Record<string, unknown> {
   return {
     post: {
       tags: ['oauth2'],
-      summary: 'Meminta token akses (OAuth2 client credentials)',
-      description: 'Menjawab seperti endpoint token SATUSEHAT. Token berlaku sampai kedaluwarsa, sampai kliennya dicabut, ' +
-        'atau sampai kunci yang dipakai memintanya tidak berlaku lagi (dirotasi). Paling banyak 60 token per menit per klien.',
+      summary: t['token.summary'],
+      description: t['token.description'],
       operationId: 'oauth2.accessToken',
       security: [],
       parameters: [{ name: 'grant_type', in: 'query', required: true, schema: { type: 'string', enum: ['client_credentials'] } }],
@@ -177,8 +178,8 @@ function tokenEndpoint (): Record<string, unknown> {
               type: 'object',
               required: ['client_id', 'client_secret'],
               properties: {
-                client_id: { type: 'string', description: 'id klien' },
-                client_secret: { type: 'string', description: 'kunci API klien' }
+                client_id: { type: 'string', description: t['token.clientId'] },
+                client_secret: { type: 'string', description: t['token.clientSecret'] }
               }
             }
           }
@@ -186,7 +187,7 @@ function tokenEndpoint (): Record<string, unknown> {
       },
       responses: {
         200: {
-          description: 'Token akses',
+          description: t['token.200'],
           headers: successHeaders(false),
           content: {
             'application/json': {
@@ -202,11 +203,11 @@ function tokenEndpoint (): Record<string, unknown> {
             }
           }
         },
-        400: { description: 'Permintaan tidak sah', content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } } },
-        401: { description: 'Klien tidak dikenal atau kunci salah', content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } } },
+        400: { description: t['token.400'], content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } } },
+        401: { description: t['token.401'], content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } } },
         429: {
-          description: 'Lebih dari 60 token per menit untuk klien ini, atau terlalu banyak kredensial salah dari alamat ini; coba lagi setelah Retry-After',
-          headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'detik' } },
+          description: t['token.429'],
+          headers: { 'Retry-After': { schema: { type: 'integer' }, description: t['token.retryAfter'] } },
           content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }
         }
       }
@@ -218,12 +219,12 @@ function tokenEndpoint (): Record<string, unknown> {
  * For the tag: the origins of browser apps the integration's `cors:` allows
  * (docs/contract.md section 8); '' without cors.
  */
-function corsNote ({ cors }: Integration): string {
+function corsNote ({ cors }: Integration, t: OpenApiTexts): string {
   if (cors === null) return ''
   const origins = cors.origins[0] === '*'
-    ? 'semua asal (`*`)'
-    : cors.origins.map((o) => `\`${o}\``).join(', ') + (cors.origins.some((o) => o.includes('*')) ? ' (`*.` = setiap subdomain)' : '')
-  return `\n\n**CORS (aplikasi peramban):** asal yang diizinkan: ${origins}${cors.credentials ? '; dengan kredensial (cookie)' : ''}.`
+    ? t['cors.all']
+    : cors.origins.map((o) => `\`${o}\``).join(', ') + (cors.origins.some((o) => o.includes('*')) ? t['cors.subdomains'] : '')
+  return t.corsNote(origins, cors.credentials ? t['cors.credentials'] : '')
 }
 
 /**
@@ -231,16 +232,12 @@ function corsNote ({ cors }: Integration): string {
  * API manager's query parameter (apiKeyQuery) and form field (apiKeyForm,
  * src/proxy/api-key-form.ts); '' when only the header.
  */
-function keyPlacesNote ({ auth, apiKeyQuery, apiKeyForm }: Integration): string {
+function keyPlacesNote ({ auth, apiKeyQuery, apiKeyForm }: Integration, t: OpenApiTexts): string {
   if (auth === 'none' || (apiKeyQuery === undefined && apiKeyForm === undefined)) return ''
   const places: string[] = []
-  if (apiKeyQuery !== undefined) places.push(`di parameter kueri \`${apiKeyQuery}\``)
-  if (apiKeyForm !== undefined) {
-    places.push(`di field formulir \`${apiKeyForm}\` (badan \`application/x-www-form-urlencoded\` ` +
-      `hingga ${FORM_KEY_BODY_LIMIT / (1024 * 1024)} MiB)`)
-  }
-  return `\n\n**Kunci API:** selain di header \`x-api-key\`, juga diterima ${places.join(' dan ')}; ` +
-    'di sana kunci tidak pernah diteruskan ke upstream.'
+  if (apiKeyQuery !== undefined) places.push(t.keyQuery(apiKeyQuery))
+  if (apiKeyForm !== undefined) places.push(t.keyForm(apiKeyForm, FORM_KEY_BODY_LIMIT / (1024 * 1024)))
+  return t.keyPlacesNote(places)
 }
 
 /**
@@ -248,10 +245,10 @@ function keyPlacesNote ({ auth, apiKeyQuery, apiKeyForm }: Integration): string 
  * they are probed. Their addresses are internal and stay off this public
  * page; /admin (Routes) and /readyz name them.
  */
-function targetsNote ({ targets, healthCheck }: Integration): string {
+function targetsNote ({ targets, healthCheck }: Integration, t: OpenApiTexts): string {
   if (targets.length === 1 && healthCheck === null) return ''
-  const servers = targets.length === 1 ? 'satu server upstream' : `${targets.length} server upstream (beban dibagi; server yang mati dilewati)`
-  return `\n\n**Upstream:** dilayani oleh ${servers}${healthCheck === null ? '' : `, diperiksa setiap ${healthCheck.intervalMs / 1000} detik`}.`
+  const servers = targets.length === 1 ? t['targets.one'] : t.targets(targets.length)
+  return t.targetsNote(servers, healthCheck === null ? null : healthCheck.intervalMs / 1000)
 }
 
 /**
@@ -259,33 +256,34 @@ function targetsNote ({ targets, healthCheck }: Integration): string {
  * tag as `x-websocket`, and for readers in the description of those that
  * do, with where to connect and how a browser sends its key.
  */
-function webSocketTag (integration: Integration, tag: { name: string, description: string }): Record<string, unknown> {
+function webSocketTag (
+  integration: Integration, tag: { name: string, description: string }, t: OpenApiTexts
+): Record<string, unknown> {
   if (!integration.websocket) return { ...tag, 'x-websocket': false }
   const key = integration.auth === 'none'
     ? ''
     : integration.apiKeyQuery === undefined
-      ? ' Kunci API di header `x-api-key` (atau token di `Authorization: Bearer`).'
-      : ` Kunci API di header \`x-api-key\`, atau dari peramban di parameter kueri \`${integration.apiKeyQuery}\`` +
-        ` (\`new WebSocket('wss://<gateway>${integration.prefix}/…?${integration.apiKeyQuery}=<kunci>')\`).`
+      ? t['webSocket.key']
+      : t.webSocketKeyQuery(integration.prefix, integration.apiKeyQuery)
   return {
     ...tag,
-    description: `${tag.description}\n\n**WebSocket:** diterima di \`ws(s)://<gateway>${integration.prefix}/…\`.${key}` +
-      ` Koneksi yang diam lebih dari ${integration.idleTimeoutMs / 1000} detik (idleTimeout) ditutup.`,
+    description: tag.description + t.webSocketNote(integration.prefix, key, integration.idleTimeoutMs / 1000),
     'x-websocket': true
   }
 }
 
-/** The OpenAPI 3.1 document of every integration in `routes`. */
-export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
-  const comps = components()
+/** The OpenAPI 3.1 document of every integration in `routes`, in `lang` (Bahasa Indonesia by default). */
+export function buildOpenApi (routes: RoutesConfig, lang: DocLang = 'id'): OpenApiDocument {
+  const t = openApiTexts(lang)
+  const comps = components(t)
   const paths: Record<string, Record<string, unknown>> = {}
   const tags: Array<Record<string, unknown>> = []
   for (const integration of routes.integrations) {
     tags.push(webSocketTag(integration, {
       name: integration.name,
-      description: (integration.description !== '' ? integration.description : `Integrasi ${integration.name}`) +
-        keyPlacesNote(integration) + corsNote(integration) + targetsNote(integration)
-    }))
+      description: (integration.description !== '' ? integration.description : t.integration(integration.name)) +
+        keyPlacesNote(integration, t) + corsNote(integration, t) + targetsNote(integration, t)
+    }, t))
     for (const [kind, entries] of Object.entries(integration.docs?.components ?? {})) {
       comps[kind] = { ...(comps[kind] ?? {}), ...entries }
     }
@@ -294,7 +292,7 @@ export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
       const item = paths[`${integration.prefix}/{path}`] ??= {}
       const methods = integration.methods === null ? ['get'] : [...integration.methods].filter((m) => m !== 'HEAD').map((m) => m.toLowerCase())
       const method = methods.includes('get') ? 'get' : methods[0] ?? 'get'
-      item[method] = decorate(integration, catchAll(integration))
+      item[method] = decorate(integration, catchAll(integration, t))
       continue
     }
     for (const { method, path, operation } of operations) {
@@ -306,11 +304,11 @@ export function buildOpenApi (routes: RoutesConfig): OpenApiDocument {
       })
     }
   }
-  tags.push({ name: 'oauth2', description: 'Token akses OAuth2 untuk klien (client credentials)' })
-  paths[TOKEN_PATH] = tokenEndpoint()
+  tags.push({ name: 'oauth2', description: t['oauth2.tag'] })
+  paths[TOKEN_PATH] = tokenEndpoint(t)
   return {
     openapi: '3.1.0',
-    info: { title: 'Gerbang — API Gateway Provinsi Banten', version: '1.0.0', description: portalDescription('id') },
+    info: { title: t['info.title'], version: '1.0.0', description: portalDescription(lang) },
     servers: [{ url: '/' }],
     tags,
     paths,
