@@ -4,7 +4,7 @@
 // outside the JavaScript heap: each is freed only when a scavenge collects
 // the small object holding it, and with a large young generation that comes
 // after tens of MiB of buffers have piled up (test/proxy/streaming.test.ts,
-// websocket.test.ts bound the growth). So a timer watches the memory held by
+// websocket-memory.test.ts bound the growth). So a timer watches the memory held by
 // ArrayBuffers and asks for a young-generation collection when it has grown
 // by GROWTH_BYTES since the last one. Ordinary requests never get there
 // (a few hundred bytes of buffers each, collected by the scavenges they
