@@ -113,7 +113,7 @@ test('a request the gateway answers itself (401) has a trace id in its access li
 })
 
 test('with no exporter configured, nothing of the OpenTelemetry SDK is loaded', () => {
-  // A process of its own: this one has loaded the SDK for the tests below.
+  // A process of its own: a test process that exports (tracing-export.test.ts) has loaded the SDK.
   const script = `
     import { createRequire } from 'node:module'
     const { buildApp } = await import(${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'dist/src/app.js')).href)})
