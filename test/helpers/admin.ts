@@ -8,7 +8,7 @@ import { RedisStore } from '../../src/store/redis-store.js'
 import type { Store } from '../../src/store/types.js'
 import { startEchoOrigin, type Origin } from './origin.js'
 import { startGateway, type TestGateway } from './gateway.js'
-import { startRedis } from './redis.js'
+import { startRedis, storeConnected } from './redis.js'
 
 export const PASSWORD = 'rahasia-banten-2026'
 export const PEPPER = 'admin-tests-pepper-0123456789'
@@ -78,6 +78,8 @@ export async function startAdminGateway (
     store
   })
   const passwordHash = realHashes ? await hashPassword(PASSWORD) : SEEDED_HASH
+  // A RedisStore connects in the background and refuses commands until then.
+  await storeConnected(store)
   for (const [role, email] of Object.entries(USERS)) {
     await store.createUser({ email, name: `Pak ${role[0]?.toUpperCase() ?? ''}${role.slice(1)}`, role, passwordHash, createdAt: new Date().toISOString() })
   }
