@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { hashPassword, verifyPassword } from '../auth/passwords.js'
+import { decoyHash, verifyPassword } from '../auth/passwords.js'
 import { GerbangError } from '../errors.js'
 import {
   StoreUnavailableError, type LimitStore, type Permission, type RoleStore, type Session, type SessionStore, type User,
@@ -72,8 +72,8 @@ export class SessionManager {
   readonly #store: SessionStore & UserStore & RoleStore & LimitStore
   readonly #guard: LoginGuard
   // Verified against when the email is unknown, so a wrong email and a wrong
-  // password take the same time.
-  #decoy: Promise<string> | undefined
+  // password take the same time (a full scrypt with the current parameters).
+  readonly #decoy = decoyHash()
   readonly #now: () => number
 
   /**
@@ -91,8 +91,7 @@ export class SessionManager {
     const attempt = await this.#guard.begin(email, address)
     if (attempt instanceof GerbangError) return attempt
     const user = await this.#store.getUser(email)
-    this.#decoy ??= hashPassword(randomBytes(16).toString('hex'))
-    const stored = user?.passwordHash ?? await this.#decoy
+    const stored = user?.passwordHash ?? this.#decoy
     const valid = await this.#guard.verify(async () => await verifyPassword(password, stored))
     if (valid === undefined) {
       return new GerbangError('RATE_LIMITED', 'too many logins at once; try again in a moment',

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
-import { INTEGRATION_NAME_PATTERN } from '../config/routes-schema.js'
-import { parseRate } from '../config/units.js'
+import { INTEGRATION_NAME_PATTERN, parseRate } from '../config/units.js'
 import { audit } from '../store/audit.js'
 import type { AuditEntry, AuditStore, ChangeFeed, Client, ClientChanges, CredentialStore } from '../store/types.js'
 import { generateKey, type SecretHasher } from './secrets.js'

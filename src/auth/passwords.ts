@@ -22,6 +22,18 @@ export async function hashPassword (password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$')
 }
 
+/**
+ * A stored-hash string in the current format and parameters that no password
+ * verifies against: a random salt and a random key, so checking a password
+ * against it costs exactly what checking one against a real user's hash does.
+ * For sign-ins with an unknown email, which must take as long as a wrong
+ * password; it costs nothing to make, unlike hashing a random password.
+ */
+export function decoyHash (): string {
+  const salt = randomBytes(16).toString('base64')
+  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt, randomBytes(KEY_LENGTH).toString('base64')].join('$')
+}
+
 export async function verifyPassword (password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split('$')
   if (scheme !== 'scrypt' || salt === undefined || hash === undefined) return false

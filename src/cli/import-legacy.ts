@@ -1,5 +1,5 @@
 import { importLegacyRows, type ImportReport, type LegacyRow } from '../auth/legacy-import.js'
-import { INTEGRATION_NAME_PATTERN } from '../config/routes-schema.js'
+import { INTEGRATION_NAME_PATTERN } from '../config/units.js'
 import { CliError, dispatch, IMPORT_USAGE, parseCommand, required, usageError } from './common.js'
 import { redactUrl, withCliStore } from './store-connection.js'
 

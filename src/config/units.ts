@@ -1,6 +1,9 @@
 // Durations and rates as routes.yaml writes them: `250ms`, `10s`, `1m`, `1h`, `1d`;
 // rates as `N/<duration>` (`600/1m`).
 
+/** An integration's name (a routes.yaml key, a client's grant): lowercase letters, digits and '-'. */
+export const INTEGRATION_NAME_PATTERN = /^[a-z0-9-]+$/
+
 export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d)$'
 export const RATE_PATTERN = '^[0-9]+/[0-9]+(ms|s|m|h|d)$'
 

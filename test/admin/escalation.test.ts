@@ -1,8 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { hashPassword } from '../../src/auth/passwords.js'
 import type { Permission } from '../../src/store/types.js'
-import { login, PASSWORD, startAdminGateway, USERS, type AdminGateway, type AdminSession } from '../helpers/admin.js'
+import { login, PASSWORD, SEEDED_HASH, startAdminGateway, USERS, type AdminGateway, type AdminSession } from '../helpers/admin.js'
 import type { Problem } from '../helpers/problem.js'
 
 // Security finding 5 (issue 20): custom roles must not escalate to admin.
@@ -22,7 +21,7 @@ interface Setup {
 async function addUser (gw: AdminGateway, email: string, role: string, permissions?: Permission[]): Promise<void> {
   const now = new Date().toISOString()
   if (permissions !== undefined) await gw.store.saveRole({ name: role, description: role, permissions, createdAt: now })
-  await gw.store.createUser({ email, name: `Pak ${role}`, role, passwordHash: await hashPassword(PASSWORD), createdAt: now })
+  await gw.store.createUser({ email, name: `Pak ${role}`, role, passwordHash: SEEDED_HASH, createdAt: now })
 }
 
 async function setup (t: Parameters<typeof startAdminGateway>[0]): Promise<Setup> {

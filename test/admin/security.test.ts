@@ -96,7 +96,7 @@ test('10 wrong passwords → 429 with Retry-After, even for the right password; 
 })
 
 test('stored passwords are scrypt hashes, and no page or API answer ever contains a stored key or key hash', async (t) => {
-  const gw = await startAdminGateway(t)
+  const gw = await startAdminGateway(t, {}, { realHashes: true })
   const admin = await login(gw.url, USERS.admin)
   const user = await gw.store.getUser(USERS.admin)
   assert.ok(user !== undefined)

@@ -5,20 +5,17 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { SESSION_COOKIE, SESSION_IDLE_MS, SESSION_MAX_MS, SessionManager } from '../../src/admin/sessions.js'
-import { hashPassword } from '../../src/auth/passwords.js'
 import { GerbangError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory-store.js'
 import { StoreUnavailableError, type Store } from '../../src/store/types.js'
+import { PASSWORD, SEEDED_HASH } from '../helpers/admin.js'
 import { flakyStore } from '../helpers/flaky-store.js'
 
 const EMAIL = 'admin@bantenprov.go.id'
-const PASSWORD = 'rahasia-banten-2026'
 const MINUTE = 60_000
-// One hash for every test: scrypt at its real cost takes a while.
-const passwordHash = hashPassword(PASSWORD)
 
 async function withAdmin (store: Store): Promise<void> {
-  await store.createUser({ email: EMAIL, name: 'Pak Admin', role: 'admin', passwordHash: await passwordHash, createdAt: new Date().toISOString() })
+  await store.createUser({ email: EMAIL, name: 'Pak Admin', role: 'admin', passwordHash: SEEDED_HASH, createdAt: new Date().toISOString() })
 }
 
 /** Signs in; returns the Cookie header that carries the session. */

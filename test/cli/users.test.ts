@@ -26,7 +26,8 @@ async function runWithStdin (args: string[], env: NodeJS.ProcessEnv, input?: str
   // The command may exit before reading stdin (a usage error): no EPIPE then.
   child.stdin.on('error', () => {})
   child.stdin.end(input ?? '')
-  const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null]
+  // 'close', not 'exit': the output may still be in the pipes when the process has exited.
+  const [code, signal] = await once(child, 'close') as [number | null, NodeJS.Signals | null]
   return { code, signal, stdout, stderr }
 }
 

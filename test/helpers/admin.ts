@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from 'node:crypto'
 import type { TestContext } from 'node:test'
 import type { Page } from 'playwright-core'
 import type { AppOptions } from '../../src/app.js'
@@ -7,7 +8,7 @@ import { RedisStore } from '../../src/store/redis-store.js'
 import type { Store } from '../../src/store/types.js'
 import { startEchoOrigin, type Origin } from './origin.js'
 import { startGateway, type TestGateway } from './gateway.js'
-import { startRedis } from './redis.js'
+import { startRedis, storeConnected } from './redis.js'
 
 export const PASSWORD = 'rahasia-banten-2026'
 export const PEPPER = 'admin-tests-pepper-0123456789'
@@ -17,6 +18,27 @@ export const USERS = {
   viewer: 'viewer@bantenprov.go.id'
 } as const
 
+/**
+ * PASSWORD as the seeded users store it: an scrypt hash in the product's format
+ * (src/auth/passwords.ts) but at N=2^10 instead of the product's 2^17, made
+ * once per test process. verifyPassword reads N, r and p from the stored
+ * string, so every sign-in still runs the product's own check, in a
+ * millisecond rather than a second of CPU. Hashes the product makes (the
+ * admin API, `gerbang users create`, GERBANG_ADMIN_PASSWORD) keep the real
+ * parameters; a test about what is stored asks for real ones (`realHashes`).
+ */
+export const SEEDED_HASH = (() => {
+  const N = 2 ** 10
+  const salt = randomBytes(16)
+  const key = scryptSync(PASSWORD.normalize('NFKC'), salt, 32, { N, r: 8, p: 1 })
+  return ['scrypt', N, 8, 1, salt.toString('base64'), key.toString('base64')].join('$')
+})()
+
+export interface SeedOptions {
+  /** Hash the seeded users' password with the product's hashPassword (a second of CPU each) instead of SEEDED_HASH. */
+  realHashes?: boolean
+}
+
 export interface AdminGateway extends TestGateway {
   store: Store
   origin: Origin
@@ -24,10 +46,13 @@ export interface AdminGateway extends TestGateway {
 
 /**
  * A gateway on Redis with two apiKey integrations in front of an echo
- * origin, and one user per built-in role (password PASSWORD). Traffic
+ * origin, and one user per built-in role (password PASSWORD, stored as
+ * SEEDED_HASH unless `realHashes`). Traffic
  * counts reach the store every 100 ms.
  */
-export async function startAdminGateway (t: TestContext, extra: Partial<AppOptions> = {}): Promise<AdminGateway> {
+export async function startAdminGateway (
+  t: TestContext, extra: Partial<AppOptions> = {}, { realHashes = false }: SeedOptions = {}
+): Promise<AdminGateway> {
   // extra.store, when given, replaces Redis (a store the test can switch off).
   const store = extra.store ?? await (async () => {
     const redis = await startRedis(t)
@@ -52,7 +77,9 @@ export async function startAdminGateway (t: TestContext, extra: Partial<AppOptio
     ...extra,
     store
   })
-  const passwordHash = await hashPassword(PASSWORD)
+  const passwordHash = realHashes ? await hashPassword(PASSWORD) : SEEDED_HASH
+  // A RedisStore connects in the background and refuses commands until then.
+  await storeConnected(store)
   for (const [role, email] of Object.entries(USERS)) {
     await store.createUser({ email, name: `Pak ${role[0]?.toUpperCase() ?? ''}${role.slice(1)}`, role, passwordHash, createdAt: new Date().toISOString() })
   }

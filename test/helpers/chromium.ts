@@ -1,14 +1,13 @@
-// Debian's Chromium driven by playwright-core, as every browser test launches it:
-// headless, a throwaway profile, closed and removed when the test ends.
-import type { TestContext } from 'node:test'
+// Debian's Chromium driven by playwright-core, as every browser test gets it:
+// one headless browser per test file, started on first use and closed after
+// the file's last test, and a fresh browser context (its own cookies, storage
+// and permissions, like a new profile) for each test, closed when the test ends.
+import { after, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { chromium, type BrowserContext } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
 
@@ -16,28 +15,25 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 export interface LaunchOptions {
-  /** Default: Chromium's own (800×600). */
+  /** Default: Playwright's (1280×720). */
   viewport?: { width: number, height: number }
   /** Grants clipboard reading and writing (copy buttons). */
   clipboard?: boolean
 }
 
-/** A Chromium context with its own profile directory; both go when `t` ends. */
+let browser: Promise<Browser> | undefined
+after(async () => { await (await browser?.catch(() => undefined))?.close() })
+
+/** A Chromium context of the test's own, in this file's browser; closed when `t` ends. */
 export async function launchChromium (t: TestContext, options: LaunchOptions = {}): Promise<BrowserContext> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; \`bash .ci/run\` does)`)
-  const profile = await mkdtemp(join(tmpdir(), 'gerbang-chromium-'))
-  const launching = chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
+  browser ??= chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS })
+  const context = await (await browser).newContext({
     ...(options.viewport !== undefined ? { viewport: options.viewport } : {}),
     ...(options.clipboard === true ? { permissions: ['clipboard-read', 'clipboard-write'] } : {})
   })
-  t.after(async () => {
-    await (await launching.catch(() => undefined))?.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  return await launching
+  t.after(async () => { await context.close() })
+  return context
 }
 
 /**

@@ -36,7 +36,8 @@ export async function runGerbang (args: string[], givenEnv: NodeJS.ProcessEnv = 
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null]
+  // 'close', not 'exit': the output may still be in the pipes when the process has exited.
+  const [code, signal] = await once(child, 'close') as [number | null, NodeJS.Signals | null]
   cleanup()
   return { code, signal, stdout, stderr }
 }

@@ -107,7 +107,8 @@ test('kill -9 during 1,000 client creations: every acknowledged one survives, an
       cliChildren.add(child)
       let stdout = ''
       child.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
-      const [code] = await once(child, 'exit') as [number | null]
+      // 'close', not 'exit': the printed key may still be in the pipe when the process has exited.
+      const [code] = await once(child, 'close') as [number | null]
       cliChildren.delete(child)
       if (code === 0) {
         const created = JSON.parse(stdout) as { id: string, key: string }
