@@ -2,11 +2,10 @@
 // schema cannot say. Upstream URLs and targets, prefixes (reserved, used
 // twice), durations that must not be 0, CORS, documented operations, and
 // plugins (src/config/routes-plugins.ts). Every problem has its line.
-import {
-  HTTP_METHODS, INTEGRATION_NAME_PATTERN, RESERVED_PREFIXES, type IntegrationEntry, type RoutesFile
-} from './routes-schema.js'
+import { HTTP_METHODS, RESERVED_PREFIXES, type IntegrationEntry, type RoutesFile } from './routes-schema.js'
 import { pathParams } from './operations.js'
-import { parseDuration } from './units.js'
+// INTEGRATION_NAME_PATTERN is in units.ts, with no TypeBox behind it: the clients and the CLI check names too.
+import { INTEGRATION_NAME_PATTERN, parseDuration } from './units.js'
 import type { PluginResolution } from '../upstream-plugins/registry.js'
 import type { ConfiguredPlugin } from '../upstream-plugins/chain.js'
 import { checkCors } from '../proxy/cors.js'

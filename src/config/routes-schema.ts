@@ -182,6 +182,3 @@ export const HEALTH_CHECK_DEFAULTS = { timeout: '2s', healthy: 2, unhealthy: 3 }
 
 /** Paths the gateway answers itself; no integration may take them. */
 export const RESERVED_PREFIXES = ['/healthz', '/readyz', '/metrics', '/doc', '/admin', '/oauth2']
-
-// Kept in units.ts, with no TypeBox behind it, for the clients and the CLI's keys commands.
-export { INTEGRATION_NAME_PATTERN } from './units.js'
