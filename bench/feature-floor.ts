@@ -6,19 +6,36 @@
 //   GATEWAY_NAME=floor-full GATEWAY_CMD="FLOOR=full exec node $PWD/dist/bench/feature-floor.js" \
 //     CONTENDERS="fastify raw-undici" ROUNDS=5 DURATION=8s /tmp/gwbench/run.sh
 //
-// FLOOR=log: the probe plus the access line (the same fields as Gerbang's, one template string,
-//   gathered and written to stdout asynchronously in batches as src/logging.ts does).
-// FLOOR=full: also the request id (randomUUID), a W3C traceparent, the forwarded headers upstream,
-//   the rate-limit headers and nosniff on the answer, a SHA-256 credential cache lookup, a
-//   prom-client counter and histogram. No limiter, breaker, retry, router or framework.
+// FLOOR is a comma-separated list of features, so each one's cost can be measured alone:
+//   log      the access line (the same fields as Gerbang's, one template string, gathered and
+//            written to stdout asynchronously in batches as src/logging.ts does)
+//   ids      the request id (randomUUID) and a W3C traceparent upstream, from pooled random hex
+//            as src/ops/trace-context.ts makes them
+//   forward  X-Forwarded-For/-Proto/-Host and the client header upstream
+//   hash     a SHA-256 credential cache lookup instead of a string compare
+//   metrics  a prom-client counter and histogram
+//   headers  the rate-limit headers and nosniff on the answer
+//   full     all of the above
+// With no feature it is the probe itself. No limiter, breaker, retry, router or framework.
 import http from 'node:http'
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import { fstatSync, write } from 'node:fs'
 import { Pool } from 'undici'
 import { Counter, Histogram } from 'prom-client'
 
 const port = Number(process.env.GATEWAY_PORT ?? 9006)
-const full = process.env.FLOOR === 'full'
+const FEATURES = ['log', 'ids', 'forward', 'hash', 'metrics', 'headers'] as const
+const asked = new Set((process.env.FLOOR ?? '').split(',').map((f) => f.trim()).filter((f) => f !== ''))
+for (const f of asked) {
+  if (f !== 'full' && !(FEATURES as readonly string[]).includes(f)) throw new Error(`FLOOR: unknown feature ${f}`)
+}
+const on = (f: typeof FEATURES[number]): boolean => asked.has('full') || asked.has(f)
+const LOG = on('log')
+const IDS = on('ids')
+const FORWARD = on('forward')
+const HASH = on('hash')
+const METRICS = on('metrics')
+const HEADERS = on('headers')
 const benchKey = process.env.BENCH_KEY ?? ''
 const pool = new Pool(process.env.UPSTREAM_URL ?? 'http://127.0.0.1:9001', {
   connections: 64, pipelining: 1, keepAliveTimeout: 30_000
@@ -62,10 +79,23 @@ function logLine (line: string): void {
 let stampMs = -1
 let stamp = ''
 
+// Random hex sliced from one string refilled 16 KiB at a time, as src/ops/trace-context.ts does.
+const randomPool = Buffer.allocUnsafe(16384)
+let hexPool = ''
+let hexOffset = 0
+function hex (length: number): string {
+  if (hexOffset + length > hexPool.length) {
+    hexPool = randomFillSync(randomPool).toString('hex')
+    hexOffset = 0
+  }
+  hexOffset += length
+  return hexPool.slice(hexOffset - length, hexOffset)
+}
+
 http.createServer((req, res) => {
-  const started = performance.now()
+  const started = LOG || METRICS ? performance.now() : 0
   const key = req.headers['x-api-key']
-  const client = full
+  const client = HASH
     ? (typeof key === 'string' ? clients.get(createHash('sha256').update(key).digest('base64url')) : undefined)
     : (key === benchKey ? 'bench' : undefined)
   if (client === undefined) {
@@ -73,13 +103,16 @@ http.createServer((req, res) => {
     res.end('{"code":"CREDENTIALS_INVALID"}')
     return
   }
-  const reqId = randomUUID()
-  const traceId = randomBytes(16).toString('hex')
+  // The access line names the request and its trace, so `log` makes the ids too.
+  const reqId = IDS || LOG ? randomUUID() : ''
+  const traceId = IDS || LOG ? hex(32) : ''
   const headers: Record<string, string | string[] | undefined> = {}
   for (const name in req.headers) if (!HOP.has(name)) headers[name] = req.headers[name]
-  if (full) {
+  if (IDS) {
     headers['x-request-id'] = reqId
-    headers.traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`
+    headers.traceparent = `00-${traceId}-${hex(16)}-01`
+  }
+  if (FORWARD) {
     headers['x-forwarded-for'] = req.socket.remoteAddress
     headers['x-forwarded-proto'] = 'http'
     headers['x-forwarded-host'] = req.headers.host
@@ -96,8 +129,8 @@ http.createServer((req, res) => {
     upstreamStatus = statusCode
     const out: Record<string, string | string[] | undefined> = {}
     for (const name in answer) if (!HOP.has(name)) out[name] = answer[name]
-    if (full) {
-      out['x-request-id'] = reqId
+    if (IDS) out['x-request-id'] = reqId
+    if (HEADERS) {
       out['x-content-type-options'] = 'nosniff'
       out['ratelimit-policy'] = '"default";q=10000000;w=60'
       out.ratelimit = '"default";r=9999999;t=60'
@@ -113,11 +146,13 @@ http.createServer((req, res) => {
       res.statusCode = 502
       res.end()
     }
+    if (!LOG && !METRICS) return
     const ms = performance.now() - started
-    if (full) {
+    if (METRICS) {
       requests.inc({ integration: 'api', status: String(res.statusCode) })
       seconds.observe({ integration: 'api' }, ms / 1000)
     }
+    if (!LOG) return
     const now = Date.now()
     if (now !== stampMs) {
       stampMs = now
@@ -129,6 +164,6 @@ http.createServer((req, res) => {
       `"durationMs":${Math.round(ms * 100) / 100},"bytesOut":${bytesOut},"ip":"${req.socket.remoteAddress ?? ''}",` +
       '"msg":"request"}\n')
   })
-}).listen(port, '127.0.0.1', () => { process.stderr.write(`feature-floor (${full ? 'full' : 'log'}) on ${port}\n`) })
+}).listen(port, '127.0.0.1', () => { process.stderr.write(`feature-floor (${[...asked].join(',') || 'probe'}) on ${port}\n`) })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { flush(); setTimeout(() => process.exit(0), 100) })
