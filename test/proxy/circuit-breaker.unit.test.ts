@@ -1,5 +1,5 @@
 // The circuit breaker's own timing, on a clock the test moves by hand: no
-// upstream, no waiting. test/proxy/circuit-breaker.test.ts covers the breaker
+// upstream, no waiting. test/proxy/circuit-breaker-*.test.ts cover the breaker
 // inside a running gateway.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
