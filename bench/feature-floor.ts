@@ -9,8 +9,8 @@
 // FLOOR is a comma-separated list of features, so each one's cost can be measured alone:
 //   log      the access line (the same fields as Gerbang's, one template string, gathered and
 //            written to stdout asynchronously in batches as src/logging.ts does)
-//   ids      the request id (randomUUID) and a W3C traceparent upstream, from pooled random hex
-//            as src/ops/trace-context.ts makes them
+//   ids      the request id (randomUUID) and a W3C traceparent upstream, with the trace and span
+//            ids made by src/ops/trace-context.ts
 //   forward  X-Forwarded-For/-Proto/-Host and the client header upstream
 //   hash     a SHA-256 credential cache lookup instead of a string compare
 //   metrics  a prom-client counter and histogram
@@ -18,10 +18,12 @@
 //   full     all of the above
 // With no feature it is the probe itself. No limiter, breaker, retry, router or framework.
 import http from 'node:http'
-import { createHash, randomFillSync, randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { fstatSync, write } from 'node:fs'
 import { Pool } from 'undici'
 import { Counter, Histogram } from 'prom-client'
+// The product's own ids: random hex sliced from a pooled string, never a crypto call per request.
+import { newSpanId, newTraceId } from '../src/ops/trace-context.js'
 
 const port = Number(process.env.GATEWAY_PORT ?? 9006)
 const FEATURES = ['log', 'ids', 'forward', 'hash', 'metrics', 'headers'] as const
@@ -79,19 +81,6 @@ function logLine (line: string): void {
 let stampMs = -1
 let stamp = ''
 
-// Random hex sliced from one string refilled 16 KiB at a time, as src/ops/trace-context.ts does.
-const randomPool = Buffer.allocUnsafe(16384)
-let hexPool = ''
-let hexOffset = 0
-function hex (length: number): string {
-  if (hexOffset + length > hexPool.length) {
-    hexPool = randomFillSync(randomPool).toString('hex')
-    hexOffset = 0
-  }
-  hexOffset += length
-  return hexPool.slice(hexOffset - length, hexOffset)
-}
-
 http.createServer((req, res) => {
   const started = LOG || METRICS ? performance.now() : 0
   const key = req.headers['x-api-key']
@@ -105,12 +94,12 @@ http.createServer((req, res) => {
   }
   // The access line names the request and its trace, so `log` makes the ids too.
   const reqId = IDS || LOG ? randomUUID() : ''
-  const traceId = IDS || LOG ? hex(32) : ''
+  const traceId = IDS || LOG ? newTraceId() : ''
   const headers: Record<string, string | string[] | undefined> = {}
   for (const name in req.headers) if (!HOP.has(name)) headers[name] = req.headers[name]
   if (IDS) {
     headers['x-request-id'] = reqId
-    headers.traceparent = `00-${traceId}-${hex(16)}-01`
+    headers.traceparent = `00-${traceId}-${newSpanId()}-01`
   }
   if (FORWARD) {
     headers['x-forwarded-for'] = req.socket.remoteAddress
