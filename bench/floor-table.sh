@@ -8,7 +8,8 @@
 #   npm run build && HARNESS=/tmp/gwbench bench/floor-table.sh raw log ids forward hash metrics headers full gerbang
 #
 # A variant is raw (the harness's probe), gerbang (the harness's gerbang.sh; LOG_LEVEL passes
-# through), gerbang-warn (the same with no access lines) or a FLOOR value. ROUNDS (3), DURATION (6s).
+# through), gerbang-warn (the same with no access lines) or a FLOOR value. ROUNDS (3), DURATION (6s);
+# ACCESS_LOG: where the floor writes its access lines (default a file in a temporary directory).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 harness=${HARNESS:?the shared harness copied out of ../shared/bench, npm ci run in it}
@@ -39,7 +40,7 @@ for round in $(seq 1 "$rounds"); do
         LOG_LEVEL=$level REDIS_URL=redis://127.0.0.1:6393 UPSTREAM_URL=http://127.0.0.1:9001 GATEWAY_PORT=9006 \
           GATEWAY_KEY_FILE="$work/key" taskset -c 1 "$harness/gerbang.sh" "$here" 2>"$work/logs/gerbang.err" & ;;
       *) FLOOR=$variant BENCH_KEY=$key GATEWAY_PORT=9006 taskset -c 1 node "$here/dist/bench/feature-floor.js" \
-           >"$work/access.log" 2>/dev/null & ;;
+           >"${ACCESS_LOG:-$work/access.log}" 2>/dev/null & ;;
     esac
     pid=$!
     wait_port 9006 || { echo "$variant did not start" >&2; exit 1; }

@@ -52,11 +52,14 @@ export function loggerOptions (level: string): LoggerOptions {
 
 /**
  * pino's sonic-boom destination, with access lines gathered for up to
- * BATCH_MS (or a batch's worth of characters, see batchSizesFor) and handed
- * over as one write. sonic-boom measures
- * the string it is still holding on every write (Buffer.byteLength flattens
- * it), so a line per write cost about 7 KB of garbage per request under load
- * (bench/, heap sampling). The batches still go through sonic-boom's
+ * BATCH_MS (or a batch's worth of bytes, see batchSizesFor) and handed over
+ * as one write. Each line is encoded into the batch's buffer as it is made,
+ * while its pieces are still in the CPU's cache, and is garbage at once: a
+ * batch kept as a string was a rope of thousands of pieces that lived
+ * through scavenges, was measured again by sonic-boom (Buffer.byteLength)
+ * and was flattened and encoded cold when written (docs/performance.md).
+ * sonic-boom runs in buffer mode, so a batch is written as it is.
+ * The batches still go through sonic-boom's
  * asynchronous writes: written in place, a stdout pipe that its reader
  * drains slowly would stall the event loop (a clean-clone CI run saw 503
  * OVERLOADED that way), where sonic-boom holds the lines in memory instead.
@@ -65,22 +68,19 @@ export function loggerOptions (level: string): LoggerOptions {
  */
 const BATCH_MS = 20
 // A write of at most PIPE_BUF bytes to a pipe is never split, so `--workers`
-// sharing one stdout never interleave their lines: batches stay under it, and
-// sonic-boom merges what waits for a write only up to it (maxWrite).
+// sharing one stdout never interleave their lines: batches are at most that,
+// and sonic-boom merges what waits for a write only up to it (maxWrite).
 const PIPE_BUF = 4096
-const PIPE_BATCH_CHARS = 4000
 // A regular file (stdout redirected with `>` or systemd's `append:`) has no
 // such limit: Linux writes one write(2) to a file whole, under the file's lock,
-// whichever process shares the descriptor. Each write cost 60-200 µs of kernel
-// time on the gateway's core in bench/ (ext4, 3.7 KB batches: ~9% of a
-// request's CPU), nearly all of it per call, so batches are made larger there.
+// whichever process shares the descriptor, so batches are larger there: fewer
+// writes, fewer thread-pool round trips.
 const FILE_WRITE = 64 * 1024
-const FILE_BATCH_CHARS = 60_000
 
 /** How the access log's batches are sized for what stdout is. */
 export interface BatchSizes {
-  /** Characters gathered before a batch is handed over. */
-  batchChars: number
+  /** Bytes gathered before a batch is handed over. */
+  batchBytes: number
   /** sonic-boom's maxWrite: the most one write(2) carries. */
   maxWrite: number
 }
@@ -90,26 +90,39 @@ export function batchSizesFor (fd: number): BatchSizes {
   // A closed or unusual descriptor gets the pipe's sizes, safe everywhere.
   try { file = fstatSync(fd).isFile() } catch {}
   return file
-    ? { batchChars: FILE_BATCH_CHARS, maxWrite: FILE_WRITE }
-    : { batchChars: PIPE_BATCH_CHARS, maxWrite: PIPE_BUF }
+    ? { batchBytes: FILE_WRITE, maxWrite: FILE_WRITE }
+    : { batchBytes: PIPE_BUF, maxWrite: PIPE_BUF }
+}
+
+/** A sonic-boom destination in buffer mode, as BatchedDestination needs. */
+export function bufferDestination (fd: number, maxWrite: number, sync = false): SonicBoom {
+  return pino.destination({ dest: fd, sync, maxWrite, contentMode: 'buffer' })
+}
+
+// sonic-boom in buffer mode takes Buffers; its types describe only its utf8 mode's strings.
+function send (sonic: SonicBoom, bytes: Buffer): boolean {
+  return sonic.write(bytes as unknown as string)
 }
 
 export class BatchedDestination implements pino.DestinationStream {
   readonly #sonic: SonicBoom
-  readonly #batchChars: number
-  #pending = ''
+  readonly #batchBytes: number
+  #batch: Buffer
+  #used = 0
   #scheduled = false
   readonly #flushSoon = (): void => {
     this.#scheduled = false
     this.#drain()
   }
 
-  constructor (sonic: SonicBoom, batchChars = PIPE_BATCH_CHARS) {
+  /** @param sonic a sonic-boom in buffer mode (bufferDestination) */
+  constructor (sonic: SonicBoom, batchBytes = PIPE_BUF) {
     this.#sonic = sonic
-    this.#batchChars = batchChars
+    this.#batchBytes = batchBytes
+    this.#batch = Buffer.allocUnsafe(batchBytes)
     // pino flushes its sonic-boom on exit; what is still gathered here goes first.
     process.once('exit', () => {
-      if (this.#pending === '') return
+      if (this.#used === 0) return
       // A destroyed or not yet opened sonic-boom throws; nothing more can be written then.
       try {
         this.#drain()
@@ -119,14 +132,22 @@ export class BatchedDestination implements pino.DestinationStream {
   }
 
   write (line: string): boolean {
-    if (this.#pending !== '') this.#drain()
-    return this.#sonic.write(line)
+    if (this.#used !== 0) this.#drain()
+    return send(this.#sonic, Buffer.from(line))
   }
 
   /** A line that may wait up to BATCH_MS. */
   writeBatched (line: string): void {
-    if (this.#pending.length + line.length > this.#batchChars) this.#drain()
-    this.#pending += line
+    // Three bytes a UTF-16 unit is the most UTF-8 takes; the exact length is asked only near the end.
+    if (this.#used + line.length * 3 > this.#batchBytes) {
+      const bytes = Buffer.byteLength(line)
+      if (this.#used + bytes > this.#batchBytes) this.#drain()
+      if (bytes > this.#batchBytes) {
+        send(this.#sonic, Buffer.from(line))
+        return
+      }
+    }
+    this.#used += this.#batch.write(line, this.#used)
     if (!this.#scheduled) {
       this.#scheduled = true
       setTimeout(this.#flushSoon, BATCH_MS).unref()
@@ -149,16 +170,17 @@ export class BatchedDestination implements pino.DestinationStream {
   }
 
   #drain (): void {
-    if (this.#pending === '') return
-    const batch = this.#pending
-    this.#pending = ''
-    this.#sonic.write(batch)
+    if (this.#used === 0) return
+    const batch = this.#batch.subarray(0, this.#used)
+    // sonic-boom keeps the batch until it is written: the next one gets its own buffer.
+    this.#batch = Buffer.allocUnsafe(this.#batchBytes)
+    this.#used = 0
+    send(this.#sonic, batch)
   }
 }
 
 export function createLogger (level: string, destination?: pino.DestinationStream): pino.Logger {
   if (destination !== undefined) return pino(loggerOptions(level), destination)
-  const { batchChars, maxWrite } = batchSizesFor(1)
-  return pino(loggerOptions(level),
-    new BatchedDestination(pino.destination({ dest: 1, sync: false, maxWrite }), batchChars))
+  const { batchBytes, maxWrite } = batchSizesFor(1)
+  return pino(loggerOptions(level), new BatchedDestination(bufferDestination(1, maxWrite), batchBytes))
 }
