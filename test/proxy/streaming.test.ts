@@ -7,7 +7,6 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -15,6 +14,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { startOrigin, type Origin } from '../helpers/origin.js'
+import { idleRss, sampleRss } from '../helpers/memory.js'
 import { startGatewayProcess } from '../helpers/process.js'
 import { sleep } from '../helpers/time.js'
 
@@ -112,33 +112,6 @@ async function consume (
     }
   }
   return { bytes, sha256: hash.digest('hex') }
-}
-
-/** The resident set size of a process, in bytes. */
-function rssOf (pid: number): number {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  assert.ok(match !== null, `no VmRSS for ${pid}`)
-  return Number(match[1]) * 1024
-}
-
-/** Samples a process's RSS every 20 ms until stopped; returns the peak. */
-function sampleRss (pid: number): () => number {
-  let peak = rssOf(pid)
-  const timer = setInterval(() => { peak = Math.max(peak, rssOf(pid)) }, 20)
-  return () => {
-    clearInterval(timer)
-    return Math.max(peak, rssOf(pid))
-  }
-}
-
-/** The idle RSS: the lowest of ten samples 20 ms apart. */
-async function idleRss (pid: number): Promise<number> {
-  let low = rssOf(pid)
-  for (let i = 0; i < 10; i++) {
-    await sleep(20)
-    low = Math.min(low, rssOf(pid))
-  }
-  return low
 }
 
 interface Received { bytes: number, sha256: string }

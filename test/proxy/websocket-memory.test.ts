@@ -5,29 +5,13 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { idleRss, sampleRss } from '../helpers/memory.js'
 import { startGatewayProcess } from '../helpers/process.js'
 import { sleep, waitUntil } from '../helpers/time.js'
 import { connect, exchange, MiB, startWsOrigin, wsBase, type WsOrigin } from './websocket-fixtures.js'
-
-/** The resident set size of a process, in bytes. */
-function rssOf (pid: number): number {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  assert.ok(match !== null, `no VmRSS for ${pid}`)
-  return Number(match[1]) * 1024
-}
-
-async function idleRss (pid: number): Promise<number> {
-  let low = rssOf(pid)
-  for (let i = 0; i < 10; i++) {
-    await sleep(20)
-    low = Math.min(low, rssOf(pid))
-  }
-  return low
-}
 
 async function gatewayProcess (
   t: TestContext, origin: WsOrigin
@@ -56,8 +40,7 @@ async function slowUpload (
   origin.slow.bytes = 0
   origin.slow.hash = createHash('sha256')
   const { ws } = await connect(`${wsBase(gw)}/up/slow`)
-  let peak = before
-  const sampler = setInterval(() => { peak = Math.max(peak, rssOf(gw.pid)) }, 20)
+  const peakRss = sampleRss(gw.pid)
   const sent = createHash('sha256')
   const started = performance.now()
   const frame = randomBytes(frameSize)
@@ -70,8 +53,7 @@ async function slowUpload (
     await waitUntil('the client\'s send buffer to drain under 4 MiB', () => ws.bufferedAmount <= 4 * MiB, { timeoutMs: 30_000, intervalMs: 5 })
   }
   await waitUntil('the upstream to read all 64 MiB', () => origin.slow.bytes >= 64 * MiB, { timeoutMs: 60_000 })
-  clearInterval(sampler)
-  peak = Math.max(peak, rssOf(gw.pid))
+  const peak = Math.max(before, peakRss())
   const growth = peak - before
   t.diagnostic(`64 MiB in ${frameSize / 1024} KiB frames in ${Math.round(performance.now() - started)} ms; gateway RSS ` +
     `${(before / MiB).toFixed(1)} → peak ${(peak / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB`)
