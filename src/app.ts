@@ -9,6 +9,7 @@ import { DEFAULT_ALLOW, HTTP_METHODS } from './config/routes-schema.js'
 import { pathOnly, sendProblem } from './http/problem.js'
 import { AccessLog } from './http/access-log.js'
 import { LazyRequestLogger } from './http/lazy-logger.js'
+import { lazySchemaCompilers, lazySchemasOf } from './http/lazy-schemas.js'
 import { decorateRequestFacts } from './http/request-facts.js'
 import { healthPlugin } from './ops/health.js'
 import { GatewayMetrics, metricsPlugin } from './ops/metrics.js'
@@ -111,6 +112,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const trust = compileTrustProxy(options.trustProxy)
   // Without trusted proxies Fastify reads the socket's peer directly, the cheapest way.
   const trustProxy = trust === TRUST_NOBODY ? false : trust
+  const compilersFactory = lazySchemaCompilers()
   const app = Fastify({
     // A silent logger rather than none: without one Fastify skips the
     // response-finished callback that counts traffic and metrics.
@@ -120,6 +122,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     logController: new AccessLog(traffic, metrics),
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
     requestIdHeader: false,
+    // Each route's validators and serializers are compiled on its first request (src/http/lazy-schemas.ts).
+    schemaController: { compilersFactory },
     genReqId: (req) => saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
     // Our own 503 (problem+json, Connection: close) is sent while closing.
     return503OnClosing: false,
@@ -131,6 +135,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
         : 'the request could not be routed'))
     }
   })
+
+  lazySchemasOf(app, compilersFactory)
 
   const holder = new RouteTables(options.routes, {
     upstreamConnect: options.upstreamConnect,

@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
@@ -207,5 +208,8 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     logger.info({ ...ready, worker: options.worker.id }, 'worker ready')
     options.worker.onReady(address, adminAddress)
   }
+  // With NODE_COMPILE_CACHE set (npm test sets it), the code compiled to start is kept now, not at exit: a
+  // gateway that is killed (as tests end theirs) would never write it, and every start would compile it again.
+  flushCompileCache()
   return app
 }

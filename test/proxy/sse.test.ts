@@ -2,7 +2,7 @@
 // answer's headers are in, `timeout` no longer bounds it; idleTimeout bounds
 // the silence between two of its chunks. Events pass chunk by chunk, and a
 // client that leaves ends the upstream's stream at once.
-import { test, type TestContext } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { request, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -127,100 +127,104 @@ async function scrape (gw: TestGateway): Promise<string> {
   return await (await fetch(`${gw.url}/metrics`)).text()
 }
 
-test('an event every 2 s for 20 s through timeout: 1s and idleTimeout: 5s: all 10 events, each passed on as it is sent', { timeout: 60_000 }, async (t) => {
-  const sse = await startSseOrigin(t)
-  const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 1s', 'idleTimeout: 5s']))
-  const started = performance.now()
-  const got = await readStream(gw.url, '/feed/stream?every=2000&count=10')
-  const took = performance.now() - started
-  assert.equal(got.status, 200)
-  assert.equal(got.headers['content-type'], 'text/event-stream')
-  assert.equal(got.ended, 'complete', 'the stream ended normally')
-  assert.equal(got.events.size, 10)
-  const delays: number[] = []
-  for (let id = 1; id <= 10; id++) {
-    const sent = sse.sentAt.get(id)
-    const arrived = got.events.get(id)
-    assert.ok(sent !== undefined && arrived !== undefined, `event ${id} was sent and arrived`)
-    delays.push(arrived - sent)
-  }
-  t.diagnostic(`delivery delays (ms): ${delays.map((d) => d.toFixed(1)).join(', ')}; stream lasted ${Math.round(took)} ms`)
-  // Typically a millisecond or two. The bound is generous for a loaded machine; a
-  // buffered stream would hold an event until the next one, 2 s later.
-  for (const [i, delay] of delays.entries()) assert.ok(delay < 500, `event ${i + 1} arrived ${delay.toFixed(1)} ms after it was sent`)
-  assert.ok(took > 20_000, 'the stream outlived timeout many times over')
-  assert.ok(!gw.logs.some((l) => l.level === 50), 'nothing was logged as an error')
-})
+// These tests mostly wait for time to pass, each on an origin and a gateway of its own: they wait side by side.
+// (The slow reader below moves 100 MiB, so it runs on its own.)
+describe('streams timed against timeout and idleTimeout', { concurrency: true }, () => {
+  test('an event every 2 s for 20 s through timeout: 1s and idleTimeout: 5s: all 10 events, each passed on as it is sent', { timeout: 60_000 }, async (t) => {
+    const sse = await startSseOrigin(t)
+    const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 1s', 'idleTimeout: 5s']))
+    const started = performance.now()
+    const got = await readStream(gw.url, '/feed/stream?every=2000&count=10')
+    const took = performance.now() - started
+    assert.equal(got.status, 200)
+    assert.equal(got.headers['content-type'], 'text/event-stream')
+    assert.equal(got.ended, 'complete', 'the stream ended normally')
+    assert.equal(got.events.size, 10)
+    const delays: number[] = []
+    for (let id = 1; id <= 10; id++) {
+      const sent = sse.sentAt.get(id)
+      const arrived = got.events.get(id)
+      assert.ok(sent !== undefined && arrived !== undefined, `event ${id} was sent and arrived`)
+      delays.push(arrived - sent)
+    }
+    t.diagnostic(`delivery delays (ms): ${delays.map((d) => d.toFixed(1)).join(', ')}; stream lasted ${Math.round(took)} ms`)
+    // Typically a millisecond or two. The bound is generous for a loaded machine; a
+    // buffered stream would hold an event until the next one, 2 s later.
+    for (const [i, delay] of delays.entries()) assert.ok(delay < 500, `event ${i + 1} arrived ${delay.toFixed(1)} ms after it was sent`)
+    assert.ok(took > 20_000, 'the stream outlived timeout many times over')
+    assert.ok(!gw.logs.some((l) => l.level === 50), 'nothing was logged as an error')
+  })
 
-test('the same upstream silent for 6 s is cut at 5 s ± 0.5 s, logged and counted as idle_timeout', { timeout: 30_000 }, async (t) => {
-  const sse = await startSseOrigin(t)
-  const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 1s', 'idleTimeout: 5s']))
-  const got = await readStream(gw.url, '/feed/stream?every=2000&count=2&silent=6000')
-  assert.equal(got.status, 200)
-  assert.equal(got.events.size, 2, 'the events before the silence arrived')
-  assert.equal(got.ended, 'cut', 'the client saw the connection break, not a complete answer')
-  const silence = got.endedAt - sse.lastWriteAt()
-  t.diagnostic(`cut ${Math.round(silence)} ms after the upstream's last byte`)
-  assertElapsed(silence, 4500, 5000, 'cut')
+  test('the same upstream silent for 6 s is cut at 5 s ± 0.5 s, logged and counted as idle_timeout', { timeout: 30_000 }, async (t) => {
+    const sse = await startSseOrigin(t)
+    const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 1s', 'idleTimeout: 5s']))
+    const got = await readStream(gw.url, '/feed/stream?every=2000&count=2&silent=6000')
+    assert.equal(got.status, 200)
+    assert.equal(got.events.size, 2, 'the events before the silence arrived')
+    assert.equal(got.ended, 'cut', 'the client saw the connection break, not a complete answer')
+    const silence = got.endedAt - sse.lastWriteAt()
+    t.diagnostic(`cut ${Math.round(silence)} ms after the upstream's last byte`)
+    assertElapsed(silence, 4500, 5000, 'cut')
 
-  await waitUntil('the "request cut off by the upstream" log line', () => gw.logs.some((l) => l.msg === 'request cut off by the upstream'))
-  const warning = gw.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('upstream sent nothing for idleTimeout'))
-  assert.ok(warning !== undefined, 'the cut is logged')
-  assert.equal(warning.level, 'warn')
-  assert.equal(warning.integration, 'feed')
-  assert.equal(warning.idleMs, 5000)
-  const access = gw.logs.find((l) => l.msg === 'request cut off by the upstream')
-  assert.equal(access?.integration, 'feed')
-  assert.match(await scrape(gw), /gerbang_upstream_errors_total\{integration="feed",code="idle_timeout"\} 1/)
-  // The upstream's stream was let go of too.
-  await waitUntil('the upstream to see its stream closed', () => sse.abandoned.length === 1)
-  assert.equal(sse.abandoned.length, 1)
-})
+    await waitUntil('the "request cut off by the upstream" log line', () => gw.logs.some((l) => l.msg === 'request cut off by the upstream'))
+    const warning = gw.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('upstream sent nothing for idleTimeout'))
+    assert.ok(warning !== undefined, 'the cut is logged')
+    assert.equal(warning.level, 'warn')
+    assert.equal(warning.integration, 'feed')
+    assert.equal(warning.idleMs, 5000)
+    const access = gw.logs.find((l) => l.msg === 'request cut off by the upstream')
+    assert.equal(access?.integration, 'feed')
+    assert.match(await scrape(gw), /gerbang_upstream_errors_total\{integration="feed",code="idle_timeout"\} 1/)
+    // The upstream's stream was let go of too.
+    await waitUntil('the upstream to see its stream closed', () => sse.abandoned.length === 1)
+    assert.equal(sse.abandoned.length, 1)
+  })
 
-test('idleTimeout defaults to timeout, and timeout still bounds the wait for the headers (504)', { timeout: 20_000 }, async (t) => {
-  const sse = await startSseOrigin(t)
-  const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 1s']))
-  // Chunks every 400 ms for 2.4 s: longer than the timeout, each silence shorter.
-  const steady = await readStream(gw.url, '/feed/stream?every=400&count=6')
-  assert.equal(steady.ended, 'complete')
-  assert.equal(steady.events.size, 6)
-  // A silence longer than the timeout (the idleTimeout by default) is cut.
-  const silent = await readStream(gw.url, '/feed/stream?every=100&count=1&silent=2500')
-  assert.equal(silent.ended, 'cut')
-  const silence = silent.endedAt - sse.lastWriteAt()
-  assertElapsed(silence, 900, 1000, 'cut')
-  // Headers later than the timeout: the gateway's 504, as before.
-  const late = await send(gw.url, '/feed/slow?ms=1500')
-  assertProblem(late, 504, 'UPSTREAM_TIMEOUT')
-})
+  test('idleTimeout defaults to timeout, and timeout still bounds the wait for the headers (504)', { timeout: 20_000 }, async (t) => {
+    const sse = await startSseOrigin(t)
+    const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 1s']))
+    // Chunks every 400 ms for 2.4 s: longer than the timeout, each silence shorter.
+    const steady = await readStream(gw.url, '/feed/stream?every=400&count=6')
+    assert.equal(steady.ended, 'complete')
+    assert.equal(steady.events.size, 6)
+    // A silence longer than the timeout (the idleTimeout by default) is cut.
+    const silent = await readStream(gw.url, '/feed/stream?every=100&count=1&silent=2500')
+    assert.equal(silent.ended, 'cut')
+    const silence = silent.endedAt - sse.lastWriteAt()
+    assertElapsed(silence, 900, 1000, 'cut')
+    // Headers later than the timeout: the gateway's 504, as before.
+    const late = await send(gw.url, '/feed/slow?ms=1500')
+    assertProblem(late, 504, 'UPSTREAM_TIMEOUT')
+  })
 
-test('idleTimeout longer than timeout keeps the 504 for headers later than timeout', { timeout: 20_000 }, async (t) => {
-  const sse = await startSseOrigin(t)
-  const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 500ms', 'idleTimeout: 10s']))
-  const started = performance.now()
-  const late = await send(gw.url, '/feed/slow?ms=1500')
-  assertProblem(late, 504, 'UPSTREAM_TIMEOUT')
-  assert.ok(performance.now() - started < 1000 + LATE_MS, 'the 504 came at the timeout, not the idleTimeout')
-})
+  test('idleTimeout longer than timeout keeps the 504 for headers later than timeout', { timeout: 20_000 }, async (t) => {
+    const sse = await startSseOrigin(t)
+    const gw = await startGateway(t, sseRoutes(sse.origin.url, ['timeout: 500ms', 'idleTimeout: 10s']))
+    const started = performance.now()
+    const late = await send(gw.url, '/feed/slow?ms=1500')
+    assertProblem(late, 504, 'UPSTREAM_TIMEOUT')
+    assert.ok(performance.now() - started < 1000 + LATE_MS, 'the 504 came at the timeout, not the idleTimeout')
+  })
 
-test('a client that leaves an event stream closes the upstream\'s stream at once', { timeout: 20_000 }, async (t) => {
-  const sse = await startSseOrigin(t)
-  const gw = await startGateway(t, sseRoutes(sse.origin.url, ['idleTimeout: 30s']))
-  const { hostname, port } = new URL(gw.url)
-  const req = request({ host: hostname, port, path: '/feed/stream?every=200&count=1000', agent: false })
-  req.end()
-  const [res] = await once(req, 'response') as [IncomingMessage]
-  assert.equal(res.statusCode, 200)
-  await once(res, 'data')
-  await sleep(300)
-  const leftAt = performance.now()
-  req.destroy()
-  await waitUntil('the upstream to see its stream closed', () => sse.abandoned.length === 1)
-  assert.equal(sse.abandoned.length, 1, 'the upstream saw its stream closed')
-  const after = (sse.abandoned[0] as { at: number }).at - leftAt
-  t.diagnostic(`the upstream's stream closed ${after.toFixed(1)} ms after the client left`)
-  // At once; generous for a loaded machine, far under the 30 s idleTimeout.
-  assert.ok(after < LATE_MS, `the upstream's stream closed ${after.toFixed(1)} ms after the client left`)
+  test('a client that leaves an event stream closes the upstream\'s stream at once', { timeout: 20_000 }, async (t) => {
+    const sse = await startSseOrigin(t)
+    const gw = await startGateway(t, sseRoutes(sse.origin.url, ['idleTimeout: 30s']))
+    const { hostname, port } = new URL(gw.url)
+    const req = request({ host: hostname, port, path: '/feed/stream?every=200&count=1000', agent: false })
+    req.end()
+    const [res] = await once(req, 'response') as [IncomingMessage]
+    assert.equal(res.statusCode, 200)
+    await once(res, 'data')
+    await sleep(300)
+    const leftAt = performance.now()
+    req.destroy()
+    await waitUntil('the upstream to see its stream closed', () => sse.abandoned.length === 1)
+    assert.equal(sse.abandoned.length, 1, 'the upstream saw its stream closed')
+    const after = (sse.abandoned[0] as { at: number }).at - leftAt
+    t.diagnostic(`the upstream's stream closed ${after.toFixed(1)} ms after the client left`)
+    // At once; generous for a loaded machine, far under the 30 s idleTimeout.
+    assert.ok(after < LATE_MS, `the upstream's stream closed ${after.toFixed(1)} ms after the client left`)
+  })
 })
 
 test('a slow reader holding the stream back is not the upstream\'s silence', { timeout: 20_000 }, async (t) => {

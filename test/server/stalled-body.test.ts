@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { startEchoOrigin } from '../helpers/origin.js'
@@ -63,54 +63,60 @@ function checkOutcome (what: string, outcome: Outcome): void {
   assert.equal(problem.code, 'REQUEST_TIMEOUT')
 }
 
-test('a stalled body to /oauth2/v1/accesstoken or /admin/api/session is answered 408 and closed within ~10 s', async (t) => {
-  const origin = await startEchoOrigin()
-  t.after(origin.close)
-  const gw = await startGateway(t, `integrations:\n  lambat:\n    upstream: ${origin.url}\n    auth: none\n`)
-  const port = Number(new URL(gw.url).port)
-  const wait = RULE_MS + SLACK_MS + 500
-  const head = (path: string, type: string): string =>
-    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${type}\r\nContent-Length: 100\r\n\r\n`
+// The two tests mostly wait, each on a gateway and an origin of its own: they wait side by side.
+describe('bodies that arrive slowly', { concurrency: true }, () => {
+  test('a stalled body to /oauth2/v1/accesstoken or /admin/api/session is answered 408 and closed within ~10 s', async (t) => {
+    const origin = await startEchoOrigin()
+    t.after(origin.close)
+    const gw = await startGateway(t, `integrations:\n  lambat:\n    upstream: ${origin.url}\n    auth: none\n`)
+    const port = Number(new URL(gw.url).port)
+    const wait = RULE_MS + SLACK_MS + 500
+    const head = (path: string, type: string): string =>
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${type}\r\nContent-Length: 100\r\n\r\n`
 
-  const [oauth2, login] = await Promise.all([
-    stall(port, head('/oauth2/v1/accesstoken?grant_type=client_credentials', 'application/x-www-form-urlencoded'), 'client_id=', wait),
-    stall(port, head('/admin/api/session', 'application/json'), '{"email":"', wait)
-  ])
-  checkOutcome('POST /oauth2/v1/accesstoken', oauth2)
-  checkOutcome('POST /admin/api/session', login)
+    const [oauth2, login] = await Promise.all([
+      stall(port, head('/oauth2/v1/accesstoken?grant_type=client_credentials', 'application/x-www-form-urlencoded'), 'client_id=', wait),
+      stall(port, head('/admin/api/session', 'application/json'), '{"email":"', wait)
+    ])
+    checkOutcome('POST /oauth2/v1/accesstoken', oauth2)
+    checkOutcome('POST /admin/api/session', login)
 
-  // The gateway still serves, and a timely body still works.
-  const answer = await fetch(`${gw.url}/admin/api/session`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'nobody@bantenprov.go.id', password: 'x' })
+    // The gateway still serves, and a timely body still works.
+    const answer = await fetch(`${gw.url}/admin/api/session`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'nobody@bantenprov.go.id', password: 'x' })
+    })
+    assert.equal(answer.status, 401)
   })
-  assert.equal(answer.status, 401)
-})
 
-test('a proxied POST whose body trickles in over 12 s still reaches the upstream whole', async (t) => {
-  const origin = await startEchoOrigin()
-  t.after(origin.close)
-  const gw = await startGateway(t, `integrations:\n  lambat:\n    upstream: ${origin.url}\n    auth: none\n    timeout: 60s\n`)
-  const port = Number(new URL(gw.url).port)
-  const socket = connect(port, '127.0.0.1')
-  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve).once('error', reject) })
-  let answer = ''
-  socket.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8') })
-  const closed = new Promise<void>((resolve) => { socket.on('close', () => { resolve() }) })
-  socket.on('error', () => {})
-  t.after(() => { socket.destroy() })
+  test('a proxied POST whose body trickles in over 12 s still reaches the upstream whole', async (t) => {
+    const origin = await startEchoOrigin()
+    t.after(origin.close)
+    const gw = await startGateway(t, `integrations:\n  lambat:\n    upstream: ${origin.url}\n    auth: none\n    timeout: 60s\n`)
+    const port = Number(new URL(gw.url).port)
+    const socket = connect(port, '127.0.0.1')
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve).once('error', reject) })
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8') })
+    const closed = new Promise<void>((resolve) => { socket.on('close', () => { resolve() }) })
+    socket.on('error', () => {})
+    t.after(() => { socket.destroy() })
 
-  const chunks = 13
-  socket.write(`POST /lambat/unggah HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${chunks * 10}\r\nConnection: close\r\n\r\n`)
-  const started = Date.now()
-  for (let i = 0; i < chunks; i++) {
-    assert.equal(answer, '', `the gateway answered before the body was complete (after ${Date.now() - started} ms): ${answer.slice(0, 300)}`)
-    socket.write('0123456789')
-    if (i < chunks - 1) await sleep(1000)
-  }
-  await Promise.race([closed, sleep(10_000)])
-  assert.ok(Date.now() - started >= 12_000)
-  const [head = '', body = ''] = answer.split('\r\n\r\n')
-  assert.match(head, /^HTTP\/1\.1 200 /, answer.slice(0, 500))
-  // Chunked or not, the echo is one JSON object.
-  assert.equal((JSON.parse(body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1)) as { bodyBytes: number }).bodyBytes, chunks * 10)
+    const chunks = 13
+    socket.write(`POST /lambat/unggah HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${chunks * 10}\r\nConnection: close\r\n\r\n`)
+    const started = Date.now()
+    for (let i = 0; i < chunks; i++) {
+      assert.equal(answer, '', `the gateway answered before the body was complete (after ${Date.now() - started} ms): ${answer.slice(0, 300)}`)
+      socket.write('0123456789')
+      if (i < chunks - 1) await sleep(1000)
+    }
+    // (A timer left running would keep the test process alive for its 10 s after the last test.)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([closed, new Promise<void>((resolve) => { timer = setTimeout(resolve, 10_000) })])
+    clearTimeout(timer)
+    assert.ok(Date.now() - started >= 12_000)
+    const [head = '', body = ''] = answer.split('\r\n\r\n')
+    assert.match(head, /^HTTP\/1\.1 200 /, answer.slice(0, 500))
+    // Chunked or not, the echo is one JSON object.
+    assert.equal((JSON.parse(body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1)) as { bodyBytes: number }).bodyBytes, chunks * 10)
+  })
 })
