@@ -26,6 +26,20 @@ const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fas
 /** The compiles not yet done of each factory, then of its app, so a test can run them all (compileAllSchemas). */
 const pending = new WeakMap<object, Set<() => void>>()
 
+/** `make`, called once on the first call of the function returned; listed in `waiting` until then. */
+function onFirstUse<F> (waiting: Set<() => void>, make: () => F): () => F {
+  let made: F | undefined
+  const get = (): F => {
+    if (made === undefined) {
+      made = make()
+      waiting.delete(get)
+    }
+    return made
+  }
+  waiting.add(get)
+  return get
+}
+
 /** Fastify's `schemaController.compilersFactory`, compiling each schema on first use. */
 export function lazySchemaCompilers (): CompilersFactory {
   const waiting = new Set<() => void>()
@@ -37,17 +51,11 @@ export function lazySchemaCompilers (): CompilersFactory {
     return (route: RouteSchema): Validate => {
       // Fastify lower-cases a headers schema's names only for its default compiler; none of Gerbang's routes has one.
       if (route.httpPart === 'headers') throw new Error('headers schemas are not supported by the lazy compiler')
-      let compiled: Validate | undefined
-      const compile = (): Validate => {
-        if (compiled === undefined) {
-          defaultValidators ??= (fastifyRequire('@fastify/ajv-compiler') as () => Selector<Validate>)()
-          compiler ??= defaultValidators(externalSchemas, options)
-          compiled = compiler(route)
-          waiting.delete(compile)
-        }
-        return compiled
-      }
-      waiting.add(compile)
+      const compile = onFirstUse(waiting, () => {
+        defaultValidators ??= (fastifyRequire('@fastify/ajv-compiler') as () => Selector<Validate>)()
+        compiler ??= defaultValidators(externalSchemas, options)
+        return compiler(route)
+      })
       const validate: Validate = (data, dataCxt) => {
         const fn = compile()
         // As Fastify would call the compiled function itself: Ajv's (schemaEnv) get the parent, to coerce the root.
@@ -56,24 +64,18 @@ export function lazySchemaCompilers (): CompilersFactory {
       // Fastify passes the parent (request, part) only to a function with schemaEnv; Ajv's always have one.
       validate.schemaEnv = true
       // Fastify reads the errors of a failed validation from the function it called.
-      Object.defineProperty(validate, 'errors', { get: () => compiled?.errors })
+      Object.defineProperty(validate, 'errors', { get: () => compile().errors })
       return validate
     }
   }
   const buildSerializer = (externalSchemas: unknown, options: unknown) => {
     let compiler: ((route: RouteSchema) => Serialize) | undefined
     return (route: RouteSchema): Serialize => {
-      let compiled: Serialize | undefined
-      const compile = (): Serialize => {
-        if (compiled === undefined) {
-          defaultSerializers ??= (fastifyRequire('@fastify/fast-json-stringify-compiler') as () => Selector<Serialize>)()
-          compiler ??= defaultSerializers(externalSchemas, options)
-          compiled = compiler(route)
-          waiting.delete(compile)
-        }
-        return compiled
-      }
-      waiting.add(compile)
+      const compile = onFirstUse(waiting, () => {
+        defaultSerializers ??= (fastifyRequire('@fastify/fast-json-stringify-compiler') as () => Selector<Serialize>)()
+        compiler ??= defaultSerializers(externalSchemas, options)
+        return compiler(route)
+      })
       return (...args) => compile()(...args)
     }
   }
