@@ -58,9 +58,9 @@ export interface StartOptions {
 }
 
 /** The store and key hasher the environment asks for, or a reason to refuse to start. */
-function storeFor (
+async function storeFor (
   options: StartOptions, logger: { info: (facts: object, msg: string) => void }
-): { store: Store, hasher: SecretHasher } {
+): Promise<{ store: Store, hasher: SecretHasher }> {
   if (options.redisUrl === undefined) {
     return diskStoreFor(options.dataDir ?? DEFAULT_DATA_DIR, options.keyPepper, logger)
   }
@@ -75,7 +75,7 @@ function storeFor (
     throw new StartupError((err as Error).message)
   }
   try {
-    const store = createStore(options.redisUrl)
+    const store = await createStore(options.redisUrl)
     logger.info({ store: 'redis', url: redactUrl(options.redisUrl) }, 'using the store in Redis')
     return { store, hasher }
   } catch (err) {
@@ -122,7 +122,7 @@ export async function startGateway (options: StartOptions): Promise<FastifyInsta
     throw new StartupError(`${options.routesFile} is not valid; the gateway will not start:\n` +
       loaded.problems.map((p) => '  ' + formatProblem(options.routesFile, p)).join('\n'))
   }
-  const { store, hasher } = storeFor(options, logger)
+  const { store, hasher } = await storeFor(options, logger)
   // W3C trace context always; OTLP export when the OTEL_* environment asks for it.
   const tracing = await tracingFromEnv(env, logger)
   let app: FastifyInstance
