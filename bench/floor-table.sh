@@ -28,6 +28,7 @@ taskset -c 0 redis-server --port 6393 --save '' --appendonly no >/dev/null 2>&1 
 pids+=($!)
 wait_port 9001 && wait_port 6393
 
+ticks=$(getconf CLK_TCK)
 echo "| round | variant | req/s | CPU µs/request |"
 echo "|---:|---|---:|---:|"
 for round in $(seq 1 "$rounds"); do
@@ -52,7 +53,6 @@ for round in $(seq 1 "$rounds"); do
     after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
-    ticks=$(getconf CLK_TCK)
     echo "| $round | $variant | $rps | $(awk -v t=$((after - before)) -v n="$requests" -v hz="$ticks" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }') |"
     kill -INT "$pid"; wait "$pid" 2>/dev/null || true
     while (exec 3<>/dev/tcp/127.0.0.1/9006) 2>/dev/null; do sleep 0.1; done

@@ -10,7 +10,7 @@ import { SecretHasher } from './auth/secrets.js'
 import { redactUrl } from './cli/store-connection.js'
 import { DEFAULT_DATA_DIR } from './config/env.js'
 import { DiskStore, storeFiles } from './store/disk-store.js'
-import { createStore } from './store/index.js'
+import { openRedisStore } from './store/index.js'
 import { StoreUnavailableError, type Store } from './store/types.js'
 import { ensureFirstAdmin } from './admin/first-admin.js'
 import { RoutesWatcher } from './config/routes-watcher.js'
@@ -75,7 +75,7 @@ async function storeFor (
     throw new StartupError((err as Error).message)
   }
   try {
-    const store = await createStore(options.redisUrl)
+    const store = await openRedisStore(options.redisUrl)
     logger.info({ store: 'redis', url: redactUrl(options.redisUrl) }, 'using the store in Redis')
     return { store, hasher }
   } catch (err) {

@@ -8,7 +8,7 @@
 //   ChangeFeed       changes announced to every gateway process              change-feed.ts
 //   StoreBase        kind, isAvailable, close (below)
 //
-// `Store` is all of them: what createStore (src/store/index.ts) opens, and
+// `Store` is all of them: what openRedisStore (src/store/index.ts) and DiskStore open, and
 // what owns a store (the app, the server, the CLI, `gerbang migrate`).
 // Three implementations, each made of one object per role
 // (src/store/compose.ts), pass the same contract suite (test/store/contract/):
