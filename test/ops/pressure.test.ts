@@ -15,19 +15,31 @@ test('with the event loop held up, requests get 503 OVERLOADED with Retry-After 
   await sleep(250)
 
   assert.notEqual((await app.inject('/readyz')).statusCode, 503, 'not overloaded before')
-  // Hold the event loop for 1 s; the overdue sample that runs right after sees it.
-  const until = Date.now() + 1000
-  while (Date.now() < until) { /* busy */ }
-  await sleep(1)
+  // Hold the loop the way overload does: 200 ms at a time, over and over.
+  // under-pressure judges the MEAN of the 10 ms delay probes since its last
+  // sample, so a single long block is not enough: whether it counts depends
+  // on where it falls against the probe and sample timers (CI once saw a 1 s
+  // block pass unnoticed). Held like this, every probe is late by ~200 ms.
+  let holding = true
+  const hold = (): void => {
+    const until = Date.now() + 200
+    while (Date.now() < until) { /* busy */ }
+    if (holding) setImmediate(hold)
+  }
+  t.after(() => { holding = false })
+  hold()
+  await sleep(700)
 
   const shed = await app.inject('/yankes/kamar')
+  const alive = await app.inject('/healthz')
+  holding = false
   assert.equal(shed.statusCode, 503)
   assert.match(String(shed.headers['content-type']), /^application\/problem\+json/)
   assert.equal(shed.headers['retry-after'], '5')
   const problem = shed.json<Problem>()
   assert.equal(problem.code, 'OVERLOADED')
   assert.match(problem.detail, /overloaded/)
-  assert.equal((await app.inject('/healthz')).statusCode, 200, 'a busy process is still alive')
+  assert.equal(alive.statusCode, 200, 'a busy process is still alive')
 
   // Once the loop is quiet again, requests are served.
   await waitUntil('requests to be served again', async () => (await app.inject('/yankes/kamar')).statusCode !== 503)
