@@ -240,8 +240,11 @@ test('Redis killed under load: cached key keeps working, unknown keys 503 fast, 
   const slow: number[] = []
   const inFlight: Array<Promise<void>> = []
   const started = performance.now()
+  let sentWhileDown = 0
+  let redisDown = false
   const timer = setInterval(() => {
     const sent = performance.now()
+    if (redisDown) sentWhileDown++
     inFlight.push(fetch(`${gw.url}/yankes/kamar`, { headers: { 'x-api-key': key } }).then(async (res) => {
       await res.arrayBuffer()
       statuses.push(res.status)
@@ -251,6 +254,7 @@ test('Redis killed under load: cached key keeps working, unknown keys 503 fast, 
   }, 5)
   await sleep(1000)
   await redis.kill()
+  redisDown = true
   await waitUntil('/readyz to answer 503 once Redis is down', async () => {
     const res = await fetch(`${gw.url}/readyz`)
     await res.arrayBuffer()
@@ -267,7 +271,9 @@ test('Redis killed under load: cached key keeps working, unknown keys 503 fast, 
   await Promise.all(inFlight)
   const failed = statuses.filter((s) => s !== 200)
   t.diagnostic(`${statuses.length} requests, ${failed.length} failed, ${slow.length} over 100 ms, never-seen key answered in ${Math.round(unknownMs)} ms`)
-  assert.ok(statuses.length >= 400, `only ${statuses.length} requests were sent`)
+  // What must hold is that traffic really ran while Redis was down; how much a
+  // starved CI machine sends in 2 s varies (a slow one managed 193 in all).
+  assert.ok(sentWhileDown >= 50, `only ${sentWhileDown} of ${statuses.length} requests were sent while Redis was down`)
   assert.deepEqual(failed, [])
 
   await redis.restart()
