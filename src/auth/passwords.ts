@@ -17,13 +17,13 @@ async function derive (password: string, salt: Buffer, options: ScryptOptions): 
 }
 
 /** The stored form: scrypt$N$r$p$salt$hash with the current parameters. */
-function stored (salt: Buffer, key: Buffer): string {
+function storedForm (salt: Buffer, key: Buffer): string {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$')
 }
 
 export async function hashPassword (password: string): Promise<string> {
   const salt = randomBytes(16)
-  return stored(salt, await derive(password, salt, PARAMS))
+  return storedForm(salt, await derive(password, salt, PARAMS))
 }
 
 /**
@@ -34,7 +34,7 @@ export async function hashPassword (password: string): Promise<string> {
  * password; it costs nothing to make, unlike hashing a random password.
  */
 export function decoyHash (): string {
-  return stored(randomBytes(16), randomBytes(KEY_LENGTH))
+  return storedForm(randomBytes(16), randomBytes(KEY_LENGTH))
 }
 
 export async function verifyPassword (password: string, stored: string): Promise<boolean> {

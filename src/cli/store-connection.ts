@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { SecretHasher } from '../auth/secrets.js'
 import { DEFAULT_DATA_DIR } from '../config/env.js'
 import { DiskStore, StoreMissingError, storeFiles } from '../store/disk-store.js'
+import { openRedisStore } from '../store/index.js'
 import type { RedisStore } from '../store/redis-store.js'
 import type { Store } from '../store/types.js'
 import { CliError } from './common.js'
@@ -51,11 +52,9 @@ export function redactUrl (url: string): string {
  */
 export async function withStore<T> (url: string, work: (store: Store) => Promise<T>,
   deadlineMs = CONNECT_DEADLINE_MS): Promise<T> {
-  // Loaded only here: ioredis costs a command on the embedded store ~60 ms of start-up.
-  const { RedisStore } = await import('../store/redis-store.js')
   let store: RedisStore
   try {
-    store = new RedisStore({ url })
+    store = await openRedisStore(url)
   } catch (err) {
     throw new CliError((err as Error).message, 2)
   }
