@@ -16,17 +16,6 @@ import { CliError } from './common.js'
 /** How long a command waits for the store to answer before giving up. */
 export const CONNECT_DEADLINE_MS = 3000
 
-/** REDIS_URL, or a CliError saying why these commands need it. */
-export function requireRedisUrl (env: NodeJS.ProcessEnv = process.env): string {
-  const url = env.REDIS_URL
-  if (url === undefined || url === '') {
-    throw new CliError('REDIS_URL is not set: key and user commands work on the shared store ' +
-      'the gateways use (the embedded in-memory store lives inside one gateway process). ' +
-      'Set REDIS_URL to the gateways\' Redis, e.g. REDIS_URL=redis://127.0.0.1:6379', 2)
-  }
-  return url
-}
-
 /** The hasher for GERBANG_KEY_PEPPER, or a CliError saying it is required. */
 export function requirePepper (env: NodeJS.ProcessEnv = process.env): SecretHasher {
   const pepper = env.GERBANG_KEY_PEPPER
